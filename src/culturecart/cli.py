@@ -1,0 +1,115 @@
+"""The ``culturecart`` command line: simulate, validate, convert."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Multimodal purchase prediction across cultures.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the dataset to")],
+    countries: Annotated[str, typer.Option(help="comma-separated ISO 3166 alpha-2 codes")] = "KR,US,GB,DE,JP,FR,ES,ID",
+    users: Annotated[int, typer.Option(help="number of users")] = 2000,
+    products: Annotated[int, typer.Option(help="number of products (each listed 1-5 times)")] = 400,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    heterogeneity_scale: Annotated[float, typer.Option(help="multiplies every cultural rule weight")] = 1.0,
+    effect_scale: Annotated[float, typer.Option(help="multiplies every base offer effect")] = 1.0,
+    rules: Annotated[Path | None, typer.Option(help="utility rules YAML (default: the package's)")] = None,
+    hofstede: Annotated[Path | None, typer.Option(help="Hofstede scores file for countries not shipped")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Write a simulated multi-country marketplace (the embedded default dataset) to OUT."""
+    from pydantic import ValidationError
+
+    from culturecart.data.simulate import SimulationConfig, write_marketplace
+
+    try:
+        cfg = SimulationConfig(
+            countries=countries.split(","), n_users=users, n_products=products, seed=seed,
+            heterogeneity_scale=heterogeneity_scale, effect_scale=effect_scale,
+            rules_path=str(rules) if rules else None, hofstede_path=str(hofstede) if hofstede else None)
+        ds = write_marketplace(out_dir, cfg, fmt=fmt, overwrite=overwrite)
+    except (ValidationError, KeyError, ValueError, FileExistsError) as exc:
+        raise _fail(str(exc)) from None
+    summary = {t: len(ds.table(t)) for t in ds.tables()}
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in summary.items())
+              + f"; purchase rate {ds.events['purchased'].mean():.3%}", highlight=False)
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="dataset folder")],
+    no_images: Annotated[bool, typer.Option("--no-images", help="skip decoding image files")] = False,
+    max_rows: Annotated[int, typer.Option(help="rows listed per problem")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print problems as JSON lines")] = False,
+) -> None:
+    """Check a dataset folder against the canonical schema; exit 1 and list every problem if invalid."""
+    from culturecart.data.validate import validate_dataset
+
+    problems = validate_dataset(path, check_images=not no_images, max_rows=max_rows)
+    for p in problems:
+        if as_json:
+            out.print(json.dumps({"table": p.table, "column": p.column, "rows": list(p.rows),
+                                  "n_rows": p.n_rows, "file": p.file, "message": p.message},
+                                 ensure_ascii=False), highlight=False)
+        else:
+            out.print(f"[red]✗[/] {p}", highlight=False)
+    if problems:
+        console.print(f"{path}: {len(problems)} problem(s)", highlight=False)
+        raise typer.Exit(code=1)
+    out.print(f"[green]✓[/] {path} is a valid culturecart dataset", highlight=False)
+
+
+@app.command()
+def convert(
+    fmt: Annotated[str, typer.Argument(help="source format (see --help of the adapters: shoppers, "
+                                             "online-retail, amazon-m2, clothing-reviews, marc, shopee)")],
+    src: Annotated[Path, typer.Argument(help="source file or folder")],
+    out_dir: Annotated[Path, typer.Option("--out", help="dataset folder to write")],
+    images: Annotated[Path | None, typer.Option(help="image folder (shopee)")] = None,
+    limit: Annotated[int | None, typer.Option(help="read only the first N source rows")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Convert a public data format into a canonical dataset folder."""
+    from culturecart.data.adapters import ADAPTERS, get_adapter
+    from culturecart.data.validate import validate_dataset
+
+    try:
+        adapter = get_adapter(fmt)
+    except KeyError:
+        raise _fail(f"unknown format {fmt!r}; valid: {sorted(ADAPTERS)}") from None
+    try:
+        ds = adapter(src, images=images, limit=limit)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    problems = validate_dataset(ds)
+    if problems:
+        for p in problems:
+            console.print(f"✗ {p}", highlight=False)
+        raise _fail(f"converted {fmt} data does not validate; nothing written")
+    try:
+        ds.save(out_dir, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()),
+              highlight=False)
+
+
+if __name__ == "__main__":
+    app()
