@@ -101,10 +101,7 @@ def load_hofstede(path: str | Path) -> pd.DataFrame:
     codes = frame["ctr"].astype(str).str.strip() if "ctr" in frame.columns else pd.Series([None] * len(frame))
     iso, dropped = [], []
     for code, name in zip(codes, frame["country"].astype(str), strict=True):
-        if code in HOFSTEDE_CODES:
-            value = HOFSTEDE_CODES[code]
-        else:
-            value = iso_from_name(name)
+        value = HOFSTEDE_CODES[code] if code in HOFSTEDE_CODES else iso_from_name(name)
         iso.append(value)
         if value is None:
             dropped.append(name)

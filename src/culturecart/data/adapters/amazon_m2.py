@@ -23,17 +23,20 @@ DEFAULT_FILES = ("task2_public_sessions_with_next_item.csv.gz", "task2_private_s
                  "task3_phrase1_sessions.csv.gz", "task3_phrase2_sessions.csv.gz")
 
 
-def _sessions(path: Path, limit: int | None) -> pd.DataFrame:
+def _sessions(path: Path, limit: int | None) -> tuple[pd.DataFrame, int]:
     raw = read_csv(path, limit, ["prev_items", "locale"], dtype=str)
     items = raw["prev_items"].fillna("").str.split()
+    dropped = 0
     if "next_item" in raw.columns:
         history, target = items, raw["next_item"]
     else:
         keep = items.str.len() >= 2
+        dropped = int((~keep).sum())
         raw, items = raw[keep], items[keep]
         history, target = items.str[:-1], items.str[-1]
-    return pd.DataFrame({"history": history.to_numpy(), "target": target.to_numpy(),
-                         "locale": raw["locale"].to_numpy(), "file": path.name})
+    frame = pd.DataFrame({"history": history.to_numpy(), "target": target.to_numpy(),
+                          "locale": raw["locale"].to_numpy(), "file": path.name})
+    return frame, dropped
 
 
 def convert_amazon_m2(src: str | Path, images: Path | None = None, limit: int | None = None) -> Dataset:
@@ -42,7 +45,8 @@ def convert_amazon_m2(src: str | Path, images: Path | None = None, limit: int | 
     files = [path / f for f in DEFAULT_FILES if (path / f).exists()] if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: none of {list(DEFAULT_FILES)} found")
-    sessions = pd.concat([_sessions(f, limit) for f in files], ignore_index=True)
+    parts = [_sessions(f, limit) for f in files]
+    sessions = pd.concat([p[0] for p in parts], ignore_index=True)
     sessions["session_id"] = [f"m{i:07d}" for i in range(len(sessions))]
     lengths = sessions["history"].str.len().to_numpy()
     seq = [h + [t] for h, t in zip(sessions["history"], sessions["target"], strict=True)]
@@ -64,4 +68,5 @@ def convert_amazon_m2(src: str | Path, images: Path | None = None, limit: int | 
         "label": "purchased = the row is the session's next item (KDD Cup 2023 task target), not a purchase",
         "citation": "Jin et al. (2023), Amazon-M2, NeurIPS Datasets and Benchmarks, arXiv 2307.09688",
         "notes": "Research-only data: never redistribute. No product attributes in these splits.",
+        "dropped_single_item_sessions": sum(p[1] for p in parts),
     })

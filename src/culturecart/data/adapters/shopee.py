@@ -23,9 +23,9 @@ def read_shopee(src: str | Path, limit: int | None = None) -> pd.DataFrame:
     """Read a Shopee-format CSV with ids as text, titles unescaped and phash checked."""
     path = Path(src)
     raw = read_csv(path, limit, ["posting_id", "image", "image_phash", "title"],
-                   dtype={"posting_id": str, "image": str, "image_phash": str, "label_group": str},
+                   dtype={"posting_id": str, "image": str, "image_phash": str, "title": str, "label_group": str},
                    keep_default_na=False, na_values=[""])
-    raw["title"] = raw["title"].fillna("").astype(str).map(unescape_byte_sequences)
+    raw["title"] = raw["title"].fillna("").map(unescape_byte_sequences)
     phash = raw["image_phash"].fillna("")
     bad = ~phash.str.fullmatch(r"[0-9a-fA-F]{16}")
     if bad.any():

@@ -1,0 +1,33 @@
+"""Shared fixtures: a small simulated marketplace, and the shared real data (skipped when absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from culturecart.data.simulate import SimulationConfig, write_marketplace
+from culturecart.paths import data_root
+
+SMALL = SimulationConfig(n_users=300, n_products=80, seed=7)
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated dataset written once per test session (read-only for tests)."""
+    out = tmp_path_factory.mktemp("sim") / "market"
+    write_marketplace(out, SMALL)
+    return out
+
+
+@pytest.fixture
+def shared_data():
+    """Return the path of a shared real data set, skipping the test with the reason when absent."""
+
+    def get(name: str) -> Path:
+        path = data_root() / name
+        if not path.exists():
+            pytest.skip(f"real data {name!r} not found under {data_root()} (set CULTURECART_DATA)")
+        return path
+
+    return get

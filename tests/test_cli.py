@@ -1,0 +1,58 @@
+"""The command line: simulate, validate (and reject a corrupted copy), convert."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from culturecart.cli import app
+
+runner = CliRunner()
+
+
+def test_simulate_then_validate(tmp_path: Path):
+    out = tmp_path / "market"
+    result = runner.invoke(app, ["simulate", "--out", str(out), "--users", "80", "--products", "30",
+                                 "--countries", "KR,US,DE"])
+    assert result.exit_code == 0, result.output
+    assert (out / "truth.json").exists() and (out / "matching" / "shopee.csv").exists()
+    result = runner.invoke(app, ["validate", str(out)])
+    assert result.exit_code == 0 and "valid" in result.output
+    again = runner.invoke(app, ["simulate", "--out", str(out), "--users", "10"])
+    assert again.exit_code == 2 and "exists" in again.output
+
+
+def test_validate_rejects_corrupted_copy_naming_column_and_row(tmp_path: Path, sim_dir: Path):
+    bad = tmp_path / "bad"
+    shutil.copytree(sim_dir, bad)
+    items = pd.read_parquet(bad / "items.parquet")
+    items.loc[5, "price"] = -3.0
+    items.to_parquet(bad / "items.parquet")
+    users = pd.read_parquet(bad / "users.parquet")
+    users.loc[3, "country"] = "XX"
+    users.to_parquet(bad / "users.parquet")
+    (bad / items.loc[7, "image_path"]).write_bytes(b"\x89PNG broken")
+    result = runner.invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 1
+    assert "items.price: must be >= 0; row 5" in result.output
+    assert "users.country: unknown ISO 3166 alpha-2 country code; row 3" in result.output
+    assert "items.image_path: image cannot be decoded" in result.output and "row 7" in result.output
+
+
+def test_convert_unknown_format_lists_valid_ones(tmp_path: Path):
+    result = runner.invoke(app, ["convert", "nope", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "shoppers" in result.output
+
+
+def test_convert_shopee_file(tmp_path: Path):
+    src = tmp_path / "train.csv"
+    src.write_text("posting_id,image,image_phash,title,label_group\n"
+                   "a,a.jpg,94974f937d4c2433,Kaos \\xc3\\x89lite,1\n"
+                   "b,b.jpg,af3f9460c2838f0f,Kaos Elite,1\n")
+    result = runner.invoke(app, ["convert", "shopee", str(src), "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 0, result.output
+    items = pd.read_parquet(tmp_path / "ds" / "items.parquet")
+    assert items.loc[0, "title"] == "Kaos Élite"
