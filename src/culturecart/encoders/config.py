@@ -1,0 +1,50 @@
+"""Encoder settings as pydantic models, loadable from YAML (and overridden from the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from culturecart.encoders.registry import REGISTRY
+
+
+class EncoderConfig(BaseModel):
+    """One encoder: a registered name (or alias) and its options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    options: dict[str, object] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        REGISTRY.resolve(value)  # raises KeyError listing the valid names
+        return value
+
+    def build(self):
+        return REGISTRY.create(self.name, **self.options)
+
+
+class EncodersConfig(BaseModel):
+    """Text and image encoders plus batching and cache settings.
+
+    Example:
+        >>> EncodersConfig.model_validate({"text": {"name": "e5"}}).text.name
+        'e5'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: EncoderConfig = Field(default_factory=lambda: EncoderConfig(name="use-m3"))
+    image: EncoderConfig = Field(default_factory=lambda: EncoderConfig(name="effnet-lite0"))
+    batch_size: int = Field(64, ge=1)
+    max_chars: int = Field(2000, ge=1)
+    on_image_error: str = Field("mask", pattern="^(raise|mask)$")
+    cache_dir: str | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> EncodersConfig:
+        return cls.model_validate(yaml.safe_load(Path(path).read_text("utf-8")) or {})
