@@ -56,3 +56,26 @@ def test_convert_shopee_file(tmp_path: Path):
     assert result.exit_code == 0, result.output
     items = pd.read_parquet(tmp_path / "ds" / "items.parquet")
     assert items.loc[0, "title"] == "Kaos Élite"
+
+
+def test_encode_dataset_twice_hits_the_cache(tmp_path: Path, sim_dir: Path, monkeypatch):
+    monkeypatch.setenv("CULTURECART_CACHE", str(tmp_path / "cache"))
+    args = ["encode", str(sim_dir), "--out", str(tmp_path / "emb"), "--text", "char-hash", "--image", "image-hash"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert {p.name for p in (tmp_path / "emb").iterdir()} == {
+        "items.title.npz", "reviews.text.npz", "items.image_path.npz", "reviews.image_path.npz"}
+    second = runner.invoke(app, args)
+    assert second.output.count("(0 computed") == 4
+
+    from culturecart.encoders.dataset import load_embeddings
+
+    ids, emb = load_embeddings(tmp_path / "emb" / "reviews.image_path.npz")
+    reviews = pd.read_parquet(sim_dir / "reviews.parquet")
+    assert list(ids) == reviews["review_id"].tolist()
+    assert emb.mask.tolist() == reviews["image_path"].notna().tolist()  # no photo -> masked, not zero
+
+
+def test_encode_rejects_unknown_encoder(sim_dir: Path):
+    result = runner.invoke(app, ["encode", str(sim_dir), "--text", "bert"])
+    assert result.exit_code == 2 and "use-m3" in result.output

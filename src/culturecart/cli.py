@@ -111,5 +111,34 @@ def convert(
               highlight=False)
 
 
+@app.command("encode")
+def encode_cmd(
+    path: Annotated[Path, typer.Argument(help="dataset folder")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="folder for .npz files (default PATH/embeddings)")] = None,
+    config: Annotated[Path | None, typer.Option(help="encoders YAML (text, image, batch_size, ...)")] = None,
+    text: Annotated[str | None, typer.Option(help="text encoder name (overrides the config)")] = None,
+    image: Annotated[str | None, typer.Option(help="image encoder name (overrides the config)")] = None,
+    cache: Annotated[Path | None, typer.Option(help="cache folder (default $CULTURECART_CACHE or ~/.cache/culturecart)")] = None,
+) -> None:
+    """Embed a dataset's titles, review texts and images (cached by content hash)."""
+    from culturecart.data.dataset import Dataset
+    from culturecart.encoders import REGISTRY, EncodersConfig
+    from culturecart.encoders.dataset import encode_dataset
+
+    try:
+        cfg = EncodersConfig.from_yaml(config) if config else EncodersConfig()
+        updates = {k: {"name": v, "options": {}} for k, v in (("text", text), ("image", image)) if v}
+        cfg = EncodersConfig.model_validate({**cfg.model_dump(), **updates,
+                                             **({"cache_dir": str(cache)} if cache else {})})
+    except (KeyError, ValueError) as exc:
+        raise _fail(f"{exc}; encoders: {REGISTRY.names()}") from None
+    target = out_dir or path / "embeddings"
+    results = encode_dataset(Dataset.load(path), cfg, out=target)
+    for key, emb in results.items():
+        out.print(f"{key}: {emb.encoder} {emb.mask.sum():,}/{len(emb.mask):,} rows encoded "
+                  f"({emb.n_encoded:,} computed, the rest cached); {len(emb.errors)} unreadable", highlight=False)
+    out.print(f"wrote {target}", highlight=False)
+
+
 if __name__ == "__main__":
     app()

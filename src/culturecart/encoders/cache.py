@@ -52,9 +52,9 @@ class EmbeddingCache:
             if self.dir.exists():
                 for keys_file in sorted(self.dir.glob("*.keys.npy")):
                     shard = keys_file.name[: -len(".keys.npy")]
-                    keys = np.load(keys_file)
+                    keys = np.load(keys_file)  # (n, 20) uint8: fixed-width bytes keep trailing NULs
                     for row, key in enumerate(keys):
-                        self._index[bytes(key)] = (shard, row)
+                        self._index[key.tobytes()] = (shard, row)
         return self._index
 
     def __len__(self) -> int:
@@ -79,12 +79,10 @@ class EmbeddingCache:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
         shard = uuid.uuid4().hex
-        with atomic_path(self.dir / f"{shard}.vec.npy") as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32))
-        with atomic_path(self.dir / f"{shard}.keys.npy") as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.array(keys, dtype="S20"))
+        with atomic_path(self.dir / f"{shard}.vec.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32))
+        with atomic_path(self.dir / f"{shard}.keys.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 20))
         index = self._load_index()
         for row, key in enumerate(keys):
             index[key] = (shard, row)

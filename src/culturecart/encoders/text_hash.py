@@ -30,7 +30,7 @@ class CharHashEncoder(Encoder):
         self.dim = dim
         self.version = f"1-{dim}-{ngram_range[0]}{ngram_range[1]}-{seed}"
         self._vectorizer = HashingVectorizer(analyzer="char_wb", ngram_range=tuple(ngram_range),
-                                             n_features=N_FEATURES, alternate_sign=False, norm="l2",
+                                             n_features=N_FEATURES, alternate_sign=False, norm="l2", dtype=np.float32,
                                              lowercase=True)
         self._projection = SparseRandomProjection(n_components=dim, dense_output=True, random_state=seed)
         self._projection.fit(np.zeros((1, N_FEATURES), dtype=np.float32))
