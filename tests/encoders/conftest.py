@@ -19,7 +19,9 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def effnet_onnx():
-    return get_encoder("effnet-lite0", backend="onnx")
+    enc = get_encoder("effnet-lite0", backend="onnx")
+    assert enc.name == "effnet-lite0", "the pretrained image encoder is not installed"
+    return enc
 
 
 @pytest.fixture(scope="session")
