@@ -57,4 +57,5 @@ def convert_clothing_reviews(src: str | Path, images: Path | None = None, limit:
         "name": "womens-clothing-reviews", "source": str(path),
         "label": "purchased = Recommended IND (the reviewer recommends the item), not a purchase",
         "notes": "Rating left out on purpose: a near-copy of the label. No country, no images.",
+        "review_scope": "event",
     })

@@ -41,4 +41,5 @@ def convert_marc(src: str | Path, images: Path | None = None, limit: int | None 
         "label": f"purchased = stars >= {positive_from} (a satisfied review), not a purchase",
         "citation": "Keung, Lu, Szarvas & Smith (2020), The Multilingual Amazon Reviews Corpus, EMNLP",
         "notes": "Research-only data: never redistribute. Country = marketplace of collection.",
+        "review_scope": "event",
     })

@@ -1,0 +1,60 @@
+"""Late fusion: one unimodal model per modality, stacked by a logistic regression on their logits.
+
+The stacker is fitted on validation rows (never the rows the unimodal models were trained on), as
+in stacked generalisation (Wolpert 1992, Neural Networks 5:241-259).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+from sklearn.linear_model import LogisticRegression
+
+from culturecart.models.base import ModelConfig, PurchaseModel, logit
+from culturecart.models.features import ModalityData
+from culturecart.models.neural import split_by_user
+
+
+class LateFusionConfig(ModelConfig):
+    base: str = "lightgbm"
+    base_options: dict[str, object] = Field(default_factory=dict)
+    valid_share: float = Field(0.2, gt=0, lt=0.5)
+
+
+class LateFusionModel(PurchaseModel):
+    name = "late_fusion"
+    config_class = LateFusionConfig
+
+    def fit(self, train: ModalityData, valid: ModalityData | None = None) -> LateFusionModel:
+        from culturecart.models.registry import create_model
+
+        if valid is None:
+            tr, va = split_by_user(train, self.config.valid_share, self.config.seed)
+            train, valid = train.rows(tr), train.rows(va)
+        data = self._inputs(train)
+        self.modalities_ = data.modalities
+        self.base_ = {m: create_model(self.config.base, modalities=[m], seed=self.config.seed,
+                                      **self.config.base_options).fit(train, valid) for m in self.modalities_}
+        self.stacker_ = LogisticRegression(C=1.0, max_iter=1000).fit(self._stack(valid), valid.y)
+        return self
+
+    def _stack(self, data: ModalityData) -> np.ndarray:
+        return np.column_stack([logit(self.base_[m].predict_proba(data)) for m in self.modalities_])
+
+    def predict_proba(self, data: ModalityData) -> np.ndarray:
+        return self.stacker_.predict_proba(self._stack(data))[:, 1]
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"coef": self.stacker_.coef_, "intercept": self.stacker_.intercept_, "classes": self.stacker_.classes_}
+
+    def _extra_files(self, folder: Path) -> None:
+        for m, model in self.base_.items():
+            model.save(folder / f"base_{m}")
+
+    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
+        self.base_ = {m: PurchaseModel.load(folder / f"base_{m}") for m in self.modalities_}
+        self.stacker_ = LogisticRegression()
+        self.stacker_.coef_, self.stacker_.intercept_ = arrays["coef"], arrays["intercept"]
+        self.stacker_.classes_ = arrays["classes"]

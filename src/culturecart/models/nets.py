@@ -1,0 +1,131 @@
+"""PyTorch networks: per-modality MLP fusion and the cross-modal transformer (MMBT-style).
+
+Every projection is built in ``__init__``; each network maps ``(blocks, masks)`` (dicts keyed by
+modality, blocks already preprocessed, masks True where the row has the modality) to one logit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLPFusionNet(nn.Module):
+    """Each modality -> its own projection (with a presence input) -> concatenated -> MLP -> logit.
+
+    With one modality this is the unimodal network of the ladder; with several it is early
+    (concat) fusion, as in the concat baselines of Kiela et al. (2019, "Supervised Multimodal
+    Bitransformers", arXiv 1909.02950).
+    """
+
+    def __init__(self, dims: dict[str, int], hidden: int = 64, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.modalities = list(dims)
+        self.proj = nn.ModuleDict({m: nn.Sequential(nn.Linear(d + 1, hidden), nn.ReLU()) for m, d in dims.items()})
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden * len(dims), hidden), nn.ReLU(),
+                                  nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.out_dim = 1
+
+    def forward(self, blocks: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = [self.proj[m](torch.cat([blocks[m], masks[m].float().unsqueeze(1)], dim=1)) for m in self.modalities]
+        return self.head(torch.cat(parts, dim=1)).squeeze(1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer encoder layer whose attention weights can be returned."""
+
+    def __init__(self, d: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.ffn = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor, need_weights: bool = False):
+        h = self.norm1(x)
+        out, weights = self.attn(h, h, h, key_padding_mask=pad, need_weights=need_weights,
+                                 average_attn_weights=True)
+        x = x + self.drop(out)
+        x = x + self.drop(self.ffn(self.norm2(x)))
+        return x, weights
+
+
+class CrossModalTransformer(nn.Module):
+    """Tokens from every modality, one encoder over all of them, read out at a CLS token.
+
+    * tabular modalities: one token per feature, ``x_j * W_j + b_j`` (the feature tokenizer of
+      FT-Transformer, Gorishniy et al. 2021, NeurIPS);
+    * embedding modalities (text, image): the vector projected to ``embedding_tokens`` tokens
+      (MMBT, Kiela et al. 2019);
+    * a learned modality-type embedding on every token, a CLS token, ``n_layers`` pre-norm layers;
+    * a key-padding mask removes the tokens of modalities a row does not have, and in training whole
+      modalities are dropped at random (modality dropout) so the model copes with missing ones.
+    """
+
+    def __init__(self, dims: dict[str, int], kinds: dict[str, str], d_model: int = 32, n_layers: int = 2,
+                 n_heads: int = 4, dropout: float = 0.1, embedding_tokens: int = 2,
+                 modality_dropout: float = 0.1) -> None:
+        super().__init__()
+        self.modalities = list(dims)
+        self.kinds = kinds
+        self.d_model = d_model
+        self.embedding_tokens = embedding_tokens
+        self.modality_dropout = modality_dropout
+        self.feature_weight = nn.ParameterDict()
+        self.feature_bias = nn.ParameterDict()
+        self.project = nn.ModuleDict()
+        token_modality = []
+        for i, (m, d) in enumerate(dims.items()):
+            if kinds[m] == "tabular":
+                self.feature_weight[m] = nn.Parameter(torch.randn(d, d_model) * d_model ** -0.5)
+                self.feature_bias[m] = nn.Parameter(torch.zeros(d, d_model))
+                token_modality += [i] * d
+            else:
+                self.project[m] = nn.Linear(d, d_model * embedding_tokens)
+                token_modality += [i] * embedding_tokens
+        self.register_buffer("token_modality", torch.tensor(token_modality, dtype=torch.long))
+        self.type_embedding = nn.Embedding(len(dims), d_model)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.layers = nn.ModuleList(Block(d_model, n_heads, dropout) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, 1)
+
+    def tokens(self, blocks: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]):
+        parts, pads = [], []
+        drop = self._modality_drop(masks) if self.training and self.modality_dropout > 0 else None
+        for m in self.modalities:
+            x = blocks[m]
+            if self.kinds[m] == "tabular":
+                tok = x.unsqueeze(2) * self.feature_weight[m] + self.feature_bias[m]
+            else:
+                tok = self.project[m](x).view(x.shape[0], self.embedding_tokens, self.d_model)
+            absent = ~masks[m] if drop is None else ~masks[m] | drop[m]
+            parts.append(tok)
+            pads.append(absent.unsqueeze(1).expand(-1, tok.shape[1]))
+        x = torch.cat(parts, dim=1) + self.type_embedding(self.token_modality)
+        pad = torch.cat(pads, dim=1)
+        cls = self.cls.expand(x.shape[0], -1, -1)
+        pad = torch.cat([torch.zeros(x.shape[0], 1, dtype=torch.bool, device=x.device), pad], dim=1)
+        return torch.cat([cls, x], dim=1), pad
+
+    def _modality_drop(self, masks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        n = next(iter(masks.values())).shape[0]
+        drop = {m: torch.rand(n) < self.modality_dropout for m in self.modalities}
+        kept = torch.stack([masks[m] & ~drop[m] for m in self.modalities], dim=1)
+        # A row must keep at least one modality it has: undo the drops of rows that lost them all.
+        lost = ~kept.any(dim=1)
+        return {m: d & ~lost for m, d in drop.items()}
+
+    def forward(self, blocks: dict[str, torch.Tensor], masks: dict[str, torch.Tensor],
+                return_attention: bool = False):
+        x, pad = self.tokens(blocks, masks)
+        weights = None
+        for i, layer in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            x, w = layer(x, pad, need_weights=return_attention and last)
+            if w is not None:
+                weights = w
+        logit = self.head(self.norm(x[:, 0])).squeeze(1)
+        if return_attention:
+            return logit, weights[:, 0, 1:]  # the CLS token's attention over the modality tokens
+        return logit

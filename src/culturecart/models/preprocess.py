@@ -1,0 +1,77 @@
+"""Per-modality preprocessing fitted on training rows only: impute, indicate missing, standardise.
+
+Tabular blocks: NaN -> the training median, plus a 0/1 indicator column for every column that had
+missing values in training, then standardised. Embedding blocks: standardised over present rows;
+rows without the modality are set to 0 *and* reported in the returned mask, which the models use
+(the transformer masks the token; the MLPs get a presence input), so nothing is silently zero-filled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from culturecart.models.features import ModalityData
+
+
+@dataclass
+class BlockStats:
+    median: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    indicate: np.ndarray  # columns that get a missing-value indicator (tabular only)
+    kind: str
+
+
+@dataclass
+class Preprocessor:
+    stats: dict[str, BlockStats] = field(default_factory=dict)
+
+    def fit(self, data: ModalityData) -> Preprocessor:
+        self.stats = {}
+        for m in data.modalities:
+            x = data.blocks[m].astype(np.float64)
+            rows = data.present[m]
+            kind = data.kinds.get(m, "tabular")
+            xs = x[rows] if rows.any() else x
+            median = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(x.shape[1])
+            filled = np.where(np.isnan(xs), median, xs)
+            mean, std = filled.mean(axis=0), filled.std(axis=0)
+            indicate = np.isnan(xs).any(axis=0) if kind == "tabular" else np.zeros(x.shape[1], bool)
+            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind)
+        return self
+
+    def transform(self, data: ModalityData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Dense float32 blocks (no NaN) and the per-row presence mask of each modality."""
+        blocks, masks = {}, {}
+        for m, st in self.stats.items():
+            x = data.blocks[m].astype(np.float64)
+            nan = np.isnan(x)
+            z = (np.where(nan, st.median, x) - st.mean) / st.std
+            if st.kind == "tabular" and st.indicate.any():
+                z = np.concatenate([z, nan[:, st.indicate].astype(np.float64)], axis=1)
+            present = data.present[m].copy()
+            z[~present] = 0.0
+            blocks[m] = z.astype(np.float32)
+            masks[m] = present
+        return blocks, masks
+
+    def dims(self) -> dict[str, int]:
+        return {m: len(st.mean) + int(st.indicate.sum()) for m, st in self.stats.items()}
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for m, st in self.stats.items():
+            for key in ("median", "mean", "std", "indicate"):
+                out[f"pre.{m}.{key}"] = np.asarray(getattr(st, key))
+            out[f"pre.{m}.kind"] = np.array(st.kind)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Preprocessor:
+        mods = sorted({k.split(".")[1] for k in arrays if k.startswith("pre.")})
+        stats = {m: BlockStats(arrays[f"pre.{m}.median"], arrays[f"pre.{m}.mean"], arrays[f"pre.{m}.std"],
+                               arrays[f"pre.{m}.indicate"].astype(bool), str(arrays[f"pre.{m}.kind"]))
+                 for m in mods}
+        return cls(stats)
