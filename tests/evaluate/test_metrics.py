@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from culturecart.evaluate import bootstrap_ci, delong_test, get_metric, paired_bootstrap_delta, reliability_curve
+from culturecart.evaluate import (
+    bootstrap_ci,
+    delong_test,
+    get_metric,
+    paired_bootstrap_delta,
+    reliability_curve,
+)
 from culturecart.evaluate.delong import delong_covariance
 
 

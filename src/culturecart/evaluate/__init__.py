@@ -1,4 +1,4 @@
-"""Evaluation: metrics by name, bootstrap confidence intervals, paired tests."""
+"""Evaluation: metrics by name, bootstrap confidence intervals, paired tests, splits, the RQ1 grid."""
 
 from culturecart.evaluate.bootstrap import Interval, bootstrap_ci, paired_bootstrap_delta
 from culturecart.evaluate.delong import DeLongResult, delong_test

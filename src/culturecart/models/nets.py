@@ -53,8 +53,9 @@ class Block(nn.Module):
 class CrossModalTransformer(nn.Module):
     """Tokens from every modality, one encoder over all of them, read out at a CLS token.
 
-    * tabular modalities: one token per feature, ``x_j * W_j + b_j`` (the feature tokenizer of
-      FT-Transformer, Gorishniy et al. 2021, NeurIPS);
+    * tabular modalities: one token per source feature, ``sum_j x_j * W_j + b_t`` over the columns j of
+      feature t (the feature tokenizer of FT-Transformer, Gorishniy et al. 2021, NeurIPS: a numeric
+      feature is one column, a one-hot categorical is an embedding lookup over its levels);
     * embedding modalities (text, image): the vector projected to ``embedding_tokens`` tokens
       (MMBT, Kiela et al. 2019);
     * a learned modality-type embedding on every token, a CLS token, ``n_layers`` pre-norm layers;
@@ -62,9 +63,9 @@ class CrossModalTransformer(nn.Module):
       modalities are dropped at random (modality dropout) so the model copes with missing ones.
     """
 
-    def __init__(self, dims: dict[str, int], kinds: dict[str, str], d_model: int = 32, n_layers: int = 2,
-                 n_heads: int = 4, dropout: float = 0.1, embedding_tokens: int = 2,
-                 modality_dropout: float = 0.1) -> None:
+    def __init__(self, dims: dict[str, int], kinds: dict[str, str], groups: dict[str, list[int]],
+                 d_model: int = 32, n_layers: int = 2, n_heads: int = 4, dropout: float = 0.1,
+                 embedding_tokens: int = 2, modality_dropout: float = 0.1) -> None:
         super().__init__()
         self.modalities = list(dims)
         self.kinds = kinds
@@ -77,9 +78,12 @@ class CrossModalTransformer(nn.Module):
         token_modality = []
         for i, (m, d) in enumerate(dims.items()):
             if kinds[m] == "tabular":
+                group = torch.tensor(groups[m], dtype=torch.long)
+                n_tokens = int(group.max()) + 1
                 self.feature_weight[m] = nn.Parameter(torch.randn(d, d_model) * d_model ** -0.5)
-                self.feature_bias[m] = nn.Parameter(torch.zeros(d, d_model))
-                token_modality += [i] * d
+                self.feature_bias[m] = nn.Parameter(torch.zeros(n_tokens, d_model))
+                self.register_buffer(f"group_{m}", nn.functional.one_hot(group, n_tokens).T.float())
+                token_modality += [i] * n_tokens
             else:
                 self.project[m] = nn.Linear(d, d_model * embedding_tokens)
                 token_modality += [i] * embedding_tokens
@@ -96,7 +100,8 @@ class CrossModalTransformer(nn.Module):
         for m in self.modalities:
             x = blocks[m]
             if self.kinds[m] == "tabular":
-                tok = x.unsqueeze(2) * self.feature_weight[m] + self.feature_bias[m]
+                columns = x.unsqueeze(2) * self.feature_weight[m]
+                tok = torch.einsum("tj,bjd->btd", getattr(self, f"group_{m}"), columns) + self.feature_bias[m]
             else:
                 tok = self.project[m](x).view(x.shape[0], self.embedding_tokens, self.d_model)
             absent = ~masks[m] if drop is None else ~masks[m] | drop[m]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -19,7 +20,7 @@ from torch import nn
 from culturecart.models.base import ModelConfig, PurchaseModel
 from culturecart.models.features import ModalityData
 from culturecart.models.nets import CrossModalTransformer, MLPFusionNet
-from culturecart.models.preprocess import Preprocessor
+from culturecart.models.preprocess import Preprocessor, token_groups
 
 
 class NeuralConfig(ModelConfig):
@@ -69,6 +70,9 @@ class NeuralModel(PurchaseModel):
     def build_net(self, dims: dict[str, int], kinds: dict[str, str]) -> nn.Module:
         raise NotImplementedError
 
+    def _groups(self) -> dict[str, list[int]]:
+        return {m: token_groups(self.pre_.output_names(m)).tolist() for m in self.modalities_}
+
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> NeuralModel:
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -90,6 +94,7 @@ class NeuralModel(PurchaseModel):
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(cfg.seed)
         best, best_state, stale, self.history_ = -np.inf, None, 0, []
+        started = time.perf_counter()
         for _epoch in range(cfg.epochs):
             self.net_.train()
             order = torch.randperm(len(y), generator=gen).numpy()
@@ -101,7 +106,7 @@ class NeuralModel(PurchaseModel):
                 loss = loss_fn(self.net_(xb, mb), y[idx])
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             score = self._valid_score(bv, mv, valid.y)
             self.history_.append({"train_loss": total / len(y), "valid_auc": score})
             if score > best + 1e-5:
@@ -110,6 +115,7 @@ class NeuralModel(PurchaseModel):
                 stale += 1
                 if stale >= cfg.patience:
                     break
+        self.fit_seconds_ = time.perf_counter() - started  # training loop only, for throughput figures
         if best_state is not None:
             self.net_.load_state_dict(best_state)
         self.best_valid_auc_ = best
@@ -225,7 +231,7 @@ class TransformerModel(NeuralModel):
     def build_net(self, dims: dict[str, int], kinds: dict[str, str]) -> nn.Module:
         c = self.config
         torch.manual_seed(c.seed)
-        return CrossModalTransformer(dims, kinds, c.d_model, c.n_layers, c.n_heads, c.dropout,
+        return CrossModalTransformer(dims, kinds, self._groups(), c.d_model, c.n_layers, c.n_heads, c.dropout,
                                      c.embedding_tokens, c.modality_dropout)
 
     @torch.inference_mode()
@@ -242,7 +248,8 @@ class TransformerModel(NeuralModel):
         return np.concatenate(out), token_mod
 
     def attention_shares(self, data: ModalityData) -> dict[str, float]:
-        """Mean share of the CLS token's attention that goes to each modality's tokens."""
+        """Mean share of the CLS token's attention to modality tokens (its attention to itself left out)."""
         weights, token_mod = self.attention(data)
+        weights = weights / weights.sum(axis=1, keepdims=True)
         mods = np.array(token_mod)
         return {m: float(weights[:, mods == m].sum(axis=1).mean()) for m in self.modalities_}

@@ -24,12 +24,27 @@ class BlockStats:
     kind: str
 
 
+def token_groups(names: list[str]) -> np.ndarray:
+    """Group output columns into model tokens: one per source feature (all levels of a one-hot
+    categorical and a column's missing indicator share their feature's token)."""
+    keys = [n.removeprefix("missing:").split("=", 1)[0] for n in names]
+    order = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    return np.array([order[k] for k in keys], dtype=np.int64)
+
+
 @dataclass
 class Preprocessor:
     stats: dict[str, BlockStats] = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+
+    def output_names(self, modality: str) -> list[str]:
+        """Names of the transformed columns: the block's columns, then its missing indicators."""
+        cols = self.columns[modality]
+        return cols + [f"missing:{c}" for c, flag in zip(cols, self.stats[modality].indicate, strict=True) if flag]
 
     def fit(self, data: ModalityData) -> Preprocessor:
         self.stats = {}
+        self.columns = {m: list(data.names[m]) for m in data.modalities}
         for m in data.modalities:
             x = data.blocks[m].astype(np.float64)
             rows = data.present[m]
@@ -61,17 +76,19 @@ class Preprocessor:
         return {m: len(st.mean) + int(st.indicate.sum()) for m, st in self.stats.items()}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        out = {}
+        out = {"pre_order": np.array(list(self.stats))}  # block order matters to the models
         for m, st in self.stats.items():
             for key in ("median", "mean", "std", "indicate"):
                 out[f"pre.{m}.{key}"] = np.asarray(getattr(st, key))
             out[f"pre.{m}.kind"] = np.array(st.kind)
+            out[f"pre.{m}.columns"] = np.array(self.columns[m])
         return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Preprocessor:
-        mods = sorted({k.split(".")[1] for k in arrays if k.startswith("pre.")})
+        mods = arrays["pre_order"].tolist()
         stats = {m: BlockStats(arrays[f"pre.{m}.median"], arrays[f"pre.{m}.mean"], arrays[f"pre.{m}.std"],
                                arrays[f"pre.{m}.indicate"].astype(bool), str(arrays[f"pre.{m}.kind"]))
                  for m in mods}
-        return cls(stats)
+        columns = {m: arrays[f"pre.{m}.columns"].tolist() for m in mods}
+        return cls(stats, columns)

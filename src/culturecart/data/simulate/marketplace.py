@@ -349,6 +349,17 @@ def _events(cfg, rules, items, users, features, beta, alpha, affinity, rng_s, rn
     clicked = examined & (rng_i.random(len(v)) < _sigmoid(beh.click_intercept + beh.click_share * v))
     bought = clicked & (rng_i.random(len(v)) < _sigmoid(alpha.to_numpy()[c_idx] + v))
     dwell = np.where(clicked, np.exp(rng_i.normal(3.0 + 0.3 * v + 0.4 * bought, 0.5)), 0.0)
+    # Planted signal strength per modality: SD over events of its part of the purchase log-odds.
+    feats = list(beta.columns)
+    contrib = features[item_idx] * b[c_idx]
+    offer_cols = [i for i, f in enumerate(feats) if f not in ("image_appeal", "review_quality")]
+    signal_sd = {
+        "offer": float(contrib[:, offer_cols].sum(axis=1).std()),
+        "text": float(contrib[:, feats.index("review_quality")].std()) if "review_quality" in feats else 0.0,
+        "image": float(contrib[:, feats.index("image_appeal")].std()) if "image_appeal" in feats else 0.0,
+        "consumer": float((aff[u_idx, cat[s_idx]] + alpha.to_numpy()[c_idx]).std()),
+        "behaviour": float((user_effect[u_idx] - beh.position_bias_eta * np.log(position)).std()),
+    }
     user_lang = np.array([COUNTRY_LANGUAGE.get(c, "en") for c in users["country"]])
     sess_query = np.array([language.query(user_lang[u], language.CATEGORIES[c], None if q < 0 else int(q))
                            for u, c, q in zip(sess_user, cat, colour_q, strict=True)])
@@ -364,6 +375,7 @@ def _events(cfg, rules, items, users, features, beta, alpha, affinity, rng_s, rn
         "clicked": clicked.astype(float),
         "purchased": bought.astype(np.int64),
     })
+    events.attrs["modality_signal_sd"] = signal_sd
     return events.sort_values(["timestamp", "session_id", "position"], kind="stable").reset_index(drop=True)
 
 
@@ -402,6 +414,11 @@ def _truth(cfg, rules, profiles, beta, alpha, feat_stats, affinity, items, produ
         },
         "events": {"rows": int(len(events)), "purchase_rate": float(events["purchased"].mean()),
                    "click_rate": float(events["clicked"].mean())},
+        "modality_signal_sd": events.attrs.get("modality_signal_sd", {}),
+        "modality_signal_note": "SD over events of each modality's part of the purchase log-odds (offer: "
+                                "observable offer features; text: review_quality; image: image_appeal; consumer: "
+                                "category affinity + country intercept; behaviour: user propensity + log "
+                                "examination probability at the shown position)",
     }
 
 

@@ -1,0 +1,98 @@
+"""Women's E-Commerce Clothing Reviews: text-only vs tabular-only vs fusion (label = Recommended IND).
+
+The star Rating is never a feature (the adapter drops it: alone it scores AUC 0.97). Features:
+title + review text (USE-m3, full 512-d), age, positive-feedback count, division / department /
+class. One stratified 80/20 split (seed 0) with a 10% inner validation split from the training
+part; candidates of each kind are chosen on validation AUC, then scored on the test part. The
+fusion's lift over the text-only model gets a paired bootstrap CI. A TF-IDF (1-2 grams) + logistic
+regression text model runs in the same script as the reference figure (0.949 measured before).
+The pytorch-widedeep peer needs torchvision and its own environment: see
+benchmarks/peers/widedeep_clothing.py (not part of this run; ``auc_widedeep`` is null here).
+Usage: python benchmarks/clothing_reviews.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _measure import emit, peak_rss_mb
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+
+from culturecart.data.adapters import convert
+from culturecart.encoders import EncoderConfig, EncodersConfig
+from culturecart.encoders.dataset import encode_dataset
+from culturecart.evaluate.bootstrap import paired_bootstrap_delta
+from culturecart.models import build_features, create_model
+from culturecart.paths import dataset_path
+
+TEXT = [("logistic", {"C": 0.5}), ("text_only", {})]
+TABULAR = [("lightgbm", {"learning_rate": 0.02}), ("logistic", {})]
+FUSION = [("logistic", {"C": 0.5}), ("mlp", {}), ("lightgbm", {"learning_rate": 0.02}), ("late_fusion", {})]
+
+
+def pick(candidates, fit, valid, test):
+    best = None
+    for name, options in candidates:
+        model = create_model(name, **options).fit(fit, valid)
+        score = roc_auc_score(valid.y, model.predict_proba(valid))
+        print(f"  {name} {sorted(fit.modalities)}: valid AUC {score:.4f}")
+        if best is None or score > best[0]:
+            best = (score, name, model.predict_proba(test))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-boot", type=int, default=1000)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    ds = convert("clothing-reviews", dataset_path("womens_clothing_reviews"))
+    cache = Path(tempfile.mkdtemp(prefix="cc-clothing-"))
+    emb = encode_dataset(ds, EncodersConfig(text=EncoderConfig(name="use-m3"), cache_dir=str(cache)), progress=False)
+    data = build_features(ds, emb, embedding_dim=None)
+    y = data.y
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=args.seed)
+    fit_idx, valid_idx = train_test_split(train_idx, test_size=0.1, stratify=y[train_idx], random_state=args.seed)
+    fit, valid, test = data.rows(fit_idx), data.rows(valid_idx), data.rows(test_idx)
+    tabular = [m for m in data.modalities if m != "text"]
+    print("text-only:")
+    text = pick(TEXT, fit.select(["text"]), valid.select(["text"]), test.select(["text"]))
+    print("tabular-only:")
+    tab = pick(TABULAR, fit.select(tabular), valid.select(tabular), test.select(tabular))
+    print("fusion:")
+    fusion = pick(FUSION, fit, valid, test)
+    lift, p_value = paired_bootstrap_delta("roc_auc", test.y, fusion[2], text[2], n_boot=args.n_boot, seed=args.seed)
+
+    # Reference text model from the issue: TF-IDF (1-2 grams) + logistic regression, same split.
+    texts = ds.reviews.set_index("review_id")["text"].reindex(ds.events["session_id"]).fillna("").to_numpy()
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x_train = tfidf.fit_transform(texts[train_idx])
+    lr = LogisticRegression(C=4.0, max_iter=2000).fit(x_train, y[train_idx])
+    auc_tfidf = roc_auc_score(y[test_idx], lr.predict_proba(tfidf.transform(texts[test_idx]))[:, 1])
+    figures = {
+        "auc_text": round(roc_auc_score(test.y, text[2]), 4), "text_model": text[1],
+        "auc_tabular": round(roc_auc_score(test.y, tab[2]), 4), "tabular_model": tab[1],
+        "auc_fusion": round(roc_auc_score(test.y, fusion[2]), 4), "fusion_model": fusion[1],
+        "fusion_lift_over_text": round(lift.estimate, 4), "fusion_lift_ci_low": round(lift.low, 4),
+        "fusion_lift_ci_high": round(lift.high, 4), "fusion_lift_p_value": round(p_value, 4),
+        "auc_tfidf_logistic_reference": round(auc_tfidf, 4),
+        "auc_widedeep": None,
+        "test_rows": int(len(test_idx)),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    for k, v in figures.items():
+        print(f"{k:>30}: {v}")
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
