@@ -50,7 +50,7 @@ def main() -> None:
     everything = tuple(data.modalities)
     no_image = tuple(m for m in everything if m != "image")
     grid = run_grid(data, split, models=("lightgbm", *UNIMODAL), subsets="all", n_boot=args.n_boot,
-                    seed=args.seed, keep_models=True,
+                    seed=args.seed, keep_models=True, verbose=True,
                     extra_runs=[("logistic", everything), ("mlp", everything), ("late_fusion", everything),
                                 ("transformer", everything), ("transformer", no_image)])
     fit_seconds = time.perf_counter() - t_fit

@@ -32,6 +32,14 @@ def test_classification_metrics_match_sklearn(data):
     assert get_metric("brier")(y, p) == pytest.approx(skm.brier_score_loss(y, p))
 
 
+def test_fast_auc_equals_sklearn_with_ties():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 1000)
+    p = np.round(rng.random(1000), 2)  # many ties
+    assert get_metric("auc")(y, p) == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+    assert np.isnan(get_metric("auc")(np.zeros(5), np.arange(5)))
+
+
 def test_ece_hand_computed():
     # bins of width 0.5: [0.2, 0.4] -> mean .3, observed 0 ; [0.6, 0.8] -> mean .7, observed 1
     y = np.array([0, 0, 1, 1])

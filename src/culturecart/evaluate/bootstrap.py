@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from culturecart.evaluate.metrics import get_metric_spec
 
@@ -58,7 +59,7 @@ def bootstrap_ci(metric: str, y: np.ndarray, p: np.ndarray, *, groups: np.ndarra
     """Percentile CI of one metric. ``groups`` feed ranking metrics; ``clusters`` set the resampling unit."""
     spec = get_metric_spec(metric)
     y, p = np.asarray(y), np.asarray(p, float)
-    groups = None if groups is None else np.asarray(groups)
+    groups = _codes(groups)
     estimate = spec.fn(y, p, groups)
     rng = np.random.default_rng(seed)
     members = _members(None if clusters is None else np.asarray(clusters))
@@ -76,7 +77,7 @@ def paired_bootstrap_delta(metric: str, y: np.ndarray, p_a: np.ndarray, p_b: np.
     """CI of metric(a) - metric(b) on the same resamples, and a two-sided bootstrap p-value."""
     spec = get_metric_spec(metric)
     y, p_a, p_b = np.asarray(y), np.asarray(p_a, float), np.asarray(p_b, float)
-    groups = None if groups is None else np.asarray(groups)
+    groups = _codes(groups)
     estimate = spec.fn(y, p_a, groups) - spec.fn(y, p_b, groups)
     rng = np.random.default_rng(seed)
     members = _members(None if clusters is None else np.asarray(clusters))
@@ -92,10 +93,14 @@ def paired_bootstrap_delta(metric: str, y: np.ndarray, p_a: np.ndarray, p_b: np.
     return Interval(float(estimate), float(lo), float(hi), n_boot), p_value
 
 
-def _regroup(groups: np.ndarray | None, idx: np.ndarray, draw: np.ndarray | None) -> np.ndarray | None:
-    if groups is None:
+def _codes(groups: np.ndarray | None) -> np.ndarray | None:
+    return None if groups is None else pd.factorize(np.asarray(groups))[0].astype(np.int64)
+
+
+def _regroup(codes: np.ndarray | None, idx: np.ndarray, draw: np.ndarray | None) -> np.ndarray | None:
+    if codes is None:
         return None
     if draw is None:
-        return groups[idx]
+        return codes[idx]
     # A cluster drawn twice must count as two groups, not one merged group.
-    return np.char.add(groups[idx].astype(str), np.char.add("#", draw.astype(str)))
+    return codes[idx] * (int(draw.max()) + 1) + draw

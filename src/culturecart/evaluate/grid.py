@@ -9,6 +9,7 @@ paired bootstrap CI of the AUC lift.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,18 +52,22 @@ class GridResult:
         return {frozenset(m.split("+")): float(v) for m, v in zip(t["modalities"], t["value"], strict=True)}
 
 
-def _fit_one(name: str, subset: tuple[str, ...], data: ModalityData, split: Split, seed: int, keep: bool):
+def _fit_one(name: str, subset: tuple[str, ...], data: ModalityData, split: Split, seed: int, keep: bool,
+             verbose: bool):
+    started = time.perf_counter()
     model = create_model(name, seed=seed) if model_spec(name).defaults.get("modalities") else \
         create_model(name, seed=seed, modalities=list(subset))
     model.fit(data.rows(split.train), data.rows(split.valid))
     p = model.predict_proba(data.rows(split.test))
+    if verbose:
+        print(f"  fitted {name}[{'+'.join(subset)}] in {time.perf_counter() - started:.1f}s", flush=True)
     return name, subset, p, (model if keep else None)
 
 
 def run_grid(data: ModalityData, split: Split, models: Sequence[str] = ("logistic", "lightgbm"),
              subsets: Sequence[Sequence[str]] | str = "all", metrics: Sequence[str] = DEFAULT_METRICS,
              n_boot: int = 200, seed: int = 0, n_jobs: int = 1, keep_models: bool = False,
-             extra_runs: Sequence[tuple[str, Sequence[str]]] = ()) -> GridResult:
+             extra_runs: Sequence[tuple[str, Sequence[str]]] = (), verbose: bool = False) -> GridResult:
     """Fit and score every (model, subset); unimodal ladder models run once on their own modality.
 
     ``extra_runs`` adds single (model, subset) pairs (e.g. an expensive model on a few subsets only).
@@ -78,7 +83,7 @@ def run_grid(data: ModalityData, split: Split, models: Sequence[str] = ("logisti
             jobs += [(model_spec(name).name, s) for s in wanted]
     jobs += [(model_spec(n).name, tuple(s)) for n, s in extra_runs]
     jobs = list(dict.fromkeys(jobs))
-    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(n, s, data, split, seed, keep_models) for n, s in jobs)
+    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(n, s, data, split, seed, keep_models, verbose) for n, s in jobs)
     test = data.rows(split.test)
     y, clusters, groups = test.y, test.meta["user_id"].to_numpy(), test.meta["session_id"].to_numpy()
     preds = {(n, s): p for n, s, p, _ in results}

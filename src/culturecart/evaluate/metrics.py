@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn import metrics as skm
 
 Metric = Callable[..., float]
@@ -35,11 +36,18 @@ class MetricSpec:
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
-    """Area under the ROC curve (NaN when only one class is present)."""
-    y = np.asarray(y)
-    if y.min() == y.max():
+    """Area under the ROC curve (NaN when only one class is present).
+
+    The Mann-Whitney form with mid-ranks for ties (equal to scikit-learn's ``roc_auc_score``; tested),
+    several times faster, which matters inside bootstrap loops.
+    """
+    y = np.asarray(y).astype(bool)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
         return float("nan")
-    return float(skm.roc_auc_score(y, p))
+    ranks = rankdata(np.asarray(p, float))
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def pr_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
@@ -52,12 +60,13 @@ def pr_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> fl
 
 def log_loss(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
     """Mean binary cross-entropy, probabilities clipped to [1e-7, 1 - 1e-7]."""
-    return float(skm.log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
 def brier(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
     """Mean squared error of the probabilities."""
-    return float(skm.brier_score_loss(y, p))
+    return float(np.mean((np.asarray(p, float) - np.asarray(y, float)) ** 2))
 
 
 def reliability_curve(y: np.ndarray, p: np.ndarray, n_bins: int = 15) -> pd.DataFrame:
@@ -78,57 +87,78 @@ def ece(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None, n_bins: 
     return float((weights * (curve["observed_rate"] - curve["mean_predicted"]).abs()).sum())
 
 
-def _ranked(y: np.ndarray, p: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Ranking:
+    """Rows sorted by group, then by descending score (ties by row order), restricted to groups with a positive."""
+
+    y: np.ndarray  # labels in ranked order
+    rank: np.ndarray  # 1-based rank within the group
+    starts: np.ndarray  # first row of each group
+    n_pos: np.ndarray  # positives per group
+
+
+def _ranked(y, p, groups) -> _Ranking:
     if groups is None:
         raise ValueError("ranking metrics need groups (session or user ids)")
-    frame = pd.DataFrame({"g": groups, "y": np.asarray(y, float), "p": np.asarray(p, float)})
-    has_pos = frame.groupby("g")["y"].transform("max") > 0
-    frame = frame[has_pos]
-    # Ties broken by row order, so every metric is deterministic.
-    frame = frame.assign(order=np.arange(len(frame))).sort_values(["g", "p", "order"], ascending=[True, False, True])
-    frame["rank"] = frame.groupby("g").cumcount() + 1
-    return frame
+    codes = pd.factorize(np.asarray(groups))[0] if not np.issubdtype(np.asarray(groups).dtype, np.integer) \
+        else np.asarray(groups)
+    y = np.asarray(y, float)
+    p = np.asarray(p, float)
+    order = np.lexsort((np.arange(len(y)), -p, codes))
+    g, yy = codes[order], y[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, int)
+    sizes = np.diff(np.r_[starts, len(g)])
+    n_pos = np.add.reduceat(yy, starts) if len(g) else np.zeros(0)
+    keep_group = n_pos > 0
+    keep_row = np.repeat(keep_group, sizes)
+    rank = (np.arange(len(g)) - np.repeat(starts, sizes) + 1)[keep_row]
+    sizes = sizes[keep_group]
+    new_starts = np.r_[0, np.cumsum(sizes)[:-1]] if len(sizes) else np.zeros(0, int)
+    return _Ranking(yy[keep_row], rank, new_starts.astype(int), n_pos[keep_group])
+
+
+def _per_group(values: np.ndarray, r: _Ranking) -> np.ndarray:
+    return np.add.reduceat(values, r.starts)
 
 
 def ndcg_at_k(y, p, groups=None, k: int = 10) -> float:
     """Mean over groups with a positive of DCG@k / ideal DCG@k (binary gains, log2 discount)."""
-    f = _ranked(y, p, groups)
-    if f.empty:
+    r = _ranked(y, p, groups)
+    if not len(r.starts):
         return float("nan")
-    f["gain"] = np.where(f["rank"] <= k, f["y"] / np.log2(f["rank"] + 1), 0.0)
-    dcg = f.groupby("g")["gain"].sum()
-    n_pos = f.groupby("g")["y"].sum()
-    ideal = n_pos.map(lambda n: float(np.sum(1.0 / np.log2(np.arange(2, min(int(n), k) + 2)))))
-    return float((dcg / ideal).mean())
+    dcg = _per_group(np.where(r.rank <= k, r.y / np.log2(r.rank + 1), 0.0), r)
+    discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
+    ideal = discounts[np.minimum(r.n_pos, k).astype(int) - 1]
+    return float(np.mean(dcg / ideal))
 
 
 def precision_at_k(y, p, groups=None, k: int = 10) -> float:
     """Mean over groups with a positive of (positives in the top k) / k."""
-    f = _ranked(y, p, groups)
-    if f.empty:
+    r = _ranked(y, p, groups)
+    if not len(r.starts):
         return float("nan")
-    return float(f[f["rank"] <= k].groupby("g")["y"].sum().div(k).mean())
+    return float(np.mean(_per_group(np.where(r.rank <= k, r.y, 0.0), r) / k))
 
 
 def recall_at_k(y, p, groups=None, k: int = 10) -> float:
     """Mean over groups with a positive of (positives in the top k) / positives."""
-    f = _ranked(y, p, groups)
-    if f.empty:
+    r = _ranked(y, p, groups)
+    if not len(r.starts):
         return float("nan")
-    top = f[f["rank"] <= k].groupby("g")["y"].sum()
-    return float((top / f.groupby("g")["y"].sum()).mean())
+    return float(np.mean(_per_group(np.where(r.rank <= k, r.y, 0.0), r) / r.n_pos))
 
 
 def mrr(y, p, groups=None, k: int | None = None) -> float:
     """Mean reciprocal rank of the first positive per group (0 when it ranks below ``k``)."""
-    f = _ranked(y, p, groups)
-    if f.empty:
+    r = _ranked(y, p, groups)
+    if not len(r.starts):
         return float("nan")
-    first = f[f["y"] > 0].groupby("g")["rank"].min()
+    big = np.iinfo(np.int64).max
+    first = np.minimum.reduceat(np.where(r.y > 0, r.rank, big), r.starts)
     rr = 1.0 / first
     if k is not None:
-        rr = rr.where(first <= k, 0.0)
-    return float(rr.mean())
+        rr = np.where(first <= k, rr, 0.0)
+    return float(np.mean(rr))
 
 
 _FIXED: dict[str, MetricSpec] = {
