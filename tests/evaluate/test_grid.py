@@ -8,7 +8,7 @@ from culturecart.evaluate.splits import make_split
 
 
 def test_splits_do_not_leak(sim_features):
-    for by in ("user", "session"):
+    for by in ("user", "session", "item"):
         s = make_split(sim_features, by=by, seed=1)
         ids = sim_features.meta[f"{by}_id"].to_numpy()
         assert not set(ids[s.train]) & set(ids[s.test]) and not set(ids[s.valid]) & set(ids[s.test])

@@ -1,6 +1,9 @@
 """Train / validation / test splits without leakage: by user, by session, or by time.
 
-Grouped splits keep every row of a user (or session) on one side. The time split puts the latest
+Grouped splits keep every row of a user, session or item on one side. Split by ``item`` to ask
+whether content (text, images) generalises to items never seen in training: with items shared
+between train and test, any item-identifying column (an exact price, say) lets a model memorise
+each item's popularity, and content modalities then add nothing measurable. The time split puts the latest
 ``test_share`` of sessions in the test set and the ones just before them in validation, so no
 model sees the future.
 """
@@ -24,8 +27,8 @@ class Split:
 
 def make_split(data: ModalityData, by: str = "user", test_share: float = 0.2, valid_share: float = 0.1,
                seed: int = 0) -> Split:
-    """Row indices of train / valid / test; ``by`` is ``user``, ``session`` or ``time``."""
-    if by in ("user", "session"):
+    """Row indices of train / valid / test; ``by`` is ``user``, ``session``, ``item`` or ``time``."""
+    if by in ("user", "session", "item"):
         keys = data.meta[f"{by}_id"].astype(str).to_numpy()
         unique = np.unique(keys)
         rng = np.random.default_rng(seed)
@@ -43,7 +46,7 @@ def make_split(data: ModalityData, by: str = "user", test_share: float = 0.2, va
         t_valid = order[int(len(order) * (1 - test_share - valid_share))]
         side = np.where(start >= t_test, 2, np.where(start >= t_valid, 1, 0))
     else:
-        raise ValueError(f"split by must be 'user', 'session' or 'time', not {by!r}")
+        raise ValueError(f"split by must be 'user', 'session', 'item' or 'time', not {by!r}")
     train, valid, test = (np.flatnonzero(side == k) for k in (0, 1, 2))
     if min(len(train), len(valid), len(test)) == 0:
         raise ValueError(f"split by {by} left an empty part (train {len(train)}, valid {len(valid)}, test {len(test)})")
