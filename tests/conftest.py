@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from culturecart.data import Dataset
 from culturecart.data.simulate import SimulationConfig, write_marketplace
+from culturecart.encoders import EncoderConfig, EncodersConfig
+from culturecart.encoders.dataset import encode_dataset
+from culturecart.evaluate.splits import make_split
+from culturecart.models import build_features
 from culturecart.paths import data_root
 
 SMALL = SimulationConfig(n_users=300, n_products=80, seed=7)
+FAST_ENCODERS = EncodersConfig(text=EncoderConfig(name="char-hash"), image=EncoderConfig(name="image-hash"))
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +37,16 @@ def shared_data():
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def sim_features(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Modality features of the small simulated dataset (fast no-model encoders)."""
+    ds = Dataset.load(sim_dir)
+    cfg = FAST_ENCODERS.model_copy(update={"cache_dir": str(tmp_path_factory.mktemp("cache"))})
+    return build_features(ds, encode_dataset(ds, cfg, progress=False), embedding_dim=16)
+
+
+@pytest.fixture(scope="session")
+def sim_split(sim_features):
+    return make_split(sim_features, by="user", seed=0)
