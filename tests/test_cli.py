@@ -79,3 +79,15 @@ def test_encode_dataset_twice_hits_the_cache(tmp_path: Path, sim_dir: Path, monk
 def test_encode_rejects_unknown_encoder(sim_dir: Path):
     result = runner.invoke(app, ["encode", str(sim_dir), "--text", "bert"])
     assert result.exit_code == 2 and "use-m3" in result.output
+
+
+def test_rq1_grid_command(tmp_path: Path, sim_dir: Path, monkeypatch):
+    monkeypatch.setenv("CULTURECART_CACHE", str(tmp_path / "cache"))
+    result = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "rq1"), "--models", "logistic",
+                                 "--subsets", "full", "--text", "char-hash", "--image", "image-hash",
+                                 "--n-boot", "20", "--split", "item"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "rq1" / "rq1_table.csv")
+    assert set(table["split"]) == {"item"} and "roc_auc" in set(table["metric"])
+    bad = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "x"), "--models", "bert"])
+    assert bad.exit_code == 2 and "lightgbm" in bad.output

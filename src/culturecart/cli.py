@@ -140,5 +140,51 @@ def encode_cmd(
     out.print(f"wrote {target}", highlight=False)
 
 
+@app.command()
+def rq1(
+    path: Annotated[Path, typer.Argument(help="dataset folder")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for rq1_table.csv")],
+    models: Annotated[str, typer.Option(help="comma-separated ladder names")] = "logistic,lightgbm",
+    subsets: Annotated[str, typer.Option(help="'all' modality subsets or 'full' (all modalities only)")] = "all",
+    split: Annotated[str, typer.Option(help="user, session, item or time")] = "user",
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples per CI")] = 200,
+    text: Annotated[str, typer.Option(help="text encoder")] = "use-m3",
+    image: Annotated[str, typer.Option(help="image encoder")] = "effnet-lite0",
+    seed: Annotated[int, typer.Option(help="seed of the split and the models")] = 0,
+) -> None:
+    """RQ1: every model x modality subset on one split; a tidy table with CIs and paired tests."""
+    from culturecart.atomic import atomic_write_text
+    from culturecart.data.dataset import Dataset
+    from culturecart.encoders import EncoderConfig, EncodersConfig
+    from culturecart.encoders.dataset import encode_dataset
+    from culturecart.evaluate.grid import run_grid
+    from culturecart.evaluate.splits import make_split
+    from culturecart.models import build_features, model_spec
+
+    try:
+        names = [model_spec(m).name for m in models.split(",")]
+        cfg = EncodersConfig(text=EncoderConfig(name=text), image=EncoderConfig(name=image))
+    except (KeyError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if subsets not in ("all", "full"):
+        raise _fail(f"--subsets must be 'all' or 'full', not {subsets!r}")
+    ds = Dataset.load(path)
+    data = build_features(ds, encode_dataset(ds, cfg))
+    try:
+        parts = make_split(data, by=split, seed=seed)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    grid = run_grid(data, parts, models=names, subsets="all" if subsets == "all" else [data.modalities],
+                    n_boot=n_boot, seed=seed, verbose=True)
+    table = grid.table.assign(split=split)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "rq1_table.csv", table.to_csv(index=False))
+    auc = table[table["metric"] == "roc_auc"].sort_values("value", ascending=False)
+    for row in auc.head(10).itertuples():
+        out.print(f"{row.model:>14} [{row.modalities}] AUC {row.value:.4f} ({row.ci_low:.4f}-{row.ci_high:.4f})",
+                  highlight=False)
+    out.print(f"wrote {out_dir / 'rq1_table.csv'}", highlight=False)
+
+
 if __name__ == "__main__":
     app()
