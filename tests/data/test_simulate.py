@@ -73,6 +73,11 @@ def test_truth_matches_rules_and_data(medium: Dataset):
     for c, entry in truth["countries"].items():
         assert entry["purchase_rate"] == pytest.approx(observed[c])
     assert truth["events"]["rows"] == len(medium.events)
+    signal = truth["modality_signal_sd"]
+    assert set(signal) == {"offer", "consumer", "behaviour", "text", "image"}
+    # text and image signal = |planted coefficient| x SD of the standardised latent, averaged over countries
+    assert signal["image"] == pytest.approx(np.mean([abs(c["sensitivity"]["image_appeal"])
+                                                     for c in truth["countries"].values()]), rel=0.1)
 
 
 def test_heterogeneity_scale_zero_makes_countries_alike():

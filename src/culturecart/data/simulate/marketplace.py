@@ -119,7 +119,7 @@ def simulate_marketplace(config: SimulationConfig | None = None) -> Dataset:
         "age": r_aff.normal(0, rules.behaviour.affinity_sd, len(language.CATEGORIES)),
         "gender": r_aff.normal(0, rules.behaviour.affinity_sd, len(language.CATEGORIES)),
     }
-    events = _events(cfg, rules, items, users, features, beta, alpha, affinity, r_sess, r_imp)
+    events, signal_sd = _events(cfg, rules, items, users, features, beta, alpha, affinity, r_sess, r_imp)
 
     groups = pd.DataFrame({"item_id": items["item_id"], "label_group": items["product_id"]})
     shopee = pd.DataFrame({"posting_id": items["item_id"], "image": items["item_id"] + ".png",
@@ -127,6 +127,7 @@ def simulate_marketplace(config: SimulationConfig | None = None) -> Dataset:
     files["matching/shopee.csv"] = shopee.to_csv(index=False).encode("utf-8")
 
     truth = _truth(cfg, rules, profiles, beta, alpha, feat_stats, affinity, items, products, events, users)
+    truth["modality_signal_sd"] = signal_sd
     # Latents and the product key stay out of the tables: appeal shows only in the photo,
     # product identity only through the groups table.
     public_items = items.drop(columns=["product_id", "seller_language", "image_appeal"])
@@ -297,7 +298,8 @@ def _reviews(cfg: SimulationConfig, items: pd.DataFrame, products: pd.DataFrame,
     return pd.DataFrame(rows, columns=["review_id", "item_id", "user_id", "text", "language", "image_path"])
 
 
-def _events(cfg, rules, items, users, features, beta, alpha, affinity, rng_s, rng_i) -> pd.DataFrame:
+def _events(cfg, rules, items, users, features, beta, alpha, affinity, rng_s, rng_i,
+            ) -> tuple[pd.DataFrame, dict[str, float]]:
     beh = rules.behaviour
     n_users = len(users)
     n_sess = 1 + rng_s.poisson(cfg.sessions_per_user - 1.0, n_users)
@@ -375,8 +377,7 @@ def _events(cfg, rules, items, users, features, beta, alpha, affinity, rng_s, rn
         "clicked": clicked.astype(float),
         "purchased": bought.astype(np.int64),
     })
-    events.attrs["modality_signal_sd"] = signal_sd
-    return events.sort_values(["timestamp", "session_id", "position"], kind="stable").reset_index(drop=True)
+    return events.sort_values(["timestamp", "session_id", "position"], kind="stable").reset_index(drop=True), signal_sd
 
 
 def _truth(cfg, rules, profiles, beta, alpha, feat_stats, affinity, items, products, events, users) -> dict:
@@ -414,7 +415,6 @@ def _truth(cfg, rules, profiles, beta, alpha, feat_stats, affinity, items, produ
         },
         "events": {"rows": int(len(events)), "purchase_rate": float(events["purchased"].mean()),
                    "click_rate": float(events["clicked"].mean())},
-        "modality_signal_sd": events.attrs.get("modality_signal_sd", {}),
         "modality_signal_note": "SD over events of each modality's part of the purchase log-odds (offer: "
                                 "observable offer features; text: review_quality; image: image_appeal; consumer: "
                                 "category affinity + country intercept; behaviour: user propensity + log "
