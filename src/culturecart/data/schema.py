@@ -213,8 +213,3 @@ def _problems_from_failures(table: str, fc: pd.DataFrame, max_rows: int) -> list
 def _short(value: object) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def coerce_table(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Return ``df`` with its schema columns coerced to the canonical dtypes (raises on bad data)."""
-    return SCHEMAS[table].validate(df.reset_index(drop=True), lazy=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from culturecart.data.dataset import Dataset, table_file
@@ -122,10 +121,3 @@ def _check_images(ds: Dataset, max_rows: int) -> list[Problem]:
                 problems.append(Problem(table, f"{reason}: {len(hits) - max_rows} more rows like this",
                                         column=column))
     return problems
-
-
-def summarize(ds: Dataset) -> pd.DataFrame:
-    """Rows and columns per table (for the CLI's summary line)."""
-    return pd.DataFrame(
-        [{"table": t, "rows": len(ds.table(t)), "columns": ds.table(t).shape[1]} for t in ds.tables()]
-    )

@@ -29,9 +29,6 @@ class Interval:
     high: float
     n_boot: int
 
-    def excludes_zero(self) -> bool:
-        return self.low > 0 or self.high < 0
-
 
 def _resample(n: int, rng: np.random.Generator,
               members: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray | None]:
