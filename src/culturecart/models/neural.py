@@ -201,8 +201,7 @@ class NeuralModel(PurchaseModel):
 
     def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
         self.pre_ = Preprocessor.from_arrays(arrays)
-        self.kinds_ = {k.split(".", 1)[1]: str(v) for k, v in arrays.items() if k.startswith("kind.")}
-        self.kinds_ = {m: self.kinds_[m] for m in self.modalities_}
+        self.kinds_ = {m: str(arrays[f"kind.{m}"]) for m in self.modalities_}
         self.calib_ = {k.split(".", 1)[1]: (v if v.ndim else v.item()) for k, v in arrays.items()
                        if k.startswith("calib.")}
         self.calib_["kind"] = str(self.calib_["kind"])
