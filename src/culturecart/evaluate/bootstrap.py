@@ -90,6 +90,23 @@ def paired_bootstrap_delta(metric: str, y: np.ndarray, p_a: np.ndarray, p_b: np.
     return Interval(float(estimate), float(lo), float(hi), n_boot), p_value
 
 
+def bootstrap_statistic(stat, n: int, *, clusters: np.ndarray | None = None, n_boot: int = 1000,
+                        alpha: float = 0.05, seed: int = 0) -> Interval:
+    """Percentile CI of any ``stat(idx)`` of row indices ``idx`` (all rows for the estimate).
+
+    Example:
+        >>> x = np.arange(10.0)
+        >>> ci = bootstrap_statistic(lambda i: x[i].mean(), 10, n_boot=200, seed=0)
+        >>> ci.estimate, ci.low < 4.5 < ci.high
+        (4.5, True)
+    """
+    rng = np.random.default_rng(seed)
+    members = _members(None if clusters is None else np.asarray(clusters))
+    values = np.array([stat(_resample(n, rng, members)[0]) for _ in range(n_boot)], float)
+    lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2]) if np.isfinite(values).any() else (np.nan, np.nan)
+    return Interval(float(stat(np.arange(n))), float(lo), float(hi), n_boot)
+
+
 def _codes(groups: np.ndarray | None) -> np.ndarray | None:
     return None if groups is None else pd.factorize(np.asarray(groups))[0].astype(np.int64)
 

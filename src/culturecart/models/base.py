@@ -49,6 +49,13 @@ class PurchaseModel(ABC):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> PurchaseModel:
         """Fit on ``train``; ``valid`` drives early stopping and calibration where the model has them."""
 
+    def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> PurchaseModel:
+        """Continue training the fitted model on ``train`` (e.g. one country's rows); returns a new model.
+
+        The original stays unchanged. Models that cannot continue training raise ``NotImplementedError``.
+        """
+        raise NotImplementedError(f"model {self.name!r} cannot be fine-tuned; use lightgbm or a neural model")
+
     @abstractmethod
     def predict_proba(self, data: ModalityData) -> np.ndarray:
         """P(purchased = 1), shape (n,)."""

@@ -35,6 +35,8 @@ class NeuralConfig(ModelConfig):
     calibration: Literal["platt", "temperature", "isotonic", "none"] = "platt"
     valid_share: float = Field(0.1, gt=0, lt=0.5, description="held out by user when no valid set is given")
     threads: int = 2
+    finetune_epochs: int = Field(10, ge=1)
+    finetune_lr_factor: float = Field(0.3, gt=0)
 
 
 class TransformerConfig(NeuralConfig):
@@ -85,17 +87,39 @@ class NeuralModel(PurchaseModel):
         self.pre_ = Preprocessor().fit(data)
         self.kinds_ = {m: data.kinds.get(m, "tabular") for m in data.modalities}
         self.net_ = self.build_net(self.pre_.dims(), self.kinds_)
-        bt, mt = self.pre_.transform(data)
+        self._train_loop(train, valid, cfg.lr, cfg.epochs)
+        return self
+
+    def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> NeuralModel:
+        """Continue training a copy on ``train`` at ``finetune_lr_factor`` times the learning rate.
+
+        The preprocessing stays the one fitted on the original training data.
+        """
+        cfg = self.config
+        if valid is None:
+            tr, va = split_by_user(train, cfg.valid_share, cfg.seed)
+            train, valid = train.rows(tr), train.rows(va)
+        tuned = copy.copy(self)
+        tuned.net_ = copy.deepcopy(self.net_)
+        tuned._train_loop(train, valid, cfg.lr * cfg.finetune_lr_factor, cfg.finetune_epochs, keep_initial=True)
+        return tuned
+
+    def _train_loop(self, train: ModalityData, valid: ModalityData, lr: float, epochs: int,
+                    keep_initial: bool = False) -> None:
+        cfg = self.config
+        bt, mt = self.pre_.transform(self._inputs(train))
         bv, mv = self.pre_.transform(self._inputs(valid))
         y = torch.from_numpy(train.y.astype(np.float32))
         pos = max(float(train.y.sum()), 1.0)
         pos_weight = torch.tensor((len(train.y) - pos) / pos if cfg.balance_classes else 1.0)
         loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-        opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW(self.net_.parameters(), lr=lr, weight_decay=cfg.weight_decay)
         gen = torch.Generator().manual_seed(cfg.seed)
         best, best_state, stale, self.history_ = -np.inf, None, 0, []
+        if keep_initial:  # fine-tuning must not end worse on validation than where it started
+            best, best_state = self._valid_score(bv, mv, valid.y), copy.deepcopy(self.net_.state_dict())
         started = time.perf_counter()
-        for _epoch in range(cfg.epochs):
+        for _epoch in range(epochs):
             self.net_.train()
             order = torch.randperm(len(y), generator=gen).numpy()
             total = 0.0
@@ -120,7 +144,6 @@ class NeuralModel(PurchaseModel):
             self.net_.load_state_dict(best_state)
         self.best_valid_auc_ = best
         self._calibrate(self._logits(bv, mv), valid.y)
-        return self
 
     def _valid_score(self, blocks, masks, y) -> float:
         if y.min() == y.max():

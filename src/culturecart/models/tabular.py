@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import lightgbm as lgb
@@ -80,6 +81,8 @@ class LightGBMConfig(ModelConfig):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(100, ge=1)
+    finetune_rounds: int = Field(300, ge=1, description="extra trees at most when fine-tuning")
+    finetune_learning_rate: float = Field(0.01, gt=0)
     n_jobs: int = 2
 
 
@@ -111,8 +114,13 @@ class LightGBMModel(PurchaseModel):
         self.modalities_ = data.modalities
         self.dims_ = {m: data.blocks[m].shape[1] for m in data.modalities}
         self.feature_names_ = [f"{m}:{n}" for m in data.modalities for n in data.names[m]]
+        self.booster_ = self._train(train, valid, self.config.learning_rate, self.config.n_estimators)
+        return self
+
+    def _train(self, train: ModalityData, valid: ModalityData | None, learning_rate: float, rounds: int,
+               init_model: lgb.Booster | None = None) -> lgb.Booster:
         cfg = self.config
-        params = {"objective": "binary", "learning_rate": cfg.learning_rate, "num_leaves": cfg.num_leaves,
+        params = {"objective": "binary", "learning_rate": learning_rate, "num_leaves": cfg.num_leaves,
                   "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample, "subsample_freq": 1,
                   "colsample_bytree": cfg.colsample_bytree, "reg_lambda": cfg.reg_lambda, "seed": cfg.seed,
                   "deterministic": True, "force_row_wise": True, "num_threads": cfg.n_jobs, "verbosity": -1}
@@ -123,9 +131,16 @@ class LightGBMModel(PurchaseModel):
             valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]
             callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
             params["metric"] = "auc"
-        self.booster_ = lgb.train(params, dtrain, num_boost_round=cfg.n_estimators, valid_sets=valid_sets,
-                                  callbacks=callbacks)
-        return self
+        return lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks,
+                         init_model=init_model, keep_training_booster=init_model is not None)
+
+    def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> LightGBMModel:
+        """Add up to ``finetune_rounds`` trees fitted on ``train`` (boosting from the current scores)."""
+        tuned = copy.copy(self)
+        base = lgb.Booster(model_str=self.booster_.model_to_string(num_iteration=self.booster_.best_iteration or None))
+        tuned.booster_ = self._train(train, valid, self.config.finetune_learning_rate, self.config.finetune_rounds,
+                                     init_model=base)
+        return tuned
 
     def predict_proba(self, data: ModalityData) -> np.ndarray:
         return self.booster_.predict(self._matrix(data), num_iteration=self.booster_.best_iteration or None)

@@ -1,0 +1,147 @@
+"""RQ5: how much does adding a country's data to a global model help? Learning curves per target country.
+
+For a target country ``t`` and each fraction ``f`` of its training users (0 = none: zero-shot), three arms
+are fitted and scored on the same test rows of ``t``:
+
+==========  ==================================================================================
+``local``   target rows only (undefined at f = 0)
+``global``  the source countries' rows + the target rows, country as an input
+``culture`` the same rows with the country replaced by its Hofstede profile (the conditioned model)
+==========  ==================================================================================
+
+Sources default to every other country; pass ``sources`` for the FOREC cross-market setting (a target
+market plus chosen source markets). Each (fraction, seed) draws its own subset of target users; the
+summary is the mean over seeds with a t interval. The **data-equivalent value** of the foreign data at
+fraction f is how many target rows the local model needs to reach the pooled arm's AUC at f, minus the
+target rows the pooled arm had (linear interpolation on the mean local curve; ``inf`` when the local
+curve never gets there within the available data, reported as "more than all").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from culturecart.culture.scopes import fit_scope
+from culturecart.evaluate.metrics import get_metric_spec
+from culturecart.evaluate.splits import Split
+from culturecart.models.features import ModalityData
+from culturecart.parallel import parallel_map
+
+ARMS = ("local", "global", "culture")
+DEFAULT_FRACTIONS = (0.0, 0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass
+class TransferCurves:
+    runs: pd.DataFrame  # one row per target x arm x fraction x seed
+    summary: pd.DataFrame  # mean over seeds with CI
+    data_equivalent: pd.DataFrame  # per target x pooled arm x fraction
+
+
+def _subset_users(data: ModalityData, rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    users = data.meta["user_id"].to_numpy()[rows]
+    unique = np.unique(users)
+    k = int(round(fraction * len(unique)))
+    keep = set(rng.choice(unique, k, replace=False).tolist()) if k else set()
+    return rows[np.array([u in keep for u in users], bool)] if len(rows) else rows
+
+
+def _one_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
+             seed: int, model: str, profiles: pd.DataFrame | None, overrides: dict) -> dict:
+    country = data.meta["country"].astype(object).to_numpy()
+    rng = np.random.default_rng([seed, int(round(fraction * 1000))])  # same users for every arm
+    tr_t = _subset_users(data, split.train[country[split.train] == target], fraction, rng)
+    va_t = _subset_users(data, split.valid[country[split.valid] == target], fraction, rng)
+    src_tr = split.train[np.isin(country[split.train], sources)]
+    src_va = split.valid[np.isin(country[split.valid], sources)]
+    test = data.rows(split.test[country[split.test] == target])
+    record = {"target": target, "arm": arm, "fraction": fraction, "seed": seed, "n_target_rows": len(tr_t),
+              "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan}
+    if arm == "local":
+        tr, va = tr_t, va_t
+    else:
+        tr, va = np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t])
+    train = data.rows(np.sort(tr))
+    if train.n == 0 or train.y.min() == train.y.max() or test.n == 0 or test.y.min() == test.y.max():
+        return record
+    valid = data.rows(np.sort(va))
+    valid = valid if valid.n and valid.y.min() != valid.y.max() else None
+    scope = "culture" if arm == "culture" else "global"
+    fitted = fit_scope(scope, model, train, valid, profiles=profiles, seed=seed, **overrides)
+    record["roc_auc"] = get_metric_spec("roc_auc").fn(test.y, fitted.predict_proba(test), None)
+    return record
+
+
+def _mean_ci(values: pd.Series, alpha: float = 0.05) -> pd.Series:
+    v = values.dropna().to_numpy()
+    if len(v) == 0:
+        return pd.Series({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_seeds": 0})
+    half = stats.t.ppf(1 - alpha / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
+    return pd.Series({"value": v.mean(), "ci_low": v.mean() - half, "ci_high": v.mean() + half, "n_seeds": len(v)})
+
+
+def rows_needed(curve_rows: np.ndarray, curve_auc: np.ndarray, target_auc: float) -> float:
+    """Target rows at which a learning curve first reaches ``target_auc``.
+
+    The curve is anchored at (0 rows, AUC 0.5: no data, chance), made monotone (running maximum) and
+    interpolated linearly; ``inf`` when it never reaches the target.
+
+    Example:
+        >>> rows_needed(np.array([100, 200, 400]), np.array([0.6, 0.7, 0.8]), 0.75)
+        300.0
+    """
+    keep = np.isfinite(np.asarray(curve_auc, float))
+    order = np.argsort(np.asarray(curve_rows, float)[keep])
+    x = np.concatenate([[0.0], np.asarray(curve_rows, float)[keep][order]])
+    y = np.maximum.accumulate(np.concatenate([[0.5], np.asarray(curve_auc, float)[keep][order]]))
+    if np.isnan(target_auc) or y[-1] < target_auc:
+        return float("inf")
+    if target_auc <= 0.5:
+        return 0.0
+    j = int(np.argmax(y >= target_auc))
+    return float(x[j - 1] + (target_auc - y[j - 1]) / (y[j] - y[j - 1]) * (x[j] - x[j - 1]))
+
+
+def learning_curves(data: ModalityData, split: Split, targets: Sequence[str], *, model: str = "lightgbm",
+                    fractions: Sequence[float] = DEFAULT_FRACTIONS, arms: Sequence[str] = ARMS,
+                    seeds: Sequence[int] = (0, 1, 2), sources: Sequence[str] | None = None,
+                    profiles: pd.DataFrame | None = None, n_jobs: int = 1, backend: str = "loky",
+                    **overrides: object) -> TransferCurves:
+    """Learning curves of every arm for every target country (see the module docstring)."""
+    bad = [a for a in arms if a not in ARMS]
+    if bad:
+        raise ValueError(f"unknown arm(s) {bad}; valid: {list(ARMS)}")
+    if any(not 0 <= f <= 1 for f in fractions):
+        raise ValueError(f"fractions must lie in [0, 1], got {list(fractions)}")
+    present = set(pd.Series(data.meta["country"]).dropna().astype(str))
+    missing = [t for t in targets if t not in present]
+    if missing:
+        raise ValueError(f"target countries {missing} have no rows; countries in the data: {sorted(present)}")
+    tasks = []
+    for target in targets:
+        src = [c for c in (sources or sorted(present)) if c != target]
+        for arm in arms:
+            for fraction in fractions:
+                if arm == "local" and fraction == 0:
+                    continue
+                tasks += [(data, split, target, src, arm, float(fraction), seed, model, profiles, dict(overrides))
+                          for seed in seeds]
+    runs = pd.DataFrame(parallel_map(_one_run, tasks, n_jobs, backend))
+    keys = ["target", "arm", "fraction"]
+    summary = runs.groupby(keys)["roc_auc"].apply(_mean_ci).unstack().reset_index()
+    summary = summary.merge(runs.groupby(keys)["n_target_rows"].mean().rename("n_target_rows").reset_index(), on=keys)
+    equivalent = []
+    for target in targets:
+        local = summary[(summary["target"] == target) & (summary["arm"] == "local")]
+        for arm in [a for a in arms if a != "local"]:
+            for _, r in summary[(summary["target"] == target) & (summary["arm"] == arm)].iterrows():
+                need = rows_needed(local["n_target_rows"].to_numpy(), local["value"].to_numpy(), r["value"])
+                equivalent.append({"target": target, "arm": arm, "fraction": r["fraction"], "auc": r["value"],
+                                   "n_target_rows": r["n_target_rows"], "local_rows_needed": need,
+                                   "foreign_data_worth_rows": need - r["n_target_rows"]})
+    return TransferCurves(runs, summary, pd.DataFrame(equivalent))

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from culturecart.culture import learning_curves, rows_needed
+
+FAST = {"learning_rate": 0.1, "early_stopping_rounds": 20, "n_estimators": 150}
+
+
+def test_rows_needed_interpolates_and_reports_unreached():
+    assert rows_needed(np.array([100, 200, 400]), np.array([0.6, 0.7, 0.8]), 0.75) == pytest.approx(300)
+    assert rows_needed(np.array([100, 200]), np.array([0.6, 0.7]), 0.55) == pytest.approx(50)  # from (0, 0.5)
+    assert rows_needed(np.array([100, 200]), np.array([0.6, 0.7]), 0.9) == float("inf")
+    assert rows_needed(np.array([100, 200]), np.array([0.7, 0.65]), 0.68) < 100  # running maximum
+
+
+def test_learning_curves_shape_zero_shot_and_determinism(sim_features, sim_split):
+    kwargs = dict(fractions=(0.0, 0.5, 1.0), seeds=(0, 1), **FAST)
+    a = learning_curves(sim_features, sim_split, ["DE"], **kwargs)
+    runs = a.runs
+    assert not ((runs["arm"] == "local") & (runs["fraction"] == 0)).any()
+    zero = runs[runs["fraction"] == 0]
+    assert set(zero["arm"]) == {"global", "culture"} and (zero["n_target_rows"] == 0).all()
+    assert zero["roc_auc"].notna().all()
+    full = runs[(runs["fraction"] == 1) & (runs["arm"] == "local")]
+    assert full["n_target_rows"].nunique() == 1  # every seed uses all target users
+    s = a.summary
+    assert {"value", "ci_low", "ci_high", "n_seeds"} <= set(s.columns)
+    assert set(a.data_equivalent["arm"]) == {"global", "culture"}
+    b = learning_curves(sim_features, sim_split, ["DE"], **kwargs)
+    assert a.runs["roc_auc"].equals(b.runs["roc_auc"])
+
+
+def test_parallel_learning_curves_equal_serial(sim_features, sim_split):
+    kwargs = dict(fractions=(0.0, 1.0), seeds=(0,), arms=("global",), **FAST)
+    serial = learning_curves(sim_features, sim_split, ["DE", "KR"], **kwargs)
+    parallel = learning_curves(sim_features, sim_split, ["DE", "KR"], n_jobs=2, backend="loky", **kwargs)
+    assert serial.runs.equals(parallel.runs)
+
+
+def test_forec_sources_and_bad_targets(sim_features, sim_split):
+    res = learning_curves(sim_features, sim_split, ["DE"], sources=["FR"], fractions=(0.0,), seeds=(0,),
+                          arms=("global",), **FAST)
+    country = sim_features.meta["country"].to_numpy()
+    assert res.runs["n_source_rows"].iat[0] == int((country[sim_split.train] == "FR").sum())
+    with pytest.raises(ValueError, match="no rows"):
+        learning_curves(sim_features, sim_split, ["BR"])
+    with pytest.raises(ValueError, match="arm"):
+        learning_curves(sim_features, sim_split, ["DE"], arms=("magic",))
