@@ -54,6 +54,7 @@ def compare_scopes(data: ModalityData, split: Split, model: str = "lightgbm", sc
     preds = {s: m.predict_proba(test) for s, m in fitted.items()}
     countries = test.meta["country"].astype(object).to_numpy()
     users = test.meta["user_id"].to_numpy()
+    sessions = test.meta["session_id"].to_numpy()
     rows, win_rows = [], []
     for country in sorted({c for c in countries if isinstance(c, str)}):
         idx = np.flatnonzero(countries == country)
@@ -64,7 +65,7 @@ def compare_scopes(data: ModalityData, split: Split, model: str = "lightgbm", sc
         auc = {}
         for s, p in ok.items():
             for metric in metrics:
-                ci = bootstrap_ci(metric, y, p, clusters=users[idx], n_boot=n_boot, seed=seed)
+                ci = bootstrap_ci(metric, y, p, groups=sessions[idx], clusters=users[idx], n_boot=n_boot, seed=seed)
                 rows.append({"scope": s, "country": country, "metric": metric, "value": ci.estimate,
                              "ci_low": ci.low, "ci_high": ci.high})
                 if metric == "roc_auc":

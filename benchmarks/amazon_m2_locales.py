@@ -1,0 +1,106 @@
+"""Next-item prediction per locale on Amazon-M2 sessions: global vs per-locale vs add-one-locale models.
+
+Data: the released test-split sessions (6 locales), converted by the amazon-m2 adapter to canonical
+events (the row with purchased = 1 is the session's next item). 20% of each locale's sessions are the
+test set (seeded). Models: co-visitation (culturecart.models.next_item.CoVisitation) fitted on the
+training sessions of (a) every locale (global), (b) the target locale only (local), (c) the target plus one
+other locale (add-one, for every other locale); and popularity baselines (global and local).
+Metrics per locale: MRR@100 and nDCG@10 with bootstrap CIs over test sessions.
+Needs the shared data. Usage: python benchmarks/amazon_m2_locales.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+from _measure import emit, peak_rss_mb
+
+from culturecart.data.adapters.amazon_m2 import convert_amazon_m2
+from culturecart.evaluate.bootstrap import bootstrap_statistic
+from culturecart.models.next_item import CoVisitation, Popularity, mrr_at, ndcg_at, next_item_ranks
+from culturecart.paths import data_root
+
+
+def session_table(ds) -> pd.DataFrame:
+    """One row per session: ordered history, target item, country."""
+    ev = ds.events.sort_values(["session_id", "position"], kind="stable")
+    grouped = ev.groupby("session_id", sort=False)
+    seq = grouped["item_id"].agg(list)
+    is_target = grouped["purchased"].agg(list)
+    table = pd.DataFrame({"items": seq, "flags": is_target}).reset_index()
+    table["history"] = [[i for i, f in zip(s, fl, strict=True) if not f] for s, fl in zip(table["items"], table["flags"],
+                                                                                       strict=True)]
+    table["target"] = [next(i for i, f in zip(s, fl, strict=True) if f) for s, fl in zip(table["items"], table["flags"],
+                                                                                      strict=True)]
+    country = ds.users.set_index("user_id")["country"]
+    table["country"] = country.reindex(table["session_id"]).to_numpy()
+    return table[["session_id", "history", "target", "country"]]
+
+
+def score(model, test: pd.DataFrame, n_boot: int, seed: int) -> dict:
+    ranks = next_item_ranks(model.recommend(test["history"].tolist(), k=100), test["target"].tolist())
+    out = {}
+    for name, per in (("mrr@100", mrr_at(ranks, 100)), ("ndcg@10", ndcg_at(ranks, 10))):
+        ci = bootstrap_statistic(lambda i, per=per: float(per[i].mean()), len(per), n_boot=n_boot, seed=seed)
+        out[name] = (ci.estimate, ci.low, ci.high)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=None, help="rows per file (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-boot", type=int, default=200)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    ds = convert_amazon_m2(data_root() / "amazon_m2_test", limit=args.limit)
+    sessions = session_table(ds)
+    rng = np.random.default_rng(args.seed)
+    sessions["test"] = rng.random(len(sessions)) < 0.2
+    train = sessions[~sessions["test"]]
+    train_seq = {c: [h + [t] for h, t in zip(g["history"], g["target"], strict=True)]
+                 for c, g in train.groupby("country")}
+    locales = sorted(train_seq)
+    everything = [s for c in locales for s in train_seq[c]]
+    global_cv, global_pop = CoVisitation().fit(everything), Popularity().fit(everything)
+    rows = []
+    for target in locales:
+        test = sessions[sessions["test"] & (sessions["country"] == target)]
+        runs = {("covisit", "global"): global_cv, ("covisit", "local"): CoVisitation().fit(train_seq[target]),
+                ("popularity", "global"): global_pop, ("popularity", "local"): Popularity().fit(train_seq[target])}
+        for other in locales:
+            if other != target:
+                runs[("covisit", f"add:{other}")] = CoVisitation().fit(train_seq[target] + train_seq[other])
+        for (model, scope), fitted in runs.items():
+            for metric, (v, lo, hi) in score(fitted, test, args.n_boot, args.seed).items():
+                rows.append({"locale": target, "model": model, "scope": scope, "metric": metric, "value": v,
+                             "ci_low": lo, "ci_high": hi, "test_sessions": len(test)})
+    table = pd.DataFrame(rows)
+    mrr = table[table["metric"] == "mrr@100"]
+    wide = mrr.pivot_table(index="locale", columns=["model", "scope"], values="value")
+    print(wide.round(4).to_string())
+    add = mrr[mrr["scope"].str.startswith("add:")]
+    best_add = add.loc[add.groupby("locale")["value"].idxmax()]
+    print(best_add[["locale", "scope", "value"]].to_string(index=False))
+
+    def pick(model: str, scope: str, metric: str = "mrr@100") -> dict:
+        t = table[(table["model"] == model) & (table["scope"] == scope) & (table["metric"] == metric)]
+        return {r.locale: round(r.value, 4) for r in t.itertuples()}
+
+    emit({
+        "locales": locales,
+        "mrr_global": pick("covisit", "global"), "mrr_local": pick("covisit", "local"),
+        "ndcg10_global": pick("covisit", "global", "ndcg@10"), "ndcg10_local": pick("covisit", "local", "ndcg@10"),
+        "mrr_popularity_global": pick("popularity", "global"),
+        "mrr_best_add_one": {r.locale: [r.scope.split(":")[1], round(r.value, 4)] for r in best_add.itertuples()},
+        "global_beats_local": int(sum(pick("covisit", "global")[c] > pick("covisit", "local")[c] for c in locales)),
+        "sessions": len(sessions), "test_sessions": int(sessions["test"].sum()),
+        "seconds": round(time.perf_counter() - t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
+    })
+
+
+if __name__ == "__main__":
+    main()
