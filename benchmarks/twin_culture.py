@@ -17,7 +17,7 @@ RQ5: learning curves for ``--targets`` (local vs global + target vs culture + ta
 fractions 0, 0.1, 0.25, 0.5, 1 with ``--seeds`` seeds; ``rq5_zero_shot_auc`` is the culture arm's mean
 AUC at fraction 0 (no target data at all); ``rq5_curves_monotone`` is true when every mean curve of
 the local and global arms never drops by more than 0.005 AUC as target data grows.
-Usage: python benchmarks/twin_culture.py [--users 8000] [--seed 0] [--heterogeneity 1.0] [--out DIR]
+Usage: python benchmarks/twin_culture.py [--users 5000] [--seed 0] [--heterogeneity 1.0] [--out DIR]
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ POOLED = {"global", "culture", "finetune"}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--users", type=int, default=8000)
+    parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heterogeneity", type=float, default=1.0)
     parser.add_argument("--countries", default="KR,US,GB,DE,JP,FR,ES,ID")
-    parser.add_argument("--targets", default="DE,KR,ID")
+    parser.add_argument("--targets", default="DE,KR")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n-boot", type=int, default=200)
     parser.add_argument("--out", type=Path, default=None)

@@ -1,4 +1,4 @@
-"""The ``culturecart`` command line: simulate, validate, convert."""
+"""The ``culturecart`` command line: study, simulate, validate, convert, encode, rq1 (and match)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,35 @@ out = Console()
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     return typer.Exit(code=2)
+
+
+@app.command()
+def study(
+    config: Annotated[Path | None, typer.Argument(help="study YAML (optional with --preset)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder (rerun the same command to resume)")] = Path(
+        "runs/study"),
+    preset: Annotated[str | None, typer.Option(help="built-in study: twin (the simulated marketplace) or "
+                                                    "twin-small")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="dotted override, e.g. --set rq5.seeds=2")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only the final report path")] = False,
+) -> None:
+    """Run the whole study (RQ1-RQ5, matching when configured) and write results and report.html."""
+    from culturecart.study.config import ConfigError, load_config
+    from culturecart.study.run import StudyError, run_study
+
+    if config is None and preset is None:
+        raise _fail("give a study YAML file or --preset twin")
+    try:
+        cfg = load_config(config, preset, overrides or [])
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        result = run_study(cfg, out_dir, quiet=quiet)
+    except StudyError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"report: {result.out / 'report.html'}", highlight=False, markup=False)
 
 
 @app.command()

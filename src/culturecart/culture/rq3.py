@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from culturecart.culture.fit_score import COUNTRY_SPECIFIC, cultural_fit_interval
 from culturecart.culture.scopes import SCOPES, ScopedModel, fit_scope
 from culturecart.evaluate.bootstrap import bootstrap_ci
 from culturecart.evaluate.delong import delong_test
+from culturecart.evaluate.multitest import benjamini_hochberg as _bh
 from culturecart.evaluate.splits import Split
 from culturecart.models.features import ModalityData
 
@@ -30,14 +30,6 @@ class ScopeComparison:
     winners: pd.DataFrame  # one row per country
     predictions: dict[str, np.ndarray] = field(default_factory=dict)  # scope -> test predictions
     models: dict[str, ScopedModel] = field(default_factory=dict)
-
-
-def _bh(p: pd.Series) -> np.ndarray:
-    ok = p.notna().to_numpy()
-    out = np.full(len(p), np.nan)
-    if ok.any():
-        out[ok] = multipletests(p[ok].to_numpy(), method="fdr_bh")[1]
-    return out
 
 
 def compare_scopes(data: ModalityData, split: Split, model: str = "lightgbm", scopes: Sequence[str] = SCOPES, *,
@@ -51,7 +43,16 @@ def compare_scopes(data: ModalityData, split: Split, model: str = "lightgbm", sc
     train, valid, test = data.rows(split.train), data.rows(split.valid), data.rows(split.test)
     fitted = {s: fit_scope(s, model, train, valid, profiles=profiles, n_jobs=n_jobs, backend=backend, seed=seed,
                            **overrides) for s in scopes}
-    preds = {s: m.predict_proba(test) for s, m in fitted.items()}
+    result = score_scopes({s: m.predict_proba(test) for s, m in fitted.items()}, test, model, metrics=metrics,
+                          n_boot=n_boot, alpha=alpha, seed=seed)
+    result.models = fitted
+    return result
+
+
+def score_scopes(preds: dict[str, np.ndarray], test: ModalityData, model: str = "lightgbm", *,
+                 metrics: Sequence[str] = ("roc_auc",), n_boot: int = 300, alpha: float = 0.05,
+                 seed: int = 0) -> ScopeComparison:
+    """Per-country table and winners from each scope's predictions on the test rows."""
     countries = test.meta["country"].astype(object).to_numpy()
     users = test.meta["user_id"].to_numpy()
     sessions = test.meta["session_id"].to_numpy()
@@ -107,4 +108,4 @@ def compare_scopes(data: ModalityData, split: Split, model: str = "lightgbm", sc
     if not winners.empty:
         winners["p_adjusted"] = _bh(winners["p_value"])
         winners["significant"] = winners["p_adjusted"] < alpha
-    return ScopeComparison(table, winners, preds, fitted)
+    return ScopeComparison(table, winners, preds)

@@ -51,7 +51,7 @@ def _subset_users(data: ModalityData, rows: np.ndarray, fraction: float, rng: np
     return rows[np.array([u in keep for u in users], bool)] if len(rows) else rows
 
 
-def _one_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
+def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
              seed: int, model: str, profiles: pd.DataFrame | None, overrides: dict) -> dict:
     country = data.meta["country"].astype(object).to_numpy()
     rng = np.random.default_rng([seed, int(round(fraction * 1000))])  # same users for every arm
@@ -113,6 +113,16 @@ def learning_curves(data: ModalityData, split: Split, targets: Sequence[str], *,
                     profiles: pd.DataFrame | None = None, n_jobs: int = 1, backend: str = "loky",
                     **overrides: object) -> TransferCurves:
     """Learning curves of every arm for every target country (see the module docstring)."""
+    tasks = transfer_tasks(data, targets, fractions=fractions, arms=arms, seeds=seeds, sources=sources)
+    runs = pd.DataFrame(parallel_map(transfer_run, [(data, split, *t, model, profiles, dict(overrides))
+                                                    for t in tasks], n_jobs, backend))
+    return summarise_transfer(runs, targets, arms)
+
+
+def transfer_tasks(data: ModalityData, targets: Sequence[str], *, fractions: Sequence[float] = DEFAULT_FRACTIONS,
+                   arms: Sequence[str] = ARMS, seeds: Sequence[int] = (0, 1, 2),
+                   sources: Sequence[str] | None = None) -> list[tuple[str, list[str], str, float, int]]:
+    """(target, sources, arm, fraction, seed) of every run (local at fraction 0 is undefined, left out)."""
     bad = [a for a in arms if a not in ARMS]
     if bad:
         raise ValueError(f"unknown arm(s) {bad}; valid: {list(ARMS)}")
@@ -129,9 +139,12 @@ def learning_curves(data: ModalityData, split: Split, targets: Sequence[str], *,
             for fraction in fractions:
                 if arm == "local" and fraction == 0:
                     continue
-                tasks += [(data, split, target, src, arm, float(fraction), seed, model, profiles, dict(overrides))
-                          for seed in seeds]
-    runs = pd.DataFrame(parallel_map(_one_run, tasks, n_jobs, backend))
+                tasks += [(target, src, arm, float(fraction), int(seed)) for seed in seeds]
+    return tasks
+
+
+def summarise_transfer(runs: pd.DataFrame, targets: Sequence[str], arms: Sequence[str] = ARMS) -> TransferCurves:
+    """Mean curves with t intervals over seeds, and the data-equivalent value of the foreign data."""
     keys = ["target", "arm", "fraction"]
     summary = runs.groupby(keys)["roc_auc"].apply(_mean_ci).unstack().reset_index()
     summary = summary.merge(runs.groupby(keys)["n_target_rows"].mean().rename("n_target_rows").reset_index(), on=keys)

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
 from culturecart.evaluate.bootstrap import bootstrap_ci, paired_bootstrap_delta
 from culturecart.evaluate.delong import delong_test
+from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.evaluate.splits import Split
 from culturecart.models.features import ModalityData
 from culturecart.models.registry import create_model, model_spec
+from culturecart.parallel import parallel_map
 
 DEFAULT_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "ndcg@10", "mrr")
 
@@ -64,14 +65,10 @@ def _fit_one(name: str, subset: tuple[str, ...], data: ModalityData, split: Spli
     return name, subset, p, (model if keep else None)
 
 
-def run_grid(data: ModalityData, split: Split, models: Sequence[str] = ("logistic", "lightgbm"),
-             subsets: Sequence[Sequence[str]] | str = "all", metrics: Sequence[str] = DEFAULT_METRICS,
-             n_boot: int = 200, seed: int = 0, n_jobs: int = 1, keep_models: bool = False,
-             extra_runs: Sequence[tuple[str, Sequence[str]]] = (), verbose: bool = False) -> GridResult:
-    """Fit and score every (model, subset); unimodal ladder models run once on their own modality.
-
-    ``extra_runs`` adds single (model, subset) pairs (e.g. an expensive model on a few subsets only).
-    """
+def grid_jobs(data: ModalityData, models: Sequence[str] = ("logistic", "lightgbm"),
+              subsets: Sequence[Sequence[str]] | str = "all",
+              extra_runs: Sequence[tuple[str, Sequence[str]]] = ()) -> list[tuple[str, tuple[str, ...]]]:
+    """The (model, modality subset) runs of a grid; unimodal ladder models run once on their own modality."""
     wanted = all_subsets(data.modalities) if subsets == "all" else [tuple(s) for s in subsets]
     jobs = []
     for name in models:
@@ -82,21 +79,66 @@ def run_grid(data: ModalityData, split: Split, models: Sequence[str] = ("logisti
         else:
             jobs += [(model_spec(name).name, s) for s in wanted]
     jobs += [(model_spec(n).name, tuple(s)) for n, s in extra_runs]
-    jobs = list(dict.fromkeys(jobs))
-    results = Parallel(n_jobs=n_jobs)(delayed(_fit_one)(n, s, data, split, seed, keep_models, verbose) for n, s in jobs)
-    test = data.rows(split.test)
+    return list(dict.fromkeys(jobs))
+
+
+def fit_predict(name: str, subset: Sequence[str], data: ModalityData, split: Split, seed: int = 0,
+                verbose: bool = False, options: dict | None = None) -> tuple[np.ndarray, object]:
+    """Fit one grid run on the train rows (valid for early stopping) and predict the test rows.
+
+    ``options`` override the model's config (e.g. ``{"epochs": 5}``).
+    """
+    started = time.perf_counter()
+    options = dict(options or {})
+    if not model_spec(name).defaults.get("modalities"):
+        options["modalities"] = list(subset)
+    model = create_model(name, seed=seed, **options)
+    model.fit(data.rows(split.train), data.rows(split.valid))
+    p = model.predict_proba(data.rows(split.test))
+    if verbose:
+        print(f"  fitted {name}[{'+'.join(subset)}] in {time.perf_counter() - started:.1f}s", flush=True)
+    return p, model
+
+
+def _fit_one(name, subset, data, split, seed, keep, verbose):
+    p, model = fit_predict(name, subset, data, split, seed, verbose)
+    return name, tuple(subset), p, (model if keep else None)
+
+
+def run_grid(data: ModalityData, split: Split, models: Sequence[str] = ("logistic", "lightgbm"),
+             subsets: Sequence[Sequence[str]] | str = "all", metrics: Sequence[str] = DEFAULT_METRICS,
+             n_boot: int = 200, seed: int = 0, n_jobs: int = 1, keep_models: bool = False,
+             extra_runs: Sequence[tuple[str, Sequence[str]]] = (), verbose: bool = False,
+             backend: str = "loky") -> GridResult:
+    """Fit and score every (model, subset) of :func:`grid_jobs`.
+
+    ``extra_runs`` adds single (model, subset) pairs (e.g. an expensive model on a few subsets only).
+    """
+    jobs = grid_jobs(data, models, subsets, extra_runs)
+    results = parallel_map(_fit_one, [(n, s, data, split, seed, keep_models, verbose) for n, s in jobs], n_jobs,
+                           backend)
+    result = score_grid({(n, s): p for n, s, p, _ in results}, data.rows(split.test), metrics, n_boot, seed)
+    result.models = {(n, s): m for n, s, _, m in results if m is not None}
+    return result
+
+
+def score_grid(predictions: dict[tuple[str, tuple[str, ...]], np.ndarray], test: ModalityData,
+               metrics: Sequence[str] = DEFAULT_METRICS, n_boot: int = 200, seed: int = 0) -> GridResult:
+    """The tidy RQ1 table (CIs by user-cluster bootstrap, tests against the best unimodal run)."""
     y, clusters, groups = test.y, test.meta["user_id"].to_numpy(), test.meta["session_id"].to_numpy()
-    preds = {(n, s): p for n, s, p, _ in results}
     rows = []
-    for (name, subset), p in preds.items():
+    for (name, subset), p in predictions.items():
         for metric in metrics:
             ci = bootstrap_ci(metric, y, p, groups=groups, clusters=clusters, n_boot=n_boot, seed=seed)
             rows.append({"question": "RQ1", "model": name, "modalities": "+".join(subset),
                          "n_modalities": len(subset), "metric": metric, "value": ci.estimate,
                          "ci_low": ci.low, "ci_high": ci.high})
-    table = pd.DataFrame(rows)
-    result = GridResult(table, preds, y, clusters, groups, {(n, s): m for n, s, _, m in results if m is not None})
+    result = GridResult(pd.DataFrame(rows), dict(predictions), y, clusters, groups)
     result.table = _add_tests(result, n_boot, seed)
+    for col in ("test", "p_value", "p_value_bootstrap"):  # one schema, with or without a unimodal reference
+        if col not in result.table:
+            result.table[col] = np.nan
+    result.table["p_adjusted"] = benjamini_hochberg(result.table["p_value"])  # BH over all lift tests
     return result
 
 

@@ -1,0 +1,1 @@
+"""The HTML report: static plots and a self-contained page."""

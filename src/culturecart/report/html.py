@@ -1,0 +1,272 @@
+"""The study report: one self-contained HTML file (inline CSS, figures as embedded PNG, no scripts).
+
+Sections (ids): ``summary``, ``rq1``, ``rq2``, ``rq3``, ``rq4``, ``rq5``, ``matching`` (when run), ``methods``,
+``caveats``. The summary answers each research question in plain words with the numbers behind it.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from culturecart.atomic import atomic_write_text
+from culturecart.report import plots
+
+SECTIONS = ("summary", "rq1", "rq2", "rq3", "rq4", "rq5", "methods", "caveats")
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.7em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;font-size:.82em;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .5em;
+text-align:right}th{background:#f3f3f3}img{max-width:100%;margin:.5em 0}.answer{background:#f6f9ff;
+border-left:4px solid #4c72b0;padding:.6em 1em;margin:.6em 0}.muted{color:#666;font-size:.9em}
+nav a{margin-right:1em}
+"""
+
+
+def _fmt(v: float, digits: int = 4) -> str:
+    return "n/a" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _table(frame: pd.DataFrame, max_rows: int = 40) -> str:
+    if frame is None or frame.empty:
+        return "<p class='muted'>(empty)</p>"
+    shown = frame.head(max_rows)
+    more = f"<p class='muted'>{len(frame) - max_rows} more rows in the CSV.</p>" if len(frame) > max_rows else ""
+    return shown.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="", border=0) + more
+
+
+def _img(uri: str, alt: str) -> str:
+    return f"<img alt='{html.escape(alt)}' src='{uri}'>"
+
+
+def _p(text: str) -> str:
+    return f"<div class='answer'>{html.escape(text)}</div>"
+
+
+def _rq1(res) -> tuple[str, str]:
+    t = res.tables.get("rq1_table")
+    if t is None or t.empty:
+        return "RQ1 was not run.", "<p>RQ1 was not run.</p>"
+    auc = t[t["metric"] == "roc_auc"].sort_values("value", ascending=False)
+    best = auc.iloc[0]
+    uni = auc[auc["n_modalities"] == 1]
+    text = (f"The best model, {best['model']} on {best['modalities']}, reaches ROC-AUC {_fmt(best['value'])} "
+            f"(95% CI {_fmt(best['ci_low'])}-{_fmt(best['ci_high'])}) on held-out rows.")
+    if not uni.empty and best["n_modalities"] > 1:
+        u = uni.iloc[0]
+        lift = t[(t["metric"] == "auc_lift_vs_best_unimodal") & (t["model"] == best["model"])
+                 & (t["modalities"] == best["modalities"])]
+        text += (f" The best single modality ({u['modalities']}, {u['model']}) reaches {_fmt(u['value'])}")
+        if not lift.empty:
+            lf = lift.iloc[0]
+            text += (f"; fusion adds {_fmt(lf['value'])} AUC (95% CI {_fmt(lf['ci_low'])} to {_fmt(lf['ci_high'])}, "
+                     f"DeLong p = {_fmt(lf['p_value'], 3)}).")
+    body = _p(text)
+    if res.curves:
+        body += _img(plots.roc_pr_calibration(res.curves), "ROC, precision-recall and calibration curves")
+    top = auc.head(25).assign(run=lambda f: f["model"] + " [" + f["modalities"] + "]")
+    body += _img(plots.interval_bars(top, "run", "Test ROC-AUC (95% cluster-bootstrap CI)", "ROC-AUC", 0.5), "AUC bars")
+    wide = t[t["metric"].isin(["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ndcg@10", "mrr"])].pivot_table(
+        index=["model", "modalities"], columns="metric", values="value").reset_index()
+    lift = t[t["metric"] == "auc_lift_vs_best_unimodal"][["model", "modalities", "value", "ci_low", "ci_high",
+                                                            "p_value"]]
+    lift = lift.rename(columns={"value": "auc_lift", "ci_low": "lift_ci_low", "ci_high": "lift_ci_high",
+                                "p_value": "delong_p"})
+    merged = wide.merge(lift, on=["model", "modalities"], how="left").sort_values("roc_auc", ascending=False)
+    body += "<h3>RQ1 table (all metrics; lift over the best unimodal model with its CI)</h3>" + _table(merged, 60)
+    return text, body
+
+
+def _rq2(res) -> tuple[str, str]:
+    m = res.tables.get("rq2_modalities")
+    if m is None or m.empty:
+        return "RQ2 was not run.", "<p>RQ2 was not run.</p>"
+    shap = m[m["metric"] == "shapley_auc"].sort_values("value", ascending=False)
+    text = ""
+    if not shap.empty:
+        order = ", ".join(f"{r.modalities} ({r.value:+.4f})" for r in shap.itertuples())
+        text = f"Exact modality Shapley values of LightGBM's test AUC rank the modalities: {order}."
+        planted = (res.truth or {}).get("modality_signal_sd")
+        if planted:
+            from scipy.stats import spearmanr
+
+            common = [r.modalities for r in shap.itertuples() if r.modalities in planted]
+            if len(common) >= 3:
+                rho = spearmanr([shap.set_index("modalities").loc[c, "value"] for c in common],
+                                [planted[c] for c in common]).statistic
+                text += f" Rank correlation with the simulator's planted signal per modality: {rho:.2f}."
+    att = m[m["metric"] == "attention_share"]
+    if not att.empty:
+        a = att[att["country"] == "all"].sort_values("value", ascending=False)
+        text += " The transformer's CLS attention goes mostly to " + ", ".join(
+            f"{r.modalities} ({r.value:.0%})" for r in a.head(3).itertuples()) + "."
+    body = _p(text or "Modality contributions below.")
+    body += _img(plots.modality_bars(m[m["country"].isna() | (m["country"] == "all")]), "modality contributions")
+    for name in ("rq2_treeshap", "rq2_attention"):
+        if name in res.tables:
+            body += f"<h3>{'TreeSHAP' if 'tree' in name else 'Attention'} share per modality, by country</h3>"
+            body += _table(res.tables[name])
+    return text, body
+
+
+def _rq3(res) -> tuple[str, str]:
+    t, w = res.tables.get("rq3_table"), res.tables.get("rq3_winners")
+    if t is None or t.empty or w is None or w.empty:
+        return "RQ3 was not run (it needs two or more countries).", "<p>RQ3 was not run.</p>"
+    counts = w["winner"].value_counts()
+    sig = int(w["significant"].sum())
+    cfs = t[(t["metric"] == "cultural_fit_score") & (t["scope"] == "global")]["value"]
+    text = (f"Across {len(w)} countries the winning scope is " + ", ".join(f"{k} in {v}" for k, v in counts.items())
+            + f"; {sig} of these wins are significant after Benjamini-Hochberg correction (DeLong, winner vs "
+            f"runner-up). The global model's median cultural-fit score is {_fmt(cfs.median(), 3)} "
+            "(1 = as good as the best country-specific model).")
+    align = res.tables.get("rq4_alignment")
+    if align is not None and align["alignment"].notna().any():
+        text += (f" Median alignment of the global model's implied sensitivities with literature expectations: "
+                 f"{_fmt(align['alignment'].median(), 2)}.")
+    body = _p(text) + _img(plots.forest(t), "per-country forest plot")
+    body += "<h3>Winner per country</h3>" + _table(w)
+    body += "<h3>Per-country table</h3>" + _table(t.drop(columns=["question"]), 80)
+    return text, body
+
+
+def _rq4(res) -> tuple[str, str]:
+    e, het, ver = (res.tables.get(k) for k in ("rq4_effects", "rq4_heterogeneity", "rq4_literature"))
+    if e is None or e.empty:
+        return "RQ4 was not run.", "<p>RQ4 was not run.</p>"
+    n_c = e["country"].nunique()
+    sig = het[het["p_value"] < 0.05]["feature"].tolist() if het is not None else []
+    v = ver["verdict"].value_counts().to_dict() if ver is not None else {}
+    text = (f"Sensitivities estimated for {n_c} countries. Features whose effect differs across countries "
+            f"(Wald test, p < 0.05): {', '.join(sig) or 'none'}. Against prior research: "
+            f"{v.get('agree', 0)} agree, {v.get('disagree', 0)} disagree, {v.get('inconclusive', 0)} inconclusive "
+            f"(permutation tests over {n_c} countries, so wide uncertainty).")
+    truth = res.truth
+    if truth:
+        from scipy.stats import spearmanr
+
+        proxy = {"image_index": "image_appeal", "review_index": "review_quality"}
+        obs = e[~e["feature"].isin(proxy)]
+        planted = [truth["countries"][r.country]["sensitivity"].get(r.feature, np.nan) for r in obs.itertuples()]
+        ok = np.isfinite(planted)
+        if ok.sum() > 3:
+            rho = spearmanr(obs["coef"][ok], np.asarray(planted)[ok]).statistic
+            text += f" On this simulation, recovered vs planted sensitivities: Spearman {rho:.2f}."
+    body = _p(text) + _img(plots.sensitivity_heatmap(e), "sensitivity heatmap")
+    sens = res.tables.get("rq4_sensitivity")
+    if ver is not None and sens is not None:
+        from culturecart.data.hofstede import shipped_hofstede
+
+        body += "<h3>Hofstede dimension vs sensitivity, with the literature's expected direction</h3>"
+        body += _img(plots.hofstede_scatter(sens, shipped_hofstede(), ver), "Hofstede scatter")
+        body += _table(ver[["feature", "dimension", "expected_sign", "evidence", "rho", "p_value", "n_countries",
+                            "verdict", "source", "note"]])
+    body += "<h3>Heterogeneity tests</h3>" + _table(het)
+    body += "<h3>Coefficients and average marginal effects (cluster-robust 95% CI)</h3>" + _table(e, 80)
+    if "rq4_partial_dependence" in res.tables:
+        body += "<h3>Model-agnostic: partial-dependence slopes of the global model</h3>"
+        body += _table(res.tables["rq4_partial_dependence"], 60)
+    return text, body
+
+
+def _rq5(res) -> tuple[str, str]:
+    s, eq = res.tables.get("rq5_curves"), res.tables.get("rq5_data_equivalent")
+    if s is None or s.empty:
+        return "RQ5 was not run.", "<p>RQ5 was not run.</p>"
+    parts = []
+    for target, g in s.groupby("target"):
+        zero = g[(g["fraction"] == 0) & (g["arm"] == "culture")]["value"]
+        zero_g = g[(g["fraction"] == 0) & (g["arm"] == "global")]["value"]
+        full = g[(g["fraction"] == 1) & (g["arm"] == "local")]["value"]
+        sentence = f"{target}: zero-shot AUC {_fmt(zero.iloc[0] if len(zero) else np.nan, 3)} (culture-conditioned)"
+        sentence += f" / {_fmt(zero_g.iloc[0] if len(zero_g) else np.nan, 3)} (global)"
+        sentence += f" vs {_fmt(full.iloc[0] if len(full) else np.nan, 3)} for a local model on all its data"
+        if eq is not None and not eq.empty:
+            w = eq[(eq["target"] == target) & (eq["fraction"] == 0) & (eq["arm"] == "global")]["local_rows_needed"]
+            if len(w):
+                sentence += ("; the foreign data are worth more than all its rows" if not np.isfinite(w.iloc[0])
+                             else f"; the foreign data are worth about {w.iloc[0]:,.0f} target rows")
+        parts.append(sentence)
+    text = "Adding countries: " + "; ".join(parts) + "."
+    body = _p(text) + _img(plots.learning_curves_plot(s), "learning curves")
+    body += "<h3>Curves (mean over seeds, t interval)</h3>" + _table(s, 80)
+    body += "<h3>Data-equivalent value of the foreign data</h3>" + _table(eq, 80)
+    return text, body
+
+
+def _matching(res) -> tuple[str, str]:
+    f = res.tables.get("matching_ladder")
+    if f is None or f.empty:
+        return "", ""
+    text = f"Product matching reaches mean F1 {_fmt(f['value'].iloc[-1], 3)} ({f['model'].iloc[-1]})."
+    return text, _p(text) + _img(plots.ladder_bars(f), "matching F1 ladder") + _table(f)
+
+
+def _methods(res) -> str:
+    c = res.config
+    items = [
+        f"Data: {html.escape(res.dataset_name)}, {res.n_rows:,} events, countries {', '.join(res.countries) or 'none'}, "
+        f"modalities {', '.join(res.modalities)}.",
+        f"Encoders: text {c.encoders.text.name}, image {c.encoders.image.name}; embeddings reduced to "
+        f"{c.embedding_dim} dimensions by PCA on the catalogue.",
+        f"RQ1: split by {c.rq1.split.by} (test {c.rq1.split.test_share:.0%}, validation {c.rq1.split.valid_share:.0%}); "
+        f"models {', '.join(c.rq1.models)} ({c.rq1.subsets} modality subsets) plus {', '.join(c.rq1.extra) or 'none'} "
+        f"on all modalities; {c.rq1.n_boot} cluster-bootstrap resamples (users) per CI; DeLong tests against the "
+        "best unimodal model.",
+        "RQ2: exact modality Shapley values over LightGBM's subset AUCs, leave-one-out and add-one deltas, "
+        "TreeSHAP (LightGBM pred_contrib) and CLS attention shares by country.",
+        f"RQ3: {c.culture.model} in scopes {', '.join(c.rq3.scopes)}, split by {c.culture.split.by}; per-country "
+        "AUC with CIs, DeLong vs global, Benjamini-Hochberg across countries, cultural-fit score "
+        "CFS = (AUC(m,c) - 0.5) / (AUC(best country-specific model, c) - 0.5).",
+        "RQ4: logit with country fixed effects and country x feature interactions (statsmodels, cluster-robust by "
+        "user) on the rows where a purchase was possible; features standardised over the catalogue; Wald "
+        "heterogeneity tests; partial-dependence slopes from the global model; Spearman correlations with "
+        "Hofstede's dimensions with exact permutation p-values; verdicts against the literature table.",
+        f"RQ5: target fractions {c.rq5.fractions}, arms {', '.join(c.rq5.arms)}, {c.rq5.seeds} seeds; mean with "
+        "t intervals; data-equivalent value by interpolation on the local learning curve.",
+        f"Run: {res.units_computed} unit(s) computed and {res.units_reused} reused from an earlier run, "
+        f"{res.seconds:.0f} s; seed {c.seed}; parallel backend {c.parallel.backend} x {c.parallel.n_jobs}.",
+    ]
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
+def write_report(res, path: str | Path) -> Path:
+    """Render the report for a finished study into ``path`` (atomically)."""
+    path = Path(path)
+    answers, bodies = {}, {}
+    for key, fn in (("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5),
+                    ("matching", _matching)):
+        answers[key], bodies[key] = fn(res)
+    titles = {"rq1": "RQ1 - Does fusing modalities predict purchases better than any one modality?",
+              "rq2": "RQ2 - Which modalities and features drive the prediction?",
+              "rq3": "RQ3 - One global model, or local / culture-aware models?",
+              "rq4": "RQ4 - Which features is each culture sensitive to, and does it match prior research?",
+              "rq5": "RQ5 - How much does adding a country's data help?",
+              "matching": "Product matching"}
+    shown = [k for k in titles if bodies[k]]
+    caveats = list(dict.fromkeys(res.notes + [
+        "Few countries make every culture-level correlation uncertain; read the permutation p-values and the "
+        "number of countries beside each figure.",
+        "Minkov (2018) cautions that uncertainty-avoidance measures are of doubtful reliability.",
+        "Hofstede scores describe national averages, not individual consumers.",
+    ] + (["This is a simulated marketplace: effects were planted from the cited literature (truth.json), so "
+          "agreement with the literature checks recovery, not the literature."] if res.truth else [])))
+    summary = "".join(f"<p><b>{titles[k].split(' - ')[0]}.</b> {html.escape(answers[k])}</p>" for k in shown)
+    nav = "".join(f"<a href='#{k}'>{k.upper() if k.startswith('rq') else k}</a>" for k in shown)
+    doc = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>culturecart report - {html.escape(res.config.name)}</title><style>{CSS}</style></head><body>",
+        f"<h1>culturecart report: {html.escape(res.config.name)}</h1>",
+        f"<nav>{nav}<a href='#methods'>methods</a><a href='#caveats'>caveats</a></nav>",
+        f"<section id='summary'><h2>Summary</h2>{summary}</section>",
+    ]
+    doc += [f"<section id='{k}'><h2>{html.escape(titles[k])}</h2>{bodies[k]}</section>" for k in shown]
+    doc += [f"<section id='methods'><h2>Methods (what ran)</h2>{_methods(res)}</section>",
+            "<section id='caveats'><h2>Caveats</h2><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
+            + "</ul></section>", "</body></html>"]
+    atomic_write_text(path, "\n".join(doc))
+    return path

@@ -1,0 +1,152 @@
+"""Static figures for the report (matplotlib, Agg backend), returned as base64 PNG data URIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from culturecart.evaluate.metrics import reliability_curve  # noqa: E402
+
+SCOPE_COLOURS = {"global": "#1f77b4", "local": "#d62728", "culture": "#2ca02c", "finetune": "#9467bd"}
+
+
+def to_data_uri(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def roc_pr_calibration(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    for name, (y, p) in curves.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        axes[0].plot(fpr, tpr, label=name, lw=1.4)
+        prec, rec, _ = precision_recall_curve(y, p)
+        axes[1].plot(rec, prec, lw=1.4)
+        rel = reliability_curve(y, p)
+        axes[2].plot(rel["mean_predicted"], rel["observed_rate"], marker="o", ms=3, lw=1.2)
+    axes[0].plot([0, 1], [0, 1], ls=":", c="grey")
+    axes[2].plot([0, 1], [0, 1], ls=":", c="grey")
+    axes[0].set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
+    axes[1].set(title="Precision-recall", xlabel="recall", ylabel="precision")
+    axes[2].set(title="Calibration (reliability)", xlabel="mean predicted probability", ylabel="observed rate")
+    axes[0].legend(fontsize=7, loc="lower right")
+    return to_data_uri(fig)
+
+
+def interval_bars(frame: pd.DataFrame, label: str, title: str, xlabel: str, ref: float | None = None) -> str:
+    f = frame.sort_values("value")
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(f) + 1.2))
+    y = np.arange(len(f))
+    err = np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]]) if "ci_low" in f else None
+    ax.barh(y, f["value"], xerr=err, color="#4c72b0", alpha=0.85, capsize=2)
+    ax.set_yticks(y, f[label], fontsize=8)
+    if ref is not None:
+        ax.axvline(ref, c="grey", ls=":")
+    lo = np.nanmin(f["ci_low"] if "ci_low" in f else f["value"])
+    hi = np.nanmax(f["ci_high"] if "ci_high" in f else f["value"])
+    if np.isfinite(lo) and np.isfinite(hi) and lo > 0.3:
+        ax.set_xlim(lo - 0.02, hi + 0.01)
+    ax.set(title=title, xlabel=xlabel)
+    return to_data_uri(fig)
+
+
+def modality_bars(frame: pd.DataFrame) -> str:
+    kinds = list(dict.fromkeys(frame["metric"]))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        f = frame[frame["metric"] == kind]
+        if "country" in f and f["country"].notna().any():
+            f = f[f["country"] == "all"]
+        ax.bar(f["modalities"], f["value"], color="#55a868")
+        ax.set_title(kind.replace("_", " "), fontsize=10)
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+    return to_data_uri(fig)
+
+
+def forest(table: pd.DataFrame, metric: str = "roc_auc") -> str:
+    t = table[table["metric"] == metric]
+    countries = sorted(t["country"].unique())
+    scopes = list(dict.fromkeys(t["scope"]))
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(countries) + 1.5))
+    for j, scope in enumerate(scopes):
+        s = t[t["scope"] == scope].set_index("country").reindex(countries)
+        y = np.arange(len(countries)) + (j - (len(scopes) - 1) / 2) * 0.16
+        ax.errorbar(s["value"], y, xerr=[s["value"] - s["ci_low"], s["ci_high"] - s["value"]], fmt="o", ms=4,
+                    capsize=2, label=scope, color=SCOPE_COLOURS.get(scope))
+    ax.set_yticks(np.arange(len(countries)), countries)
+    ax.set(title=f"Per-country {metric} by model scope (95% CI)", xlabel=metric)
+    ax.legend(fontsize=8)
+    return to_data_uri(fig)
+
+
+def sensitivity_heatmap(effects: pd.DataFrame) -> str:
+    wide = effects.pivot(index="feature", columns="country", values="coef")
+    sig = effects.pivot(index="feature", columns="country", values="p_value") < 0.05
+    fig, ax = plt.subplots(figsize=(1.0 * wide.shape[1] + 3, 0.5 * wide.shape[0] + 1.5))
+    lim = float(np.nanmax(np.abs(wide.to_numpy()))) or 1.0
+    im = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i in range(wide.shape[0]):
+        for j in range(wide.shape[1]):
+            v = wide.iat[i, j]
+            ax.text(j, i, f"{v:.2f}{'*' if sig.iat[i, j] else ''}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(wide.shape[1]), wide.columns)
+    ax.set_yticks(range(wide.shape[0]), wide.index)
+    fig.colorbar(im, ax=ax, label="log-odds per catalogue SD")
+    ax.set_title("Sensitivity per country (logit coefficients; * p < 0.05)")
+    return to_data_uri(fig)
+
+
+def hofstede_scatter(sensitivity: pd.DataFrame, profiles: pd.DataFrame, verdicts: pd.DataFrame) -> str:
+    rows = verdicts[verdicts["verdict"] != "not estimated"].reset_index(drop=True)
+    n = len(rows)
+    cols = 4
+    fig, axes = plt.subplots(int(np.ceil(n / cols)) or 1, cols, figsize=(3.6 * cols, 3.0 * (int(np.ceil(n / cols)) or 1)),
+                             squeeze=False)
+    colour = {"agree": "#2ca02c", "disagree": "#d62728", "inconclusive": "#7f7f7f"}
+    for ax, r in zip(axes.ravel(), rows.itertuples(), strict=False):
+        s = sensitivity.set_index("country")[r.feature] if "country" in sensitivity else sensitivity[r.feature]
+        x = profiles.reindex(s.index)[r.dimension].astype(float)
+        ax.scatter(x, s, c=colour.get(r.verdict, "k"))
+        for c, xv, yv in zip(s.index, x, s, strict=True):
+            ax.annotate(c, (xv, yv), fontsize=7)
+        ax.set_title(f"{r.feature} vs {r.dimension}: {r.verdict}\nexpected {'+' if r.expected_sign > 0 else '-'}, "
+                     f"rho {r.rho:.2f}, p {r.p_value:.2f}", fontsize=8, color=colour.get(r.verdict, "k"))
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def learning_curves_plot(summary: pd.DataFrame) -> str:
+    targets = sorted(summary["target"].unique())
+    fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.8), squeeze=False)
+    colours = {"local": "#d62728", "global": "#1f77b4", "culture": "#2ca02c"}
+    for ax, target in zip(axes[0], targets, strict=True):
+        for arm, g in summary[summary["target"] == target].groupby("arm"):
+            g = g.sort_values("fraction")
+            ax.plot(g["fraction"], g["value"], marker="o", label=arm, color=colours.get(arm))
+            ax.fill_between(g["fraction"], g["ci_low"], g["ci_high"], alpha=0.15, color=colours.get(arm))
+        ax.set(title=f"target {target}", xlabel="share of target-country training users", ylabel="test AUC")
+        ax.legend(fontsize=8)
+    return to_data_uri(fig)
+
+
+def ladder_bars(frame: pd.DataFrame) -> str:
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(frame) + 1.2))
+    ax.barh(frame["model"], frame["value"], color="#8172b2")
+    for i, v in enumerate(frame["value"]):
+        ax.text(v, i, f" {v:.3f}", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set(title="Product matching: mean F1 ladder (GroupKFold)", xlabel="mean F1")
+    return to_data_uri(fig)

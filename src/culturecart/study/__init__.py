@@ -1,0 +1,1 @@
+"""The study: one command from data to results and an HTML report."""

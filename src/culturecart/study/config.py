@@ -1,0 +1,219 @@
+"""Study settings: pydantic models loaded from layered YAML.
+
+Layers, later ones win: the package defaults (``defaults.yaml``), a preset (``presets/<name>.yaml``),
+the user's file, then dotted ``key=value`` overrides from the command line (values parsed as YAML:
+``rq5.seeds=2``, ``rq1.models=[lightgbm,logistic]``). Unknown keys and bad values are errors that name
+the key and list the valid keys.
+
+Example:
+    >>> cfg = load_config(preset="twin", overrides=["rq5.seeds=1"])
+    >>> cfg.rq5.seeds, cfg.data.preset
+    (1, 'twin')
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from culturecart.encoders import EncodersConfig
+from culturecart.parallel import BACKENDS
+
+PRESETS = ("twin", "twin-small")
+
+
+class ConfigError(ValueError):
+    """A study config that cannot be used; the message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Section):
+    preset: Literal["twin"] | None = Field(None, description="simulate the built-in marketplace")
+    path: str | None = Field(None, description="a canonical dataset folder (see culturecart convert)")
+    simulate: dict[str, Any] = Field(default_factory=dict, description="SimulationConfig settings")
+    check_images: bool = True
+
+
+class SplitSection(_Section):
+    by: Literal["user", "session", "item", "time"] = "user"
+    test_share: float = Field(0.2, gt=0, lt=1)
+    valid_share: float = Field(0.1, gt=0, lt=1)
+
+
+class RQ1Section(_Section):
+    enabled: bool = True
+    split: SplitSection = Field(default_factory=lambda: SplitSection(by="item"))
+    models: list[str] = Field(default_factory=lambda: ["lightgbm"])
+    subsets: Literal["all", "full"] = "all"
+    extra: list[str] = Field(default_factory=list, description="models run on all modalities only")
+    metrics: list[str] = Field(default_factory=lambda: ["roc_auc", "pr_auc", "log_loss", "brier", "ece",
+                                                        "ndcg@10", "mrr"])
+    n_boot: int = Field(200, ge=10)
+    model_options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-model overrides")
+
+    @field_validator("models", "extra")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        from culturecart.models.registry import model_spec
+
+        try:
+            return [model_spec(v).name for v in value]
+        except KeyError as err:
+            raise ValueError(err.args[0]) from None
+
+
+class CultureSection(_Section):
+    split: SplitSection = Field(default_factory=SplitSection)
+    model: str = "lightgbm"
+    model_options: dict[str, Any] = Field(default_factory=lambda: {"learning_rate": 0.1, "early_stopping_rounds": 30,
+                                                                   "n_estimators": 500})
+    hofstede_path: str | None = Field(None, description="a Hofstede file for countries the package lacks")
+
+
+class RQ3Section(_Section):
+    enabled: bool = True
+    scopes: list[Literal["global", "local", "culture", "finetune"]] = Field(
+        default_factory=lambda: ["global", "local", "culture", "finetune"])
+    metrics: list[str] = Field(default_factory=lambda: ["roc_auc", "ndcg@10"])
+    n_boot: int = Field(200, ge=10)
+    min_test_rows: int = Field(200, ge=1)
+
+
+class RQ4Section(_Section):
+    enabled: bool = True
+    rows: Literal["auto", "clicked", "all"] = "auto"
+    features: list[str] | None = None
+    min_rows: int = Field(100, ge=10)
+    alpha: float = Field(0.1, gt=0, lt=1, description="significance level of the literature verdicts")
+
+
+class RQ5Section(_Section):
+    enabled: bool = True
+    targets: list[str] | Literal["auto"] = "auto"
+    n_auto_targets: int = Field(2, ge=1, description="'auto': this many countries, the smallest with enough data")
+    fractions: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.25, 0.5, 1.0])
+    arms: list[Literal["local", "global", "culture"]] = Field(default_factory=lambda: ["local", "global", "culture"])
+    seeds: int = Field(3, ge=1)
+    sources: list[str] | None = None
+
+
+class MatchingSection(_Section):
+    enabled: bool = False
+    input: str | None = Field(None, description="Shopee-format CSV; default: the simulated variant families")
+    folds: int = Field(5, ge=2)
+
+
+class ParallelSection(_Section):
+    n_jobs: int = Field(1, ge=1)
+    backend: str = "loky"
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"unknown backend {value!r}; valid: {list(BACKENDS)}")
+        return value
+
+
+class StudyConfig(_Section):
+    name: str = "culturecart study"
+    seed: int = 0
+    data: DataSection = Field(default_factory=DataSection)
+    encoders: EncodersConfig = Field(default_factory=EncodersConfig)
+    embedding_dim: int | None = Field(32, ge=2)
+    rq1: RQ1Section = Field(default_factory=RQ1Section)
+    rq2: dict[str, bool] = Field(default_factory=lambda: {"enabled": True})
+    culture: CultureSection = Field(default_factory=CultureSection)
+    rq3: RQ3Section = Field(default_factory=RQ3Section)
+    rq4: RQ4Section = Field(default_factory=RQ4Section)
+    rq5: RQ5Section = Field(default_factory=RQ5Section)
+    matching: MatchingSection = Field(default_factory=MatchingSection)
+    parallel: ParallelSection = Field(default_factory=ParallelSection)
+
+
+def _read(text: str, where: str) -> dict:
+    try:
+        value = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of settings")
+    return value
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _set_dotted(tree: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"override {assignment!r} must look like key.subkey=value")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {assignment!r} has no key")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {assignment!r}: {p!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+
+
+def _valid_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = StudyConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return sorted(model.model_fields)
+
+
+def _explain(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown setting; valid keys here: {_valid_keys(e['loc'])}")
+        else:
+            lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+    return "invalid study config:\n  " + "\n  ".join(lines)
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None,
+                overrides: list[str] | None = None) -> StudyConfig:
+    """Defaults, then ``preset``, then the file at ``path``, then ``overrides``; validated."""
+    pkg = resources.files("culturecart.study")
+    tree = _read(pkg.joinpath("defaults.yaml").read_text("utf-8"), "defaults.yaml")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; valid: {list(PRESETS)}")
+        tree = _merge(tree, _read(pkg.joinpath("presets").joinpath(f"{preset}.yaml").read_text("utf-8"), preset))
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        tree = _merge(tree, _read(p.read_text("utf-8"), str(p)))
+    for assignment in overrides or []:
+        _set_dotted(tree, assignment)
+    try:
+        cfg = StudyConfig.model_validate(tree)
+    except ValidationError as err:
+        raise ConfigError(_explain(err)) from None
+    except KeyError as err:  # unknown model or encoder names
+        raise ConfigError(f"invalid study config: {err.args[0]}") from None
+    if cfg.data.preset is None and cfg.data.path is None:
+        raise ConfigError("data: set data.preset (twin) or data.path (a canonical dataset folder)")
+    return cfg

@@ -1,0 +1,37 @@
+import pytest
+
+from culturecart.study.config import ConfigError, load_config
+
+
+def test_layers_apply_in_order(tmp_path):
+    assert load_config(preset="twin").rq1.n_boot == 150  # preset over the defaults' 200
+    user = tmp_path / "study.yaml"
+    user.write_text("rq1:\n  n_boot: 77\nrq5:\n  seeds: 4\n", encoding="utf-8")
+    cfg = load_config(user, preset="twin", overrides=["rq5.seeds=2", "rq3.scopes=[global, local]"])
+    assert cfg.rq1.n_boot == 77 and cfg.rq5.seeds == 2 and cfg.rq3.scopes == ["global", "local"]
+    assert cfg.data.simulate["n_users"] == 2000  # untouched preset values survive the merge
+
+
+def test_unknown_key_is_named_with_valid_keys():
+    with pytest.raises(ConfigError, match=r"rq5\.seedz: unknown setting; valid keys here: \[.*'seeds'"):
+        load_config(preset="twin", overrides=["rq5.seedz=3"])
+
+
+def test_bad_values_name_their_key():
+    with pytest.raises(ConfigError, match=r"rq1\.split\.by"):
+        load_config(preset="twin", overrides=["rq1.split.by=country"])
+    with pytest.raises(ConfigError, match=r"rq1\.models.*unknown model 'gpt'"):
+        load_config(preset="twin", overrides=["rq1.models=[gpt]"])
+    with pytest.raises(ConfigError, match="valid: \\['twin'"):
+        load_config(preset="planet")
+    with pytest.raises(ConfigError, match="key.subkey=value"):
+        load_config(preset="twin", overrides=["rq5.seeds"])
+
+
+def test_a_config_needs_data(tmp_path):
+    with pytest.raises(ConfigError, match="data.preset"):
+        load_config()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rq1: [unclosed", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
