@@ -213,5 +213,87 @@ def rq1(
     out.print(f"wrote {out_dir / 'rq1_table.csv'}", highlight=False)
 
 
+match_app = typer.Typer(help="Shopee-style product matching: fit, predict, score.", no_args_is_help=True)
+app.add_typer(match_app, name="match")
+
+
+def _listings(path: Path, need_labels: bool = False):
+    from culturecart.data.adapters.shopee import read_shopee
+
+    try:
+        frame = read_shopee(path)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    if need_labels and "label_group" not in frame:
+        raise _fail(f"{path}: training needs a label_group column")
+    return frame
+
+
+@match_app.command("fit")
+def match_fit(
+    train: Annotated[Path, typer.Option("--train", help="Shopee-format CSV with label_group")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
+    images: Annotated[Path | None, typer.Option("--images", help="folder of the listing images (optional)")] = None,
+    text: Annotated[str, typer.Option(help="pretrained text encoder")] = "use-m3",
+    inner_folds: Annotated[int, typer.Option(help="GroupKFold folds for threshold tuning")] = 3,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Learn the ArcFace head and every threshold (GroupKFold on label_group inside the training file)."""
+    from culturecart.matching.pipeline import MatchingConfig, MatchingModel
+
+    frame = _listings(train, need_labels=True)
+    try:
+        model = MatchingModel(MatchingConfig(text_encoder=text, inner_folds=inner_folds, seed=seed)).fit(
+            frame, images, progress=lambda m: console.print(m, markup=False))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    model.save(model_dir)
+    out.print(f"thresholds: {model.thresholds_}", markup=False)
+    out.print(f"wrote {model_dir}", markup=False)
+
+
+@match_app.command("predict")
+def match_predict(
+    model_dir: Annotated[Path, typer.Option("--model-dir")],
+    input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV (labels, if any, are not read)")],
+    out_csv: Annotated[Path, typer.Option("--out", help="submission CSV: posting_id,matches")],
+    images: Annotated[Path | None, typer.Option("--images")] = None,
+) -> None:
+    """Write posting_id,matches (space-separated ids, itself included, at most 50)."""
+    from culturecart.atomic import atomic_write_text
+    from culturecart.matching.pipeline import MatchingModel
+
+    frame = _listings(input_csv).drop(columns=["label_group"], errors="ignore")
+    try:
+        model = MatchingModel.load(model_dir)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from None
+    sub = model.predict(frame, images)
+    atomic_write_text(out_csv, sub.to_csv(index=False))
+    out.print(f"wrote {out_csv} ({len(sub)} rows)", markup=False)
+
+
+@match_app.command("score")
+def match_score(
+    input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV with label_group")],
+    submission: Annotated[Path, typer.Option("--submission", help="posting_id,matches CSV")],
+) -> None:
+    """Mean per-row F1; the last line is a JSON object with f1 and rows."""
+    import pandas as pd
+
+    from culturecart.matching.f1 import mean_f1, true_matches
+
+    frame = _listings(input_csv, need_labels=True)
+    sub = pd.read_csv(submission, dtype=str, keep_default_na=False)
+    if not {"posting_id", "matches"} <= set(sub.columns):
+        raise _fail(f"{submission}: needs columns posting_id and matches, found {list(sub.columns)}")
+    unknown = sorted(set(sub["posting_id"]) - set(frame["posting_id"]))
+    if unknown:
+        raise _fail(f"{submission}: {len(unknown)} posting_id(s) not in {input_csv}, e.g. {unknown[:3]}")
+    truth = true_matches(frame["posting_id"], frame["label_group"])
+    f1 = mean_f1(dict(zip(sub["posting_id"], sub["matches"].str.split(), strict=True)), truth)
+    out.print(json.dumps({"f1": round(f1, 6), "rows": len(truth)}), markup=False)
+
+
 if __name__ == "__main__":
     app()

@@ -451,7 +451,7 @@ def _run_rq5(cfg, data, split, profiles, base, store, res, say) -> pd.DataFrame 
 
 
 def _run_matching(cfg, ds, base, store, res, say) -> pd.DataFrame | None:
-    from culturecart.matching.study import matching_ladder
+    from culturecart.matching.ladder import matching_ladder
 
     path = Path(cfg.matching.input) if cfg.matching.input else ds.resolve(ds.meta.get("matching_file"))
     if path is None or not Path(path).exists():

@@ -1,0 +1,306 @@
+"""The matching pipeline: listings -> component neighbours -> thresholds, min2, INB, union -> matches.
+
+Components (each a neighbour list of the top ``k`` = 51 by cosine similarity):
+
+=============  ==========================================================================================
+``tfidf``      character 2-4-gram TF-IDF of the titles, fitted on the listings being matched (no labels)
+``text``       the pretrained multilingual text encoder (``use-m3``; ``char-hash`` without it)
+``arcface``    an ArcFace head trained on label groups over [pretrained text, character hashing]
+``phash``      64-bit image phash, similarity = 1 - Hamming distance / 64
+``image``      the image encoder (``effnet-lite0``), only when an image folder is given
+``comb``       concatenation of the separately L2-normalised text side (arcface or text) and image side
+               (image, or the phash bits as a +/-1 vector); optionally blended by Iterative NB
+=============  ==========================================================================================
+
+``Steps`` says which of these make the final matches (the benchmark's ladder switches them on one by one).
+Titles that are empty or missing match through the image side only (their text vectors are masked out of
+the text neighbours); rows without an image file fall back to the phash.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import GroupKFold
+
+from culturecart.atomic import atomic_write_text
+from culturecart.encoders.encode import encode
+from culturecart.matching.arcface import ArcFaceHead
+from culturecart.matching.knn import hamming_knn, knn, l2_normalize
+from culturecart.matching.neighbours import (
+    MAX_MATCHES,
+    as_lists,
+    match_mask,
+    neighbourhood_blend,
+    pairs_f1,
+    union,
+)
+
+GRIDS = {
+    "tfidf": np.round(np.arange(0.30, 0.96, 0.025), 3), "text": np.round(np.arange(0.40, 0.99, 0.02), 3),
+    "arcface": np.round(np.arange(0.20, 0.96, 0.025), 3), "image": np.round(np.arange(0.40, 0.99, 0.02), 3),
+    "comb": np.round(np.arange(0.20, 0.96, 0.025), 3), "phash": np.round(1 - np.arange(0, 21) / 64, 4),
+    "min2": np.round(np.arange(0.10, 0.80, 0.05), 3), "inb": np.round(np.arange(0.30, 0.91, 0.1), 3),
+}
+
+
+@dataclass
+class Steps:
+    """Which parts make the final matches."""
+
+    components: tuple[str, ...] = ("comb", "tfidf", "arcface", "phash", "image")  # absent ones are skipped
+    min2: bool = True
+    union: bool = True
+    inb_stages: int = 2
+    arcface: bool = True
+
+
+@dataclass
+class MatchingConfig:
+    text_encoder: str = "use-m3"
+    image_encoder: str = "effnet-lite0"
+    k: int = 51
+    inner_folds: int = 3
+    arcface_epochs: int = 25
+    arcface_dim: int = 256
+    seed: int = 0
+    steps: Steps = field(default_factory=Steps)
+
+
+@dataclass
+class Views:
+    """Everything the thresholds act on, for one set of listings."""
+
+    neighbours: dict[str, tuple[np.ndarray, np.ndarray]]
+    text_sides: dict[str, np.ndarray]  # normalised text vectors for comb: "text" and, with a head, "arcface"
+    image_side: np.ndarray  # normalised image (or phash-bit) vectors for comb
+    comb_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    k: int = 51
+
+    @property
+    def n(self) -> int:
+        return len(self.image_side)
+
+    def comb(self, inb_threshold: float | None, stages: int, arcface: bool) -> tuple[np.ndarray, np.ndarray]:
+        side = "arcface" if arcface and "arcface" in self.text_sides else "text"
+        key = (side, None) if not stages else (side, inb_threshold, stages)
+        if key not in self.comb_cache:
+            x = np.concatenate([self.text_sides[side], self.image_side], axis=1) / np.sqrt(2.0)
+            if stages:
+                x = neighbourhood_blend(x, inb_threshold, stages, self.k)
+            self.comb_cache[key] = knn(x, self.k)
+        return self.comb_cache[key]
+
+
+def _phash_ints(phash: pd.Series) -> np.ndarray:
+    return np.array([int(h, 16) for h in phash.fillna("0" * 16)], dtype=np.uint64)
+
+
+def _phash_bits(ints: np.ndarray) -> np.ndarray:
+    bits = np.unpackbits(ints.astype(np.uint64).view(np.uint8).reshape(len(ints), 8), axis=1).astype(np.float32)
+    return (2 * bits - 1) / 8.0  # unit norm
+
+
+def text_inputs(titles: pd.Series, encoder: str) -> np.ndarray:
+    """[pretrained encoder, character hashing] per title, each normalised (masked titles are 0)."""
+    parts = []
+    for name in (encoder, "char-hash"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            emb = encode(titles.tolist(), name, progress=False)
+        parts.append(np.nan_to_num(l2_normalize(np.nan_to_num(emb.vectors))))
+    return np.concatenate(parts, axis=1)
+
+
+def _image_vectors(frame: pd.DataFrame, images: Path | None, encoder: str) -> np.ndarray | None:
+    if images is None:
+        return None
+    paths = [str(Path(images) / n) if (Path(images) / n).exists() else None for n in frame["image"]]
+    missing = sum(p is None for p in paths)
+    if missing:
+        warnings.warn(f"{missing} of {len(paths)} image files not found in {images}: those rows use the phash",
+                      stacklevel=3)
+    if missing == len(paths):
+        return None
+    emb = encode(paths, encoder, on_error="mask", progress=False)
+    return emb.vectors, emb.mask
+
+
+def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: ArcFaceHead | None = None,
+                  images: Path | None = None, inputs: np.ndarray | None = None) -> Views:
+    """Neighbour lists of every component for the listings in ``frame``."""
+    k = config.k
+    titles = frame["title"].fillna("").astype(str)
+    has_title = titles.str.strip().str.len().to_numpy() > 0
+    neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if has_title.any():
+        tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1, sublinear_tf=True,
+                                dtype=np.float32).fit_transform(titles)
+        neighbours["tfidf"] = knn(tfidf, k)
+    x = text_inputs(titles, config.text_encoder) if inputs is None else inputs
+    pretrained = x[:, : x.shape[1] - 256]
+    neighbours["text"] = knn(l2_normalize(pretrained), k)
+    text_sides = {"text": l2_normalize(pretrained)}
+    if head is not None:
+        arc = head.transform(x)
+        arc[~has_title] = 0.0
+        neighbours["arcface"] = knn(arc, k)
+        text_sides["arcface"] = arc
+    for name in ("tfidf", "text", "arcface"):  # an empty title matches nothing through text
+        if name in neighbours:
+            s, i = neighbours[name]
+            s = s.copy()
+            s[~has_title] = -1.0
+            s[np.isin(i, np.flatnonzero(~has_title))] = -1.0
+            neighbours[name] = (s, i)
+    ints = _phash_ints(frame["image_phash"])
+    neighbours["phash"] = hamming_knn(ints, k)
+    image_side = _phash_bits(ints)
+    img = _image_vectors(frame, images, config.image_encoder)
+    if img is not None:
+        vec, mask = img
+        side = l2_normalize(np.nan_to_num(vec))
+        neighbours["image"] = knn(np.where(mask[:, None], side, 0.0), k)
+        # rows without a readable image keep their phash bits (in their own coordinates: cosine 0 across)
+        image_side = np.concatenate([np.where(mask[:, None], side, 0.0), np.where(mask[:, None], 0.0, image_side)],
+                                    axis=1)
+    return Views(neighbours, {n: v.astype(np.float32) for n, v in text_sides.items()}, image_side.astype(np.float32),
+                 k=k)
+
+
+def _component_masks(views: Views, thresholds: dict[str, float], steps: Steps):
+    """(idx, mask) per contributing component, in union priority order (comb first)."""
+    out = []
+    if "comb" in steps.components:
+        sims, idx = views.comb(thresholds.get("inb"), steps.inb_stages, steps.arcface)
+        out.append((idx, match_mask(sims, idx, thresholds["comb"], thresholds.get("min2") if steps.min2 else None)))
+    if steps.union or "comb" not in steps.components:
+        alone_min2 = thresholds.get("min2") if steps.min2 and "comb" not in steps.components else None
+        for c in steps.components:
+            if c != "comb" and c in views.neighbours and (c != "arcface" or steps.arcface):
+                s, i = views.neighbours[c]
+                out.append((i, match_mask(s, i, thresholds[c], alone_min2)))
+    return out
+
+
+def predict_rows(views: Views, thresholds: dict[str, float], steps: Steps) -> list[list[int]]:
+    """Matched row positions per row under ``thresholds`` and ``steps``."""
+    parts = _component_masks(views, thresholds, steps)
+    if not parts:
+        return [[i] for i in range(views.n)]
+    lists = [as_lists(idx, mask) for idx, mask in parts]
+    return union(*lists) if len(lists) > 1 else lists[0]
+
+
+def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np.ndarray) -> float:
+    """Mean F1 of the matches (without the 50 cap, which k = 51 makes immaterial) against group codes."""
+    pairs = []
+    for idx, mask in _component_masks(views, thresholds, steps):
+        r, k = np.nonzero(mask)
+        pairs.append((r, idx[r, k]))
+    return pairs_f1(pairs, codes)
+
+
+def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes: int = 2) -> dict[str, float]:
+    """Coordinate ascent on mean F1 over validation folds, each threshold on its grid."""
+    keys = [c for c in steps.components if (c in folds[0][0].neighbours and (c != "arcface" or steps.arcface))
+            or c == "comb"]
+    if steps.min2:
+        keys.append("min2")
+    if "comb" in steps.components and steps.inb_stages:
+        keys.append("inb")
+
+    def score(th: dict[str, float], st: Steps = steps) -> float:
+        return float(np.mean([score_f1(v, th, st, c) for v, c in folds]))
+
+    th: dict[str, float] = {"min2": 0.5, "inb": 0.6}
+    for key in keys:  # start: each component's own best threshold, matched alone
+        if key not in ("min2", "inb"):
+            alone = Steps(components=(key,), min2=False, union=False, inb_stages=0, arcface=steps.arcface)
+            th[key] = float(max(GRIDS[key], key=lambda t, key=key, alone=alone: score({**th, key: float(t)}, alone)))
+    for _ in range(passes):
+        for key in keys:
+            best_t, best_s = th[key], score(th)
+            for t in GRIDS[key]:
+                s = score({**th, key: float(t)})
+                if s > best_s + 1e-6:
+                    best_t, best_s = float(t), s
+            th[key] = best_t
+    return th
+
+
+class MatchingModel:
+    """``fit`` learns the ArcFace head and every threshold (GroupKFold inside the training file);
+    ``predict`` never reads labels."""
+
+    def __init__(self, config: MatchingConfig | None = None) -> None:
+        self.config = config or MatchingConfig()
+        self.head_: ArcFaceHead | None = None
+        self.thresholds_: dict[str, float] = {}
+
+    def _head(self, x: np.ndarray, labels: np.ndarray, seed: int) -> ArcFaceHead:
+        c = self.config
+        return ArcFaceHead(dim=c.arcface_dim, epochs=c.arcface_epochs, seed=seed).fit(x, labels)
+
+    def fit(self, frame: pd.DataFrame, images: Path | None = None, progress=None) -> MatchingModel:
+        if "label_group" not in frame:
+            raise ValueError("matching fit needs a label_group column")
+        folds, x = self.inner_views(frame, images, progress)
+        self.thresholds_ = tune_thresholds(folds, self.config.steps)
+        labels = frame["label_group"].astype(str).to_numpy()
+        self.head_ = self._head(x, labels, self.config.seed) if self.config.steps.arcface else None
+        return self
+
+    def inner_views(self, frame: pd.DataFrame, images: Path | None = None,
+                    progress=None) -> tuple[list[tuple[Views, np.ndarray]], np.ndarray]:
+        """Validation views of each inner GroupKFold fold (head trained on the other folds), and the text inputs."""
+        c = self.config
+        labels = frame["label_group"].astype(str).to_numpy()
+        n_groups = len(np.unique(labels))
+        n_inner = min(c.inner_folds, n_groups)
+        if n_inner < 2:
+            raise ValueError(f"matching fit needs at least 2 label groups, got {n_groups}")
+        x = text_inputs(frame["title"].fillna("").astype(str), c.text_encoder)
+        folds = []
+        for f, (tr, va) in enumerate(GroupKFold(n_splits=n_inner).split(x, groups=labels)):
+            head = self._head(x[tr], labels[tr], c.seed + f) if c.steps.arcface else None
+            views = compute_views(frame.iloc[va].reset_index(drop=True), c, head, images, inputs=x[va])
+            folds.append((views, np.unique(labels[va], return_inverse=True)[1]))
+            if progress:
+                progress(f"inner fold {f + 1}/{n_inner} ready")
+        return folds, x
+
+    def predict(self, frame: pd.DataFrame, images: Path | None = None) -> pd.DataFrame:
+        views = compute_views(frame, self.config, self.head_, images)
+        rows = predict_rows(views, self.thresholds_, self.config.steps)
+        ids = frame["posting_id"].astype(str).to_numpy()
+        return pd.DataFrame({"posting_id": ids, "matches": [" ".join(ids[r][:MAX_MATCHES]) for r in rows]})
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.head_ is not None:
+            self.head_.save(folder / "arcface.safetensors")
+        atomic_write_text(folder / "matching.json", json.dumps(
+            {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> MatchingModel:
+        folder = Path(folder)
+        if not (folder / "matching.json").exists():
+            raise FileNotFoundError(f"{folder} holds no matching model (matching.json); run `culturecart match fit`")
+        info = json.loads((folder / "matching.json").read_text("utf-8"))
+        cfg = dict(info["config"])
+        cfg["steps"] = Steps(**{**cfg["steps"], "components": tuple(cfg["steps"]["components"])})
+        model = cls(MatchingConfig(**cfg))
+        model.thresholds_ = info["thresholds"]
+        if (folder / "arcface.safetensors").exists():
+            model.head_ = ArcFaceHead.load(folder / "arcface.safetensors", dim=model.config.arcface_dim)
+        return model
