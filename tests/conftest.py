@@ -15,6 +15,10 @@ from culturecart.models import build_features
 from culturecart.paths import data_root
 
 SMALL = SimulationConfig(n_users=300, n_products=80, seed=7)
+# The twin-small study preset, trimmed further, shared by the study and report tests.
+STUDY_FAST = ["rq1.models=[lightgbm]", "rq1.extra=[logistic]", "rq1.n_boot=20", "rq3.n_boot=20",
+              "rq5.fractions=[0.0,1.0]", "rq5.arms=[local,global,culture]", "matching.enabled=true",
+              "matching.folds=2"]
 FAST_ENCODERS = EncodersConfig(text=EncoderConfig(name="char-hash"), image=EncoderConfig(name="image-hash"))
 
 
@@ -50,3 +54,13 @@ def sim_features(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def sim_split(sim_features):
     return make_split(sim_features, by="user", seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_study(tmp_path_factory):
+    """One small study run (twin-small preset + STUDY_FAST), written once per test session."""
+    from culturecart.study.config import load_config
+    from culturecart.study.run import run_study
+
+    out = tmp_path_factory.mktemp("study") / "run"
+    return run_study(load_config(preset="twin-small", overrides=STUDY_FAST), out, quiet=True)

@@ -5,7 +5,13 @@ import scipy.sparse as sp
 from culturecart.matching.arcface import ArcFaceHead
 from culturecart.matching.f1 import mean_f1, row_f1, true_matches
 from culturecart.matching.knn import hamming_knn, knn, l2_normalize
-from culturecart.matching.neighbours import match_mask, neighbourhood_blend, pairs_f1, threshold_matches, union
+from culturecart.matching.neighbours import (
+    match_mask,
+    neighbourhood_blend,
+    pairs_f1,
+    threshold_matches,
+    union,
+)
 
 
 def test_f1_hand_cases():

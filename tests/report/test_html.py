@@ -9,4 +9,5 @@ def test_report_is_self_contained_and_answers_each_question(small_study):
     assert html.count("data:image/png;base64,") >= 6
     for question in ("RQ1.", "RQ2.", "RQ3.", "RQ4.", "RQ5."):
         assert question in html
-    assert "Minkov" in html  # the UAI caveat is always shown
+    assert "Minkov" in html
+    assert "id='matching'" in html and "mean F1" in html  # the UAI caveat is always shown

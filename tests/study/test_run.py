@@ -11,8 +11,7 @@ import pytest
 from culturecart.data import Dataset
 from culturecart.study.config import load_config
 from culturecart.study.run import TIDY_COLUMNS, StudyError, run_study
-
-from .conftest import FAST
+from tests.conftest import STUDY_FAST as FAST
 
 
 def test_study_writes_every_output(small_study):
@@ -22,7 +21,9 @@ def test_study_writes_every_output(small_study):
         assert (out / name).exists(), name
     results = pd.read_parquet(out / "results.parquet")
     assert list(results.columns) == TIDY_COLUMNS
-    assert {"RQ1", "RQ2", "RQ3", "RQ4", "RQ5"} <= set(results["question"])
+    assert {"RQ1", "RQ2", "RQ3", "RQ4", "RQ5", "M"} <= set(results["question"])
+    ladder = results[results["question"] == "M"]
+    assert ladder["model"].iloc[-1] == "+ArcFace" and (ladder["value"] > 0.3).all()
     auc = results[(results["question"] == "RQ1") & (results["metric"] == "roc_auc")]
     assert (auc["ci_low"] <= auc["value"]).all() and (auc["value"] <= auc["ci_high"]).all()
     assert (out / "models" / "rq1-lightgbm" / "model.json").exists()

@@ -40,8 +40,8 @@ class _Head(nn.Module):
 @dataclass
 class ArcFaceHead:
     dim: int = 256
-    epochs: int = 25
-    batch_size: int = 256
+    epochs: int = 20
+    batch_size: int = 512
     lr: float = 3e-3
     scale: float = 30.0
     margin_start: float = 0.2

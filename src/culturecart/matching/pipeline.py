@@ -67,7 +67,7 @@ class MatchingConfig:
     image_encoder: str = "effnet-lite0"
     k: int = 51
     inner_folds: int = 3
-    arcface_epochs: int = 25
+    arcface_epochs: int = 20
     arcface_dim: int = 256
     seed: int = 0
     steps: Steps = field(default_factory=Steps)

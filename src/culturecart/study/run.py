@@ -460,7 +460,7 @@ def _run_matching(cfg, ds, base, store, res, say) -> pd.DataFrame | None:
     images = ds.resolve(ds.meta.get("image_dir")) if not cfg.matching.input else None
     [ladder] = store.run([Unit("matching", "ladder", {**base, "input": str(path), "folds": cfg.matching.folds},
                                matching_ladder, (str(path), str(images) if images else None, cfg.matching.folds,
-                                                 cfg.seed))], say)
+                                                 cfg.seed, cfg.encoders.text.name))], say)
     frame = pd.DataFrame(ladder)
     res.tables["matching_ladder"] = frame
     say(f"matching: final mean F1 {frame['value'].iloc[-1]:.4f}")

@@ -1,0 +1,67 @@
+"""The main command end to end: `culturecart study --preset twin`, timed, then a kill-and-resume run.
+
+1. A clean run into a fresh folder (seconds, peak RSS of the study process, units computed).
+2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
+   rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
+Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from _measure import emit
+
+
+def command(preset: str, out: Path) -> list[str]:
+    return [sys.executable, "-m", "culturecart.cli", "study", "--preset", preset, "--out", str(out)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--preset", default="twin")
+    parser.add_argument("--kill-after", type=int, default=12, help="RQ1 units stored before the kill")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="cc-study-"))
+    clean, killed = root / "clean", root / "killed"
+
+    t0 = time.perf_counter()
+    done = subprocess.run(command(args.preset, clean), capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    print(done.stderr[-4000:])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    units = len(list((clean / "units").iterdir()))
+
+    proc = subprocess.Popen(command(args.preset, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    while proc.poll() is None and len(list((killed / "units").glob("rq1-*"))) < args.kill_after:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored_at_kill = len(list((killed / "units").glob("*")))
+    t1 = time.perf_counter()
+    resumed = subprocess.run(command(args.preset, killed), capture_output=True, text=True)
+    resume_seconds = time.perf_counter() - t1
+    identical = resumed.returncode == 0 and pd.read_parquet(killed / "results.parquet").equals(
+        pd.read_parquet(clean / "results.parquet"))
+    emit({
+        "seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1), "units": units,
+        "resumed_identical": bool(identical), "units_stored_at_kill": stored_at_kill,
+        "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset,
+    })
+
+
+if __name__ == "__main__":
+    main()
