@@ -41,7 +41,7 @@ BASELINE = Steps(components=("tfidf", "phash"), min2=False, union=True, inb_stag
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--inner-folds", type=int, default=3)
+    parser.add_argument("--inner-folds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="first N rows only (smoke runs)")
     args = parser.parse_args()
     path = data_root() / "shopee_pmg" / "train_dev.csv.gz"

@@ -40,7 +40,7 @@ class _Head(nn.Module):
 @dataclass
 class ArcFaceHead:
     dim: int = 256
-    epochs: int = 20
+    epochs: int = 15
     batch_size: int = 512
     lr: float = 3e-3
     scale: float = 30.0

@@ -67,7 +67,7 @@ class MatchingConfig:
     image_encoder: str = "effnet-lite0"
     k: int = 51
     inner_folds: int = 3
-    arcface_epochs: int = 20
+    arcface_epochs: int = 15
     arcface_dim: int = 256
     seed: int = 0
     steps: Steps = field(default_factory=Steps)
@@ -174,34 +174,48 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: ArcFaceHead
                  k=k)
 
 
-def _component_masks(views: Views, thresholds: dict[str, float], steps: Steps):
-    """(idx, mask) per contributing component, in union priority order (comb first)."""
+def _component_pairs(views: Views, thresholds: dict[str, float], steps: Steps, cache: dict | None = None):
+    """(name, idx, mask) per contributing component, in union priority order (comb first).
+
+    ``cache`` memoises each component's mask by its own thresholds, so a threshold search that moves one
+    threshold recomputes one component only.
+    """
+    cache = {} if cache is None else cache
     out = []
     if "comb" in steps.components:
-        sims, idx = views.comb(thresholds.get("inb"), steps.inb_stages, steps.arcface)
-        out.append((idx, match_mask(sims, idx, thresholds["comb"], thresholds.get("min2") if steps.min2 else None)))
+        min2 = thresholds.get("min2") if steps.min2 else None
+        inb = thresholds.get("inb") if steps.inb_stages else None
+        key = ("comb", thresholds["comb"], min2, inb, steps.inb_stages, steps.arcface)
+        if key not in cache:
+            sims, idx = views.comb(inb, steps.inb_stages, steps.arcface)
+            cache[key] = (idx, match_mask(sims, idx, thresholds["comb"], min2))
+        out.append(("comb", *cache[key]))
     if steps.union or "comb" not in steps.components:
         alone_min2 = thresholds.get("min2") if steps.min2 and "comb" not in steps.components else None
         for c in steps.components:
             if c != "comb" and c in views.neighbours and (c != "arcface" or steps.arcface):
-                s, i = views.neighbours[c]
-                out.append((i, match_mask(s, i, thresholds[c], alone_min2)))
+                key = (c, thresholds[c], alone_min2)
+                if key not in cache:
+                    s, i = views.neighbours[c]
+                    cache[key] = (i, match_mask(s, i, thresholds[c], alone_min2))
+                out.append((c, *cache[key]))
     return out
 
 
 def predict_rows(views: Views, thresholds: dict[str, float], steps: Steps) -> list[list[int]]:
     """Matched row positions per row under ``thresholds`` and ``steps``."""
-    parts = _component_masks(views, thresholds, steps)
+    parts = _component_pairs(views, thresholds, steps)
     if not parts:
         return [[i] for i in range(views.n)]
-    lists = [as_lists(idx, mask) for idx, mask in parts]
+    lists = [as_lists(idx, mask) for _, idx, mask in parts]
     return union(*lists) if len(lists) > 1 else lists[0]
 
 
-def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np.ndarray) -> float:
+def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np.ndarray,
+             cache: dict | None = None) -> float:
     """Mean F1 of the matches (without the 50 cap, which k = 51 makes immaterial) against group codes."""
     pairs = []
-    for idx, mask in _component_masks(views, thresholds, steps):
+    for _, idx, mask in _component_pairs(views, thresholds, steps, cache):
         r, k = np.nonzero(mask)
         pairs.append((r, idx[r, k]))
     return pairs_f1(pairs, codes)
@@ -215,9 +229,10 @@ def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes:
         keys.append("min2")
     if "comb" in steps.components and steps.inb_stages:
         keys.append("inb")
+    caches = [{} for _ in folds]
 
     def score(th: dict[str, float], st: Steps = steps) -> float:
-        return float(np.mean([score_f1(v, th, st, c) for v, c in folds]))
+        return float(np.mean([score_f1(v, th, st, c, cache) for (v, c), cache in zip(folds, caches, strict=True)]))
 
     th: dict[str, float] = {"min2": 0.5, "inb": 0.6}
     for key in keys:  # start: each component's own best threshold, matched alone
