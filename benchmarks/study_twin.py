@@ -3,7 +3,7 @@
 1. A clean run into a fresh folder (seconds, peak RSS of the study process, units computed).
 2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
    rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
-Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--out DIR]
+Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small] [--out DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="twin")
     parser.add_argument("--kill-after", type=int, default=12, help="RQ1 units stored before the kill")
+    parser.add_argument("--resume-preset", default=None,
+                        help="preset of the kill-and-resume check (default: --preset; twin-small for a quick check)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="cc-study-"))
@@ -44,7 +46,12 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     units = len(list((clean / "units").iterdir()))
 
-    proc = subprocess.Popen(command(args.preset, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    resume_preset = args.resume_preset or args.preset
+    reference = clean
+    if resume_preset != args.preset:  # an uninterrupted run of the resume preset to compare with
+        reference = root / "reference"
+        subprocess.run(command(resume_preset, reference), capture_output=True, check=True)
+    proc = subprocess.Popen(command(resume_preset, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     while proc.poll() is None and len(list((killed / "units").glob("rq1-*"))) < args.kill_after:
         time.sleep(0.5)
@@ -52,14 +59,14 @@ def main() -> None:
     proc.wait()
     stored_at_kill = len(list((killed / "units").glob("*")))
     t1 = time.perf_counter()
-    resumed = subprocess.run(command(args.preset, killed), capture_output=True, text=True)
+    resumed = subprocess.run(command(resume_preset, killed), capture_output=True, text=True)
     resume_seconds = time.perf_counter() - t1
     identical = resumed.returncode == 0 and pd.read_parquet(killed / "results.parquet").equals(
-        pd.read_parquet(clean / "results.parquet"))
+        pd.read_parquet(reference / "results.parquet"))
     emit({
         "seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1), "units": units,
         "resumed_identical": bool(identical), "units_stored_at_kill": stored_at_kill,
-        "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset,
+        "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset, "resume_preset": resume_preset,
     })
 
 
