@@ -64,7 +64,7 @@ def _rq1(res) -> tuple[str, str]:
         if not lift.empty:
             lf = lift.iloc[0]
             text += (f"; fusion adds {_fmt(lf['value'])} AUC (95% CI {_fmt(lf['ci_low'])} to {_fmt(lf['ci_high'])}, "
-                     f"DeLong p = {_fmt(lf['p_value'], 3)}).")
+                     f"DeLong p = {lf['p_value']:.2g}).")
     body = _p(text)
     if res.curves:
         body += _img(plots.roc_pr_calibration(res.curves), "ROC, precision-recall and calibration curves")
