@@ -118,7 +118,9 @@ def text_inputs(titles: pd.Series, encoder: str) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def _image_vectors(frame: pd.DataFrame, images: Path | None, encoder: str) -> np.ndarray | None:
+def _image_vectors(frame: pd.DataFrame, images: Path | None,
+                   encoder: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(vectors, mask) of the listing images, or None without an image folder or any readable file."""
     if images is None:
         return None
     paths = [str(Path(images) / n) if (Path(images) / n).exists() else None for n in frame["image"]]

@@ -32,7 +32,7 @@ from culturecart.culture.sensitivity import (
 )
 from culturecart.culture.transfer import summarise_transfer, transfer_run, transfer_tasks
 from culturecart.data.dataset import Dataset
-from culturecart.data.hofstede import hofstede_profiles, load_hofstede, shipped_hofstede
+from culturecart.data.hofstede import load_hofstede, shipped_hofstede
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.data.validate import validate_dataset
 from culturecart.encoders.dataset import encode_dataset
@@ -101,8 +101,7 @@ def _frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records) if records else pd.DataFrame()
 
 
-def _rq4_unit(ds_root: str, emb: dict, rows: str, features: list[str] | None, min_rows: int, seed: int) -> dict:
-    ds = Dataset.load(ds_root)
+def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min_rows: int, seed: int) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         design = sensitivity_design(ds, emb, rows=rows, features=features, seed=seed)
@@ -174,8 +173,7 @@ def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
     if cfg.culture.hofstede_path:
         extra = load_hofstede(cfg.culture.hofstede_path)
         base = pd.concat([extra, base[~base.index.isin(extra.index)]])
-    known = [c for c in countries if c in base.index]
-    return hofstede_profiles(known) if not cfg.culture.hofstede_path else base.loc[known]
+    return base.loc[[c for c in countries if c in base.index]]
 
 
 def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyResults:
@@ -288,7 +286,7 @@ def _run_rq1(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame:
     res.tables["rq1_split"] = pd.DataFrame([{"by": c.split.by, "train": len(split.train), "valid": len(split.valid),
                                              "test": len(split.test)}])
     say(f"RQ1: best AUC {auc.iloc[0]['value']:.4f} ({auc.iloc[0]['model']} [{auc.iloc[0]['modalities']}])")
-    return _tidy(table.rename(columns={}), scope="global")
+    return _tidy(table, scope="global")
 
 
 def _run_rq2(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame | None:
@@ -378,7 +376,7 @@ def _run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, models_dir, 
     try:
         [logit] = store.run([Unit("rq4", "logit", {**base, "rows": rows, "features": c.features,
                                                    "min_rows": c.min_rows},
-                                  _rq4_unit, (str(ds.root), emb, rows, c.features, c.min_rows, cfg.seed))], say)
+                                  _rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed))], say)
     except ValueError as err:
         res.notes.append(f"RQ4 logit not estimated: {err}")
         logit = None
