@@ -57,7 +57,7 @@ def matching_ladder(path: str, images: str | None = None, folds: int = 5, seed: 
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         model = MatchingModel(replace(config, seed=seed + 100 * f))
         inner, x = model.inner_views(train, img)
-        head = model._head(x, labels[tr], seed + 100 * f)
+        head = model._head(train, x, seed + 100 * f)
         test_views = compute_views(test, config, head, img)
         codes = np.unique(labels[te], return_inverse=True)[1]
         for name, steps in LADDER:

@@ -5,11 +5,13 @@ Components (each a neighbour list of the top ``k`` = 51 by cosine similarity):
 =============  ==========================================================================================
 ``tfidf``      character 2-4-gram TF-IDF of the titles, fitted on the listings being matched (no labels)
 ``text``       the pretrained multilingual text encoder (``use-m3``; ``char-hash`` without it)
-``arcface``    an ArcFace head trained on label groups over [pretrained text, character hashing]
+``arcface``    an ArcFace head trained on label groups over [pretrained text, TF-IDF n-grams of the training
+               titles] (:mod:`culturecart.matching.arcface`)
 ``phash``      64-bit image phash, similarity = 1 - Hamming distance / 64
 ``image``      the image encoder (``effnet-lite0``), only when an image folder is given
 ``comb``       concatenation of the separately L2-normalised text side (arcface or text) and image side
-               (image, or the phash bits as a +/-1 vector); optionally blended by Iterative NB
+               (image, or the phash bits as a +/-1 vector), the image side scaled by ``image_weight``
+               (tuned; 1 = the reference's equal weights); optionally blended by Iterative NB
 =============  ==========================================================================================
 
 ``Steps`` says which of these make the final matches (the benchmark's ladder switches them on one by one).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,7 +34,7 @@ from sklearn.model_selection import GroupKFold
 
 from culturecart.atomic import atomic_write_text
 from culturecart.encoders.encode import encode
-from culturecart.matching.arcface import ArcFaceHead
+from culturecart.matching.arcface import ArcFaceHead, TitleVocabulary
 from culturecart.matching.knn import hamming_knn, knn, l2_normalize
 from culturecart.matching.neighbours import (
     MAX_MATCHES,
@@ -47,7 +50,13 @@ GRIDS = {
     "arcface": np.round(np.arange(0.20, 0.96, 0.025), 3), "image": np.round(np.arange(0.40, 0.99, 0.02), 3),
     "comb": np.round(np.arange(0.20, 0.96, 0.025), 3), "phash": np.round(1 - np.arange(0, 21) / 64, 4),
     "min2": np.round(np.arange(0.10, 0.80, 0.05), 3), "inb": np.round(np.arange(0.30, 0.91, 0.1), 3),
+    "image_weight": np.array([0.4, 0.5, 0.6, 0.7, 0.85, 1.0]),
 }
+SETTINGS = ("min2", "inb", "image_weight")  # tuned like thresholds, but not a component's own threshold
+START = {"min2": 0.5, "inb": 0.6, "image_weight": 1.0}
+
+
+COMPONENTS = ("tfidf", "text", "arcface", "phash", "image")  # those with their own neighbour lists
 
 
 @dataclass
@@ -67,7 +76,7 @@ class MatchingConfig:
     image_encoder: str = "effnet-lite0"
     k: int = 51
     inner_folds: int = 3
-    arcface_epochs: int = 15
+    arcface_epochs: int = 8
     arcface_dim: int = 256
     seed: int = 0
     steps: Steps = field(default_factory=Steps)
@@ -87,11 +96,13 @@ class Views:
     def n(self) -> int:
         return len(self.image_side)
 
-    def comb(self, inb_threshold: float | None, stages: int, arcface: bool) -> tuple[np.ndarray, np.ndarray]:
+    def comb(self, inb_threshold: float | None, stages: int, arcface: bool,
+             image_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         side = "arcface" if arcface and "arcface" in self.text_sides else "text"
-        key = (side, None) if not stages else (side, inb_threshold, stages)
+        key = (side, image_weight, None) if not stages else (side, image_weight, inb_threshold, stages)
         if key not in self.comb_cache:
-            x = np.concatenate([self.text_sides[side], self.image_side], axis=1) / np.sqrt(2.0)
+            x = np.concatenate([self.text_sides[side], image_weight * self.image_side], axis=1)
+            x /= np.sqrt(1.0 + image_weight ** 2)
             if stages:
                 x = neighbourhood_blend(x, inb_threshold, stages, self.k)
             self.comb_cache[key] = knn(x, self.k)
@@ -108,14 +119,38 @@ def _phash_bits(ints: np.ndarray) -> np.ndarray:
 
 
 def text_inputs(titles: pd.Series, encoder: str) -> np.ndarray:
-    """[pretrained encoder, character hashing] per title, each normalised (masked titles are 0)."""
-    parts = []
-    for name in (encoder, "char-hash"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            emb = encode(titles.tolist(), name, progress=False)
-        parts.append(np.nan_to_num(l2_normalize(np.nan_to_num(emb.vectors))))
-    return np.concatenate(parts, axis=1)
+    """The pretrained encoder's normalised vector per title (masked titles are 0)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        emb = encode(titles.tolist(), encoder, progress=False)
+    return np.nan_to_num(l2_normalize(np.nan_to_num(emb.vectors)))
+
+
+@dataclass
+class TitleHead:
+    """The trained text side: the vocabulary of the training titles and the ArcFace head over it."""
+
+    vocabulary: TitleVocabulary
+    head: ArcFaceHead
+
+    @classmethod
+    def fit(cls, titles: pd.Series, x: np.ndarray, labels: np.ndarray, config: MatchingConfig,
+            seed: int) -> TitleHead:
+        vocab = TitleVocabulary().fit(titles.tolist())
+        head = ArcFaceHead(dim=config.arcface_dim, epochs=config.arcface_epochs, seed=seed)
+        return cls(vocab, head.fit(x, labels, vocab.transform(titles.tolist())))
+
+    def transform(self, titles: pd.Series, x: np.ndarray) -> np.ndarray:
+        return self.head.transform(x, self.vocabulary.transform(titles.tolist()))
+
+    def save(self, folder: Path) -> None:
+        self.vocabulary.save(folder / "vocabulary.json")
+        self.head.save(folder / "arcface.safetensors")
+
+    @classmethod
+    def load(cls, folder: Path, dim: int) -> TitleHead:
+        return cls(TitleVocabulary.load(folder / "vocabulary.json"),
+                   ArcFaceHead.load(folder / "arcface.safetensors", dim=dim))
 
 
 def _image_vectors(frame: pd.DataFrame, images: Path | None,
@@ -134,25 +169,28 @@ def _image_vectors(frame: pd.DataFrame, images: Path | None,
     return emb.vectors, emb.mask
 
 
-def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: ArcFaceHead | None = None,
-                  images: Path | None = None, inputs: np.ndarray | None = None) -> Views:
-    """Neighbour lists of every component for the listings in ``frame``."""
+def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead | None = None,
+                  images: Path | None = None, inputs: np.ndarray | None = None,
+                  components: Collection[str] | None = None) -> Views:
+    """Neighbour lists of the listings in ``frame``: of every component, or only of ``components``."""
     k = config.k
+    wanted = set(COMPONENTS if components is None else components)
     titles = frame["title"].fillna("").astype(str)
     has_title = titles.str.strip().str.len().to_numpy() > 0
     neighbours: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    if has_title.any():
+    if has_title.any() and "tfidf" in wanted:
         tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1, sublinear_tf=True,
                                 dtype=np.float32).fit_transform(titles)
         neighbours["tfidf"] = knn(tfidf, k)
     x = text_inputs(titles, config.text_encoder) if inputs is None else inputs
-    pretrained = x[:, : x.shape[1] - 256]
-    neighbours["text"] = knn(l2_normalize(pretrained), k)
-    text_sides = {"text": l2_normalize(pretrained)}
+    if "text" in wanted:
+        neighbours["text"] = knn(x, k)
+    text_sides = {"text": x}
     if head is not None:
-        arc = head.transform(x)
+        arc = head.transform(titles, x)
         arc[~has_title] = 0.0
-        neighbours["arcface"] = knn(arc, k)
+        if "arcface" in wanted:
+            neighbours["arcface"] = knn(arc, k)
         text_sides["arcface"] = arc
     for name in ("tfidf", "text", "arcface"):  # an empty title matches nothing through text
         if name in neighbours:
@@ -162,18 +200,27 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: ArcFaceHead
             s[np.isin(i, np.flatnonzero(~has_title))] = -1.0
             neighbours[name] = (s, i)
     ints = _phash_ints(frame["image_phash"])
-    neighbours["phash"] = hamming_knn(ints, k)
+    if "phash" in wanted:
+        neighbours["phash"] = hamming_knn(ints, k)
     image_side = _phash_bits(ints)
     img = _image_vectors(frame, images, config.image_encoder)
     if img is not None:
         vec, mask = img
         side = l2_normalize(np.nan_to_num(vec))
-        neighbours["image"] = knn(np.where(mask[:, None], side, 0.0), k)
+        if "image" in wanted:
+            neighbours["image"] = knn(np.where(mask[:, None], side, 0.0), k)
         # rows without a readable image keep their phash bits (in their own coordinates: cosine 0 across)
         image_side = np.concatenate([np.where(mask[:, None], side, 0.0), np.where(mask[:, None], 0.0, image_side)],
                                     axis=1)
     return Views(neighbours, {n: v.astype(np.float32) for n, v in text_sides.items()}, image_side.astype(np.float32),
                  k=k)
+
+
+def used_components(steps: Steps) -> list[str]:
+    """The components whose own neighbour lists ``steps`` reads."""
+    if "comb" in steps.components and not steps.union:
+        return []
+    return [c for c in steps.components if c in COMPONENTS and (c != "arcface" or steps.arcface)]
 
 
 def _component_pairs(views: Views, thresholds: dict[str, float], steps: Steps, cache: dict | None = None):
@@ -187,9 +234,10 @@ def _component_pairs(views: Views, thresholds: dict[str, float], steps: Steps, c
     if "comb" in steps.components:
         min2 = thresholds.get("min2") if steps.min2 else None
         inb = thresholds.get("inb") if steps.inb_stages else None
-        key = ("comb", thresholds["comb"], min2, inb, steps.inb_stages, steps.arcface)
+        weight = thresholds.get("image_weight", 1.0)
+        key = ("comb", thresholds["comb"], min2, inb, steps.inb_stages, steps.arcface, weight)
         if key not in cache:
-            sims, idx = views.comb(inb, steps.inb_stages, steps.arcface)
+            sims, idx = views.comb(inb, steps.inb_stages, steps.arcface, weight)
             cache[key] = (idx, match_mask(sims, idx, thresholds["comb"], min2))
         out.append(("comb", *cache[key]))
     if steps.union or "comb" not in steps.components:
@@ -224,21 +272,23 @@ def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np
 
 
 def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes: int = 2) -> dict[str, float]:
-    """Coordinate ascent on mean F1 over validation folds, each threshold on its grid."""
+    """Coordinate ascent on mean F1 over validation folds, each threshold and setting on its grid."""
     keys = [c for c in steps.components if (c in folds[0][0].neighbours and (c != "arcface" or steps.arcface))
             or c == "comb"]
     if steps.min2:
         keys.append("min2")
-    if "comb" in steps.components and steps.inb_stages:
-        keys.append("inb")
+    if "comb" in steps.components:
+        keys.append("image_weight")
+        if steps.inb_stages:
+            keys.append("inb")
     caches = [{} for _ in folds]
 
     def score(th: dict[str, float], st: Steps = steps) -> float:
         return float(np.mean([score_f1(v, th, st, c, cache) for (v, c), cache in zip(folds, caches, strict=True)]))
 
-    th: dict[str, float] = {"min2": 0.5, "inb": 0.6}
+    th: dict[str, float] = dict(START)
     for key in keys:  # start: each component's own best threshold, matched alone
-        if key not in ("min2", "inb"):
+        if key not in SETTINGS:
             alone = Steps(components=(key,), min2=False, union=False, inb_stages=0, arcface=steps.arcface)
             th[key] = float(max(GRIDS[key], key=lambda t, key=key, alone=alone: score({**th, key: float(t)}, alone)))
     for _ in range(passes):
@@ -258,20 +308,19 @@ class MatchingModel:
 
     def __init__(self, config: MatchingConfig | None = None) -> None:
         self.config = config or MatchingConfig()
-        self.head_: ArcFaceHead | None = None
+        self.head_: TitleHead | None = None
         self.thresholds_: dict[str, float] = {}
 
-    def _head(self, x: np.ndarray, labels: np.ndarray, seed: int) -> ArcFaceHead:
-        c = self.config
-        return ArcFaceHead(dim=c.arcface_dim, epochs=c.arcface_epochs, seed=seed).fit(x, labels)
+    def _head(self, frame: pd.DataFrame, x: np.ndarray, seed: int) -> TitleHead:
+        return TitleHead.fit(frame["title"].fillna("").astype(str), x, frame["label_group"].astype(str).to_numpy(),
+                             self.config, seed)
 
     def fit(self, frame: pd.DataFrame, images: Path | None = None, progress=None) -> MatchingModel:
         if "label_group" not in frame:
             raise ValueError("matching fit needs a label_group column")
         folds, x = self.inner_views(frame, images, progress)
         self.thresholds_ = tune_thresholds(folds, self.config.steps)
-        labels = frame["label_group"].astype(str).to_numpy()
-        self.head_ = self._head(x, labels, self.config.seed) if self.config.steps.arcface else None
+        self.head_ = self._head(frame, x, self.config.seed) if self.config.steps.arcface else None
         return self
 
     def inner_views(self, frame: pd.DataFrame, images: Path | None = None,
@@ -286,7 +335,7 @@ class MatchingModel:
         x = text_inputs(frame["title"].fillna("").astype(str), c.text_encoder)
         folds = []
         for f, (tr, va) in enumerate(GroupKFold(n_splits=n_inner).split(x, groups=labels)):
-            head = self._head(x[tr], labels[tr], c.seed + f) if c.steps.arcface else None
+            head = self._head(frame.iloc[tr], x[tr], c.seed + f) if c.steps.arcface else None
             views = compute_views(frame.iloc[va].reset_index(drop=True), c, head, images, inputs=x[va])
             folds.append((views, np.unique(labels[va], return_inverse=True)[1]))
             if progress:
@@ -294,7 +343,7 @@ class MatchingModel:
         return folds, x
 
     def predict(self, frame: pd.DataFrame, images: Path | None = None) -> pd.DataFrame:
-        views = compute_views(frame, self.config, self.head_, images)
+        views = compute_views(frame, self.config, self.head_, images, components=used_components(self.config.steps))
         rows = predict_rows(views, self.thresholds_, self.config.steps)
         ids = frame["posting_id"].astype(str).to_numpy()
         return pd.DataFrame({"posting_id": ids, "matches": [" ".join(ids[r][:MAX_MATCHES]) for r in rows]})
@@ -303,7 +352,7 @@ class MatchingModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if self.head_ is not None:
-            self.head_.save(folder / "arcface.safetensors")
+            self.head_.save(folder)
         atomic_write_text(folder / "matching.json", json.dumps(
             {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
         return folder
@@ -319,5 +368,5 @@ class MatchingModel:
         model = cls(MatchingConfig(**cfg))
         model.thresholds_ = info["thresholds"]
         if (folder / "arcface.safetensors").exists():
-            model.head_ = ArcFaceHead.load(folder / "arcface.safetensors", dim=model.config.arcface_dim)
+            model.head_ = TitleHead.load(folder, dim=model.config.arcface_dim)
         return model
