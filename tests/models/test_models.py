@@ -78,3 +78,15 @@ def test_unknown_config_key_is_named():
         create_model("lightgbm", n_trees=10)
     with pytest.raises(KeyError, match="valid"):
         create_model("bert4rec")
+
+
+def test_late_fusion_takes_a_model_per_modality(sim_features, sim_split, tmp_path):
+    bases = {"text": {"model": "logistic", "C": 0.5}, "image": {"model": "logistic"}}
+    model = _fit("late_fusion", sim_features, sim_split, bases=bases)
+    assert model.base_["text"].name == "logistic" and model.base_["text"].config.C == 0.5
+    assert model.base_["offer"].name == "lightgbm"  # the default base elsewhere
+    test = sim_features.rows(sim_split.test)
+    model.save(tmp_path / "lf")
+    loaded = PurchaseModel.load(tmp_path / "lf")
+    assert loaded.base_["text"].name == "logistic"
+    np.testing.assert_allclose(loaded.predict_proba(test), model.predict_proba(test), rtol=1e-6, atol=1e-7)

@@ -1,7 +1,9 @@
 """Late fusion: one unimodal model per modality, stacked by a logistic regression on their logits.
 
 The stacker is fitted on validation rows (never the rows the unimodal models were trained on), as
-in stacked generalisation (Wolpert 1992, Neural Networks 5:241-259).
+in stacked generalisation (Wolpert 1992, Neural Networks 5:241-259). ``base`` is the model for every
+modality; ``bases`` overrides it per modality (e.g. logistic regression on text embeddings, LightGBM on
+tabular blocks), each as ``{"model": name, **options}``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from culturecart.models.neural import split_by_user
 class LateFusionConfig(ModelConfig):
     base: str = "lightgbm"
     base_options: dict[str, object] = Field(default_factory=dict)
+    bases: dict[str, dict[str, object]] = Field(default_factory=dict)
     valid_share: float = Field(0.2, gt=0, lt=0.5)
 
 
@@ -35,8 +38,11 @@ class LateFusionModel(PurchaseModel):
             train, valid = train.rows(tr), train.rows(va)
         data = self._inputs(train)
         self.modalities_ = data.modalities
-        self.base_ = {m: create_model(self.config.base, modalities=[m], seed=self.config.seed,
-                                      **self.config.base_options).fit(train, valid) for m in self.modalities_}
+        self.base_ = {}
+        for m in self.modalities_:
+            spec = dict(self.config.bases.get(m, {"model": self.config.base, **self.config.base_options}))
+            self.base_[m] = create_model(spec.pop("model"), modalities=[m], seed=self.config.seed,
+                                         **spec).fit(train, valid)
         self.stacker_ = LogisticRegression(C=1.0, max_iter=1000).fit(self._stack(valid), valid.y)
         return self
 
