@@ -38,7 +38,8 @@ from culturecart.paths import dataset_path
 TEXT = [("logistic", {"C": 0.5}), ("text_only", {})]
 TABULAR = [("lightgbm", {"learning_rate": 0.02}), ("logistic", {})]
 FUSION = [("logistic", {"C": 0.5}), ("mlp", {}), ("lightgbm", {"learning_rate": 0.02}), ("late_fusion", {}),
-          ("late_fusion", {"bases": {"text": {"model": "logistic", "C": 0.5}}})]
+          ("late_fusion", {"bases": {"text": {"model": "logistic", "C": 0.5}}}),
+          ("late_fusion", {"bases": {"text": {"model": "mlp"}}})]
 
 
 def pick(candidates, fit, valid, test):
