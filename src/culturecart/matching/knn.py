@@ -58,7 +58,7 @@ def _sorted(sims: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _sparse_knn(x: sp.csr_matrix, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
-    top = sp_matmul_topn(x, x.T.tocsr(), top_n=k, sort=True, n_threads=threads)
+    top = sp_matmul_topn(x, x.T.tocsr(), top_n=k, n_threads=threads)  # _sorted orders the rows
     sims = np.zeros((n, k), np.float32)
     idx = np.repeat(np.arange(n, dtype=np.int64)[:, None], k, axis=1)
     counts = np.diff(top.indptr)

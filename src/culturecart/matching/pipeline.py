@@ -52,8 +52,8 @@ GRIDS = {
     "min2": np.round(np.arange(0.10, 0.80, 0.05), 3), "inb": np.round(np.arange(0.30, 0.91, 0.1), 3),
     "image_weight": np.array([0.4, 0.5, 0.6, 0.7, 0.85, 1.0]),
 }
-SETTINGS = ("min2", "inb", "image_weight")  # tuned like thresholds, but not a component's own threshold
 START = {"min2": 0.5, "inb": 0.6, "image_weight": 1.0}
+SETTINGS = tuple(START)  # tuned like thresholds, but not a component's own threshold
 
 
 COMPONENTS = ("tfidf", "text", "arcface", "phash", "image")  # those with their own neighbour lists
