@@ -38,7 +38,7 @@ from culturecart.matching.pipeline import (
 )
 from culturecart.paths import data_root
 
-BASELINE = Steps(components=("tfidf", "phash"), min2=False, union=True, inb_stages=0, arcface=False)
+BASELINE = Steps(components=("tfidf", "phash"), min2=False, union=True, inb_stages=0, arcface=False, pair_model=False)
 
 
 def main() -> None:

@@ -21,23 +21,31 @@ from culturecart.matching.pipeline import (
     MatchingModel,
     Steps,
     compute_views,
+    fit_pair_scorer,
     score_f1,
     tune_thresholds,
 )
 
+ALL = ("comb", "tfidf", "arcface", "phash", "image")
+NONE = {"min2": False, "union": False, "inb_stages": 0, "arcface": False, "pair_model": False}
+
+
+def _alone(component: str) -> Steps:
+    return Steps(components=(component,), **NONE)
+
+
 LADDER: tuple[tuple[str, Steps], ...] = (
-    ("tfidf", Steps(components=("tfidf",), min2=False, union=False, inb_stages=0, arcface=False)),
-    ("pretrained_text", Steps(components=("text",), min2=False, union=False, inb_stages=0, arcface=False)),
-    ("phash", Steps(components=("phash",), min2=False, union=False, inb_stages=0, arcface=False)),
-    ("image", Steps(components=("image",), min2=False, union=False, inb_stages=0, arcface=False)),
-    ("comb", Steps(components=("comb",), min2=False, union=False, inb_stages=0, arcface=False)),
-    ("+min2", Steps(components=("comb",), min2=True, union=False, inb_stages=0, arcface=False)),
-    ("+union", Steps(components=("comb", "tfidf", "phash", "image"), min2=True, union=True, inb_stages=0,
-                     arcface=False)),
-    ("+INB", Steps(components=("comb", "tfidf", "phash", "image"), min2=True, union=True, inb_stages=2,
-                   arcface=False)),
-    ("+ArcFace", Steps(components=("comb", "tfidf", "arcface", "phash", "image"), min2=True, union=True,
-                       inb_stages=2, arcface=True)),
+    ("tfidf", _alone("tfidf")),
+    ("pretrained_text", _alone("text")),
+    ("phash", _alone("phash")),
+    ("image", _alone("image")),
+    ("comb", _alone("comb")),
+    ("+min2", Steps(components=("comb",), **{**NONE, "min2": True})),
+    ("+union", Steps(components=("comb", "tfidf", "phash", "image"), **{**NONE, "min2": True, "union": True})),
+    ("+INB", Steps(components=("comb", "tfidf", "phash", "image"),
+                   **{**NONE, "min2": True, "union": True, "inb_stages": 2})),
+    ("+ArcFace", Steps(components=ALL, **{**NONE, "min2": True, "union": True, "inb_stages": 2, "arcface": True})),
+    ("+pair model", Steps(components=ALL, min2=True, union=True, inb_stages=2, arcface=True, pair_model=True)),
 )
 
 
@@ -60,12 +68,16 @@ def matching_ladder(path: str, images: str | None = None, folds: int = 5, seed: 
         head = model._head(train, x, seed + 100 * f)
         test_views = compute_views(test, config, head, img)
         codes = np.unique(labels[te], return_inverse=True)[1]
+        tuned: dict[str, dict[str, float]] = {}  # the pair model step reuses its union's settings
         for name, steps in LADDER:
             if name == "image" and "image" not in test_views.neighbours:
                 continue
-            th = tune_thresholds(inner, steps)
-            scores[name].append(score_f1(test_views, th, steps, codes))
-            thresholds[name].append(th)
+            key = repr(replace(steps, pair_model=False))
+            th = tuned[key] = tuned.get(key) or tune_thresholds(inner, steps)
+            scorer = fit_pair_scorer(inner, th, steps, seed + 100 * f) if steps.pair_model else None
+            scores[name].append(score_f1(test_views, th, steps, codes, scorer=scorer))
+            thresholds[name].append({**th, **({"pair": scorer.threshold, "pair_min2": scorer.min2 if scorer.min2 is not None else float("nan")}
+                                               if scorer else {})})
         if progress:
             progress(f"outer fold {f + 1}/{n_folds}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items() if v))
     rows = []

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,7 @@ from culturecart.matching.neighbours import (
     pairs_f1,
     union,
 )
+from culturecart.matching.pairs import PairScorer, match_lists, pair_set
 
 GRIDS = {
     "tfidf": np.round(np.arange(0.30, 0.96, 0.025), 3), "text": np.round(np.arange(0.40, 0.99, 0.02), 3),
@@ -68,6 +69,7 @@ class Steps:
     union: bool = True
     inb_stages: int = 2
     arcface: bool = True
+    pair_model: bool = True  # a learned scorer on candidate pairs replaces the thresholded union
 
 
 @dataclass
@@ -96,16 +98,20 @@ class Views:
     def n(self) -> int:
         return len(self.image_side)
 
+    def comb_vectors(self, inb_threshold: float | None, stages: int, arcface: bool,
+                     image_weight: float = 1.0) -> np.ndarray:
+        """The combined embedding (text side and weighted image side), blended over ``stages`` of INB."""
+        side = "arcface" if arcface and "arcface" in self.text_sides else "text"
+        x = np.concatenate([self.text_sides[side], image_weight * self.image_side], axis=1)
+        x /= np.sqrt(1.0 + image_weight ** 2)
+        return neighbourhood_blend(x, inb_threshold, stages, self.k) if stages else x
+
     def comb(self, inb_threshold: float | None, stages: int, arcface: bool,
              image_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        side = "arcface" if arcface and "arcface" in self.text_sides else "text"
-        key = (side, image_weight, None) if not stages else (side, image_weight, inb_threshold, stages)
+        """Neighbours of :meth:`comb_vectors`."""
+        key = (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
         if key not in self.comb_cache:
-            x = np.concatenate([self.text_sides[side], image_weight * self.image_side], axis=1)
-            x /= np.sqrt(1.0 + image_weight ** 2)
-            if stages:
-                x = neighbourhood_blend(x, inb_threshold, stages, self.k)
-            self.comb_cache[key] = knn(x, self.k)
+            self.comb_cache[key] = knn(self.comb_vectors(inb_threshold, stages, arcface, image_weight), self.k)
         return self.comb_cache[key]
 
 
@@ -217,7 +223,9 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead |
 
 
 def used_components(steps: Steps) -> list[str]:
-    """The components whose own neighbour lists ``steps`` reads."""
+    """The components whose own neighbour lists ``steps`` reads (the pair model reads them all)."""
+    if steps.pair_model:
+        return list(COMPONENTS)
     if "comb" in steps.components and not steps.union:
         return []
     return [c for c in steps.components if c in COMPONENTS and (c != "arcface" or steps.arcface)]
@@ -252,8 +260,11 @@ def _component_pairs(views: Views, thresholds: dict[str, float], steps: Steps, c
     return out
 
 
-def predict_rows(views: Views, thresholds: dict[str, float], steps: Steps) -> list[list[int]]:
-    """Matched row positions per row under ``thresholds`` and ``steps``."""
+def predict_rows(views: Views, thresholds: dict[str, float], steps: Steps,
+                 scorer: PairScorer | None = None) -> list[list[int]]:
+    """Matched row positions per row under ``thresholds`` and ``steps`` (and the pair scorer, if it has one)."""
+    if steps.pair_model:
+        return match_lists(views.n, *_scorer(scorer).match(pair_set(views, thresholds, steps)))
     parts = _component_pairs(views, thresholds, steps)
     if not parts:
         return [[i] for i in range(views.n)]
@@ -261,9 +272,18 @@ def predict_rows(views: Views, thresholds: dict[str, float], steps: Steps) -> li
     return union(*lists) if len(lists) > 1 else lists[0]
 
 
+def _scorer(scorer: PairScorer | None) -> PairScorer:
+    if scorer is None:
+        raise ValueError("these steps use the pair model, but none was fitted (fit with steps.pair_model)")
+    return scorer
+
+
 def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np.ndarray,
-             cache: dict | None = None) -> float:
+             cache: dict | None = None, scorer: PairScorer | None = None) -> float:
     """Mean F1 of the matches (without the 50 cap, which k = 51 makes immaterial) against group codes."""
+    if steps.pair_model:
+        rows, cols, _ = _scorer(scorer).match(pair_set(views, thresholds, steps))
+        return pairs_f1([(rows, cols)], codes)
     pairs = []
     for _, idx, mask in _component_pairs(views, thresholds, steps, cache):
         r, k = np.nonzero(mask)
@@ -272,7 +292,12 @@ def score_f1(views: Views, thresholds: dict[str, float], steps: Steps, codes: np
 
 
 def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes: int = 2) -> dict[str, float]:
-    """Coordinate ascent on mean F1 over validation folds, each threshold and setting on its grid."""
+    """Coordinate ascent on mean F1 over validation folds, each threshold and setting on its grid.
+
+    With ``steps.pair_model``, these are the settings of the union it replaces (the pair features read the
+    comb's INB and image weight from them); fit the scorer with :func:`fit_pair_scorer`.
+    """
+    steps = replace(steps, pair_model=False)
     keys = [c for c in steps.components if (c in folds[0][0].neighbours and (c != "arcface" or steps.arcface))
             or c == "comb"]
     if steps.min2:
@@ -289,7 +314,8 @@ def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes:
     th: dict[str, float] = dict(START)
     for key in keys:  # start: each component's own best threshold, matched alone
         if key not in SETTINGS:
-            alone = Steps(components=(key,), min2=False, union=False, inb_stages=0, arcface=steps.arcface)
+            alone = Steps(components=(key,), min2=False, union=False, inb_stages=0, arcface=steps.arcface,
+                          pair_model=False)
             th[key] = float(max(GRIDS[key], key=lambda t, key=key, alone=alone: score({**th, key: float(t)}, alone)))
     for _ in range(passes):
         for key in keys:
@@ -302,6 +328,12 @@ def tune_thresholds(folds: list[tuple[Views, np.ndarray]], steps: Steps, passes:
     return th
 
 
+def fit_pair_scorer(folds: list[tuple[Views, np.ndarray]], thresholds: dict[str, float], steps: Steps,
+                    seed: int = 0) -> PairScorer:
+    """The pair scorer trained on the candidates of every validation fold (thresholds out of fold)."""
+    return PairScorer.fit([(pair_set(v, thresholds, steps), codes) for v, codes in folds], seed=seed)
+
+
 class MatchingModel:
     """``fit`` learns the ArcFace head and every threshold (GroupKFold inside the training file);
     ``predict`` never reads labels."""
@@ -309,6 +341,7 @@ class MatchingModel:
     def __init__(self, config: MatchingConfig | None = None) -> None:
         self.config = config or MatchingConfig()
         self.head_: TitleHead | None = None
+        self.scorer_: PairScorer | None = None
         self.thresholds_: dict[str, float] = {}
 
     def _head(self, frame: pd.DataFrame, x: np.ndarray, seed: int) -> TitleHead:
@@ -320,6 +353,8 @@ class MatchingModel:
             raise ValueError("matching fit needs a label_group column")
         folds, x = self.inner_views(frame, images, progress)
         self.thresholds_ = tune_thresholds(folds, self.config.steps)
+        if self.config.steps.pair_model:
+            self.scorer_ = fit_pair_scorer(folds, self.thresholds_, self.config.steps, self.config.seed)
         self.head_ = self._head(frame, x, self.config.seed) if self.config.steps.arcface else None
         return self
 
@@ -344,7 +379,7 @@ class MatchingModel:
 
     def predict(self, frame: pd.DataFrame, images: Path | None = None) -> pd.DataFrame:
         views = compute_views(frame, self.config, self.head_, images, components=used_components(self.config.steps))
-        rows = predict_rows(views, self.thresholds_, self.config.steps)
+        rows = predict_rows(views, self.thresholds_, self.config.steps, self.scorer_)
         ids = frame["posting_id"].astype(str).to_numpy()
         return pd.DataFrame({"posting_id": ids, "matches": [" ".join(ids[r][:MAX_MATCHES]) for r in rows]})
 
@@ -353,6 +388,8 @@ class MatchingModel:
         folder.mkdir(parents=True, exist_ok=True)
         if self.head_ is not None:
             self.head_.save(folder)
+        if self.scorer_ is not None:
+            self.scorer_.save(folder)
         atomic_write_text(folder / "matching.json", json.dumps(
             {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
         return folder
@@ -364,9 +401,12 @@ class MatchingModel:
             raise FileNotFoundError(f"{folder} holds no matching model (matching.json); run `culturecart match fit`")
         info = json.loads((folder / "matching.json").read_text("utf-8"))
         cfg = dict(info["config"])
-        cfg["steps"] = Steps(**{**cfg["steps"], "components": tuple(cfg["steps"]["components"])})
+        steps = {"pair_model": False, **cfg["steps"]}  # models saved before the pair model had none
+        cfg["steps"] = Steps(**{**steps, "components": tuple(steps["components"])})
         model = cls(MatchingConfig(**cfg))
         model.thresholds_ = info["thresholds"]
         if (folder / "arcface.safetensors").exists():
             model.head_ = TitleHead.load(folder, dim=model.config.arcface_dim)
+        if (folder / "pair_scorer.json").exists():
+            model.scorer_ = PairScorer.load(folder)
         return model
