@@ -2,7 +2,8 @@
 
 Ladder (culturecart.matching.ladder): tfidf-only, pretrained-text-only (USE-m3), phash-only, comb
 (normalised text + weighted phash bits concatenated), + min2, + union with tfidf and phash matches, + Iterative
-Neighbourhood Blending (2 stages), + ArcFace heads over [USE-m3, title n-gram TF-IDF] (trained on the 4 training folds). Each step's
+Neighbourhood Blending (2 stages), + ArcFace heads over [USE-m3, title n-gram TF-IDF] (trained on the 4 training folds),
++ pair model (LightGBM on candidate-pair features instead of the thresholded union). Each step's
 thresholds are tuned by inner GroupKFold on the training folds only; the outer fold is scored once.
 The data has no images (30 sample files only), so the image side is the phash throughout.
 Baseline in the same run: a plain character TF-IDF + phash union with one tuned threshold each

@@ -15,6 +15,8 @@ Components (each a neighbour list of the top ``k`` = 51 by cosine similarity):
 =============  ==========================================================================================
 
 ``Steps`` says which of these make the final matches (the benchmark's ladder switches them on one by one).
+With ``pair_model`` (the default) a learned scorer on candidate pairs (:mod:`culturecart.matching.pairs`)
+reads every component and replaces the thresholded union.
 Titles that are empty or missing match through the image side only (their text vectors are masked out of
 the text neighbours); rows without an image file fall back to the phash.
 """
