@@ -53,18 +53,6 @@ class GridResult:
         return {frozenset(m.split("+")): float(v) for m, v in zip(t["modalities"], t["value"], strict=True)}
 
 
-def _fit_one(name: str, subset: tuple[str, ...], data: ModalityData, split: Split, seed: int, keep: bool,
-             verbose: bool):
-    started = time.perf_counter()
-    model = create_model(name, seed=seed) if model_spec(name).defaults.get("modalities") else \
-        create_model(name, seed=seed, modalities=list(subset))
-    model.fit(data.rows(split.train), data.rows(split.valid))
-    p = model.predict_proba(data.rows(split.test))
-    if verbose:
-        print(f"  fitted {name}[{'+'.join(subset)}] in {time.perf_counter() - started:.1f}s", flush=True)
-    return name, subset, p, (model if keep else None)
-
-
 def grid_jobs(data: ModalityData, models: Sequence[str] = ("logistic", "lightgbm"),
               subsets: Sequence[Sequence[str]] | str = "all",
               extra_runs: Sequence[tuple[str, Sequence[str]]] = ()) -> list[tuple[str, tuple[str, ...]]]:
