@@ -16,6 +16,8 @@ def fitted(sim_dir, tmp_path_factory):
     res = runner.invoke(app, ["match", "fit", "--train", str(train), "--model-dir", str(model), "--text", "char-hash",
                               "--images", str(sim_dir / "images")])
     assert res.exit_code == 0, res.output
+    assert {"matching.json", "pair_scorer.json", "pair_scorer.txt", "arcface.safetensors"} <= {
+        f.name for f in model.iterdir()}  # the default steps end with the pair scorer
     return model
 
 
@@ -79,3 +81,20 @@ def test_fit_needs_labels_and_predict_needs_a_model(sim_dir, tmp_path):
     res = runner.invoke(app, ["match", "predict", "--model-dir", str(tmp_path / "none"), "--input", str(path),
                               "--out", str(tmp_path / "s.csv")])
     assert res.exit_code == 2 and "matching.json" in res.output
+
+
+def test_a_model_saved_before_the_pair_scorer_loads_without_it(fitted, tmp_path):
+    import shutil
+
+    from culturecart.matching.pipeline import MatchingModel
+
+    old = tmp_path / "old"
+    shutil.copytree(fitted, old)
+    info = json.loads((old / "matching.json").read_text())
+    del info["config"]["steps"]["pair_model"]
+    (old / "matching.json").write_text(json.dumps(info))
+    for name in ("pair_scorer.json", "pair_scorer.txt"):
+        (old / name).unlink()
+    model = MatchingModel.load(old)
+    assert model.config.steps.pair_model is False and model.scorer_ is None
+    assert MatchingModel.load(fitted).config.steps.pair_model is True
