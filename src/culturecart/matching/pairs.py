@@ -105,13 +105,13 @@ def pair_set(views: Views, thresholds: dict[str, float], steps: Steps) -> PairSe
     """Candidates and features of one set of listings (every component in ``views`` is used)."""
     weight = thresholds.get("image_weight", 1.0)
     lists = dict(views.neighbours)
-    lists["comb"] = views.comb(thresholds.get("inb"), steps.inb_stages, steps.arcface, weight)
+    blended, lists["comb"] = views.comb_with_vectors(thresholds.get("inb"), steps.inb_stages, steps.arcface, weight)
     a, b = candidates(lists, views.n)
     feats: dict[str, np.ndarray] = {}
     dense = {**views.text_sides, "image": views.image_side,
              "comb": views.comb_vectors(None, 0, steps.arcface, weight)}
     if steps.inb_stages:
-        dense["comb_inb"] = views.comb_vectors(thresholds.get("inb"), steps.inb_stages, steps.arcface, weight)
+        dense["comb_inb"] = blended
     for name, x in dense.items():
         feats[f"cos:{name}"] = _dot(x, a, b)
     if "tfidf" in lists:

@@ -110,11 +110,20 @@ class Views:
 
     def comb(self, inb_threshold: float | None, stages: int, arcface: bool,
              image_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours of :meth:`comb_vectors`."""
+        """Neighbours of :meth:`comb_vectors` (memoised: threshold tuning asks for them many times)."""
         key = (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
         if key not in self.comb_cache:
-            self.comb_cache[key] = knn(self.comb_vectors(inb_threshold, stages, arcface, image_weight), self.k)
+            self.comb_with_vectors(inb_threshold, stages, arcface, image_weight)
         return self.comb_cache[key]
+
+    def comb_with_vectors(self, inb_threshold: float | None, stages: int, arcface: bool,
+                          image_weight: float = 1.0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """:meth:`comb_vectors` and their neighbours, the vectors computed once."""
+        x = self.comb_vectors(inb_threshold, stages, arcface, image_weight)
+        key = (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
+        if key not in self.comb_cache:
+            self.comb_cache[key] = knn(x, self.k)
+        return x, self.comb_cache[key]
 
 
 def _phash_ints(phash: pd.Series) -> np.ndarray:
