@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from culturecart.matching.knn import knn, l2_normalize
 
@@ -74,11 +75,16 @@ def neighbourhood_blend(x: np.ndarray, threshold: float, stages: int = 1, k: int
                         sims_idx: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Iterative Neighbourhood Blending of L2-normalised ``x`` (returns new normalised vectors)."""
     x = l2_normalize(x)
+    n = len(x)
     for stage in range(stages):
         sims, idx = sims_idx if (stage == 0 and sims_idx is not None) else knn(x, k)
         w = np.where(sims >= threshold, sims, 0.0).astype(np.float32)
-        w[idx == np.arange(len(x))[:, None]] = 1.0  # itself, weight 1
-        x = l2_normalize(np.einsum("nk,nkd->nd", w, x[idx]))
+        w[idx == np.arange(n)[:, None]] = 1.0  # itself, weight 1
+        # a sparse (n, n) weight matrix: most neighbours fall below the threshold, and gathering x[idx]
+        # densely would move n * k * d floats (27k x 51 x 320 on Shopee: 6 s of a 45 s predict)
+        keep = w != 0
+        weights = sp.csr_matrix((w[keep], idx[keep], np.r_[0, np.cumsum(keep.sum(axis=1))]), shape=(n, n))
+        x = l2_normalize(weights @ x)
     return x
 
 

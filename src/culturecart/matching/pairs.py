@@ -6,8 +6,8 @@ alone, and what counts as "close" depends on how crowded each listing's neighbou
 learns that from the labelled inner folds, as the top Shopee solutions did with GBDTs on candidate pairs.
 
 Candidates: every unordered pair (i, j) where one is among the other's top-k neighbours in any
-component (``comb`` included) with a similarity of at least that component's ``FLOORS`` value (loose:
-on Shopee they keep ~93% of the true pairs at ~13 candidates per listing).
+component of the union it replaces (``comb`` included) with a similarity of at least that component's
+``FLOORS`` value (loose: on Shopee they keep ~93% of the true pairs at ~13 candidates per listing).
 Features, symmetric in i and j: the cosine similarity in every dense view (pretrained text, ArcFace,
 image side, comb before and after INB), the TF-IDF similarity where either lists the other (missing
 otherwise), and each listing's neighbourhood density per component (similarity of its nearest other,
@@ -102,9 +102,14 @@ def _dot(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def pair_set(views: Views, thresholds: dict[str, float], steps: Steps) -> PairSet:
-    """Candidates and features of one set of listings (every component in ``views`` is used)."""
+    """Candidates and features of one set of listings.
+
+    The candidates come from the neighbour lists of the components the union would read
+    (``steps.components``) and the comb's; the cosine features from every dense view in ``views``.
+    """
     weight = thresholds.get("image_weight", 1.0)
-    lists = dict(views.neighbours)
+    lists = {c: views.neighbours[c] for c in steps.components
+             if c in views.neighbours and (c != "arcface" or steps.arcface)}
     blended, lists["comb"] = views.comb_with_vectors(thresholds.get("inb"), steps.inb_stages, steps.arcface, weight)
     a, b = candidates(lists, views.n)
     feats: dict[str, np.ndarray] = {}

@@ -234,10 +234,8 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead |
 
 
 def used_components(steps: Steps) -> list[str]:
-    """The components whose own neighbour lists ``steps`` reads (the pair model reads them all)."""
-    if steps.pair_model:
-        return list(COMPONENTS)
-    if "comb" in steps.components and not steps.union:
+    """The components whose own neighbour lists ``steps`` reads (the pair model reads the union's)."""
+    if "comb" in steps.components and not (steps.union or steps.pair_model):
         return []
     return [c for c in steps.components if c in COMPONENTS and (c != "arcface" or steps.arcface)]
 
