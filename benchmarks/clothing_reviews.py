@@ -141,12 +141,12 @@ def main() -> None:
     auc_tfidf = roc_auc_score(y[test_idx], lr.predict_proba(tfidf.transform(texts[test_idx]))[:, 1])
     # The same reference with the tabular features appended (one-hot classes, standardised log1p numbers):
     # what the tabular block adds to strong sparse text in the simplest early fusion.
-    tab = tabular_matrix(ds)
-    scaler = StandardScaler(with_mean=False).fit(tab[train_idx])
+    tab_x = tabular_matrix(ds)
+    scaler = StandardScaler(with_mean=False).fit(tab_x[train_idx])
     fused = LogisticRegression(C=4.0, max_iter=3000).fit(
-        sp.hstack([x_train, scaler.transform(tab[train_idx])]).tocsr(), y[train_idx])
+        sp.hstack([x_train, scaler.transform(tab_x[train_idx])]).tocsr(), y[train_idx])
     auc_tfidf_tab = roc_auc_score(y[test_idx], fused.predict_proba(
-        sp.hstack([tfidf.transform(texts[test_idx]), scaler.transform(tab[test_idx])]).tocsr())[:, 1])
+        sp.hstack([tfidf.transform(texts[test_idx]), scaler.transform(tab_x[test_idx])]).tocsr())[:, 1])
     figures = {
         "auc_text": round(roc_auc_score(test.y, text[2]), 4), "text_model": text[1],
         "auc_tabular": round(roc_auc_score(test.y, tab[2]), 4), "tabular_model": tab[1],
