@@ -23,7 +23,7 @@ def test_study_writes_every_output(small_study):
     assert list(results.columns) == TIDY_COLUMNS
     assert {"RQ1", "RQ2", "RQ3", "RQ4", "RQ5", "M"} <= set(results["question"])
     ladder = results[results["question"] == "M"]
-    assert ladder["model"].iloc[-1] == "+ArcFace" and (ladder["value"] > 0.3).all()
+    assert ladder["model"].iloc[-1] == "+pair model" and (ladder["value"] > 0.3).all()
     auc = results[(results["question"] == "RQ1") & (results["metric"] == "roc_auc")]
     assert (auc["ci_low"] <= auc["value"]).all() and (auc["value"] <= auc["ci_high"]).all()
     assert (out / "models" / "rq1-lightgbm" / "model.json").exists()
