@@ -76,8 +76,9 @@ def matching_ladder(path: str, images: str | None = None, folds: int = 5, seed: 
             th = tuned[key] = tuned.get(key) or tune_thresholds(inner, steps)
             scorer = fit_pair_scorer(inner, th, steps, seed + 100 * f) if steps.pair_model else None
             scores[name].append(score_f1(test_views, th, steps, codes, scorer=scorer))
-            thresholds[name].append({**th, **({"pair": scorer.threshold, "pair_min2": scorer.min2 if scorer.min2 is not None else float("nan")}
-                                               if scorer else {})})
+            if scorer is not None:  # min2 off shows as NaN, which the mean over folds skips
+                th = {**th, "pair": scorer.threshold, "pair_min2": np.nan if scorer.min2 is None else scorer.min2}
+            thresholds[name].append(th)
         if progress:
             progress(f"outer fold {f + 1}/{n_folds}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items() if v))
     rows = []

@@ -16,7 +16,7 @@ Components (each a neighbour list of the top ``k`` = 51 by cosine similarity):
 
 ``Steps`` says which of these make the final matches (the benchmark's ladder switches them on one by one).
 With ``pair_model`` (the default) a learned scorer on candidate pairs (:mod:`culturecart.matching.pairs`)
-reads every component and replaces the thresholded union.
+reads the union's neighbour lists and every dense view, and replaces the thresholded union.
 Titles that are empty or missing match through the image side only (their text vectors are masked out of
 the text neighbours); rows without an image file fall back to the phash.
 """
@@ -111,7 +111,7 @@ class Views:
     def comb(self, inb_threshold: float | None, stages: int, arcface: bool,
              image_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Neighbours of :meth:`comb_vectors` (memoised: threshold tuning asks for them many times)."""
-        key = (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
+        key = _comb_key(inb_threshold, stages, arcface, image_weight)
         if key not in self.comb_cache:
             self.comb_with_vectors(inb_threshold, stages, arcface, image_weight)
         return self.comb_cache[key]
@@ -120,10 +120,14 @@ class Views:
                           image_weight: float = 1.0) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """:meth:`comb_vectors` and their neighbours, the vectors computed once."""
         x = self.comb_vectors(inb_threshold, stages, arcface, image_weight)
-        key = (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
+        key = _comb_key(inb_threshold, stages, arcface, image_weight)
         if key not in self.comb_cache:
             self.comb_cache[key] = knn(x, self.k)
         return x, self.comb_cache[key]
+
+
+def _comb_key(inb_threshold: float | None, stages: int, arcface: bool, image_weight: float) -> tuple:
+    return (arcface, image_weight) + ((inb_threshold, stages) if stages else ())
 
 
 def _phash_ints(phash: pd.Series) -> np.ndarray:
