@@ -8,8 +8,10 @@ fusion's lift over the text-only model gets a paired bootstrap CI. Then the same
 stratified 5-fold CV (``cv`` figures: mean AUCs, the mean lift with a t-interval over folds, and a
 paired bootstrap CI of the lift on the pooled out-of-fold predictions). A TF-IDF (1-2 grams) + logistic
 regression text model runs in the same script as the reference figure (0.949 measured before), and the
-same with the tabular features appended; ``lift_bound_if_independent`` is the most any fusion could add
-if the tabular block's information were independent of the text's (equal-variance binormal model).
+same with the tabular features appended (early) or stacked on the text score; ``reference_cv`` repeats those
+three in the same CV folds with paired bootstrap CIs of the lifts on 23k pooled rows;
+``lift_bound_if_independent`` is the most any fusion could add if the tabular block's information were
+independent of the text's (equal-variance binormal model).
 The pytorch-widedeep peer needs torchvision and its own environment: see
 benchmarks/peers/widedeep_clothing.py (not part of this run; ``auc_widedeep`` is null here).
 Usage: python benchmarks/clothing_reviews.py
@@ -29,7 +31,7 @@ from scipy import stats
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from culturecart.data.adapters import convert
@@ -67,6 +69,54 @@ def tabular_matrix(ds) -> sp.csr_matrix:
     nums = np.log1p(np.column_stack([users["age"].to_numpy(float), events["bhv_positive_feedback"].to_numpy(float)]))
     nums = np.where(np.isnan(nums), np.nanmedian(nums, axis=0), nums)
     return sp.hstack([cats, sp.csr_matrix(nums)]).tocsr()
+
+
+def tfidf_references(texts: np.ndarray, tab_x: sp.csr_matrix, y: np.ndarray, train_idx: np.ndarray,
+                     test_idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Test-row scores of the issue's reference text model and of two ways to add the tabular block to it.
+
+    ``text``: TF-IDF (1-2 grams) + logistic regression. ``early``: the same logistic regression with the
+    tabular features appended (one-hot classes, scaled log1p numbers). ``stacked``: a logistic regression on
+    the text model's inner out-of-fold score plus the tabular features (the text score a stacker trains on
+    is never in-sample).
+    """
+    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    x_train, x_test = tfidf.fit_transform(texts[train_idx]), tfidf.transform(texts[test_idx])
+    text_lr = LogisticRegression(C=4.0, max_iter=2000)
+    out = {"text": text_lr.fit(x_train, y[train_idx]).decision_function(x_test)}
+    scaler = StandardScaler(with_mean=False).fit(tab_x[train_idx])
+    early = LogisticRegression(C=4.0, max_iter=3000).fit(
+        sp.hstack([x_train, scaler.transform(tab_x[train_idx])]).tocsr(), y[train_idx])
+    out["early"] = early.decision_function(sp.hstack([x_test, scaler.transform(tab_x[test_idx])]).tocsr())
+    inner = cross_val_predict(LogisticRegression(C=4.0, max_iter=2000), x_train, y[train_idx], cv=5,
+                              method="decision_function")
+    z_train = sp.hstack([sp.csr_matrix(inner[:, None]), tab_x[train_idx]]).tocsr()
+    z_test = sp.hstack([sp.csr_matrix(out["text"][:, None]), tab_x[test_idx]]).tocsr()
+    z_scaler = StandardScaler(with_mean=False).fit(z_train)
+    stacker = LogisticRegression(C=1.0, max_iter=3000).fit(z_scaler.transform(z_train), y[train_idx])
+    out["stacked"] = stacker.decision_function(z_scaler.transform(z_test))
+    return out
+
+
+def reference_cv(texts: np.ndarray, tab_x: sp.csr_matrix, y: np.ndarray, folds: int, seed: int,
+                 n_boot: int) -> dict[str, object]:
+    """The TF-IDF references in stratified CV: pooled out-of-fold AUCs and paired bootstrap CIs of the lifts.
+
+    23k pooled rows resolve AUC differences of a few 1e-4, which one 20% test split cannot: this is where
+    the question "does the tabular block add anything to strong text?" gets its sharpest answer.
+    """
+    oof = {k: np.zeros(len(y)) for k in ("text", "early", "stacked")}
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(y, y):
+        for k, score in tfidf_references(texts, tab_x, y, train_idx, test_idx).items():
+            oof[k][test_idx] = score
+    out: dict[str, object] = {"folds": folds, **{f"auc_tfidf_{k}": round(roc_auc_score(y, v), 4)
+                                                 for k, v in oof.items()}}
+    for k in ("early", "stacked"):
+        lift, p_value = paired_bootstrap_delta("roc_auc", y, oof[k], oof["text"], n_boot=n_boot, seed=seed)
+        out[f"lift_{k}_over_text"] = round(lift.estimate, 5)
+        out[f"lift_{k}_ci"] = [round(lift.low, 5), round(lift.high, 5)]
+        out[f"lift_{k}_p_value"] = round(p_value, 4)
+    return out
 
 
 def pick(candidates, fit, valid, test):
@@ -133,20 +183,12 @@ def main() -> None:
     lift, p_value = paired_bootstrap_delta("roc_auc", test.y, fusion[2], text[2], n_boot=args.n_boot, seed=args.seed)
     cv = cross_validate(data, args.folds, args.seed, args.n_boot) if args.folds > 1 else None
 
-    # Reference text model from the issue: TF-IDF (1-2 grams) + logistic regression, same split.
     texts = ds.reviews.set_index("review_id")["text"].reindex(ds.events["session_id"]).fillna("").to_numpy()
-    tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    x_train = tfidf.fit_transform(texts[train_idx])
-    lr = LogisticRegression(C=4.0, max_iter=2000).fit(x_train, y[train_idx])
-    auc_tfidf = roc_auc_score(y[test_idx], lr.predict_proba(tfidf.transform(texts[test_idx]))[:, 1])
-    # The same reference with the tabular features appended (one-hot classes, standardised log1p numbers):
-    # what the tabular block adds to strong sparse text in the simplest early fusion.
     tab_x = tabular_matrix(ds)
-    scaler = StandardScaler(with_mean=False).fit(tab_x[train_idx])
-    fused = LogisticRegression(C=4.0, max_iter=3000).fit(
-        sp.hstack([x_train, scaler.transform(tab_x[train_idx])]).tocsr(), y[train_idx])
-    auc_tfidf_tab = roc_auc_score(y[test_idx], fused.predict_proba(
-        sp.hstack([tfidf.transform(texts[test_idx]), scaler.transform(tab_x[test_idx])]).tocsr())[:, 1])
+    ref = tfidf_references(texts, tab_x, y, train_idx, test_idx)
+    auc_tfidf, auc_tfidf_tab, auc_tfidf_stacked = (roc_auc_score(y[test_idx], ref[k])
+                                                   for k in ("text", "early", "stacked"))
+    ref_cv = reference_cv(texts, tab_x, y, args.folds, args.seed, args.n_boot) if args.folds > 1 else None
     figures = {
         "auc_text": round(roc_auc_score(test.y, text[2]), 4), "text_model": text[1],
         "auc_tabular": round(roc_auc_score(test.y, tab[2]), 4), "tabular_model": tab[1],
@@ -155,11 +197,13 @@ def main() -> None:
         "fusion_lift_ci_high": round(lift.high, 4), "fusion_lift_p_value": round(p_value, 4),
         "auc_tfidf_logistic_reference": round(auc_tfidf, 4),
         "auc_tfidf_tabular_logistic_reference": round(auc_tfidf_tab, 4),
+        "auc_tfidf_tabular_stacked_reference": round(auc_tfidf_stacked, 4),
         "lift_bound_if_independent": round(independent_lift_bound(roc_auc_score(test.y, text[2]),
                                                                   roc_auc_score(test.y, tab[2])), 4),
         "lift_bound_if_independent_tfidf": round(independent_lift_bound(auc_tfidf, roc_auc_score(test.y, tab[2])), 4),
         "auc_widedeep": None,
         "cv": cv,
+        "reference_cv": ref_cv,
         "test_rows": int(len(test_idx)),
         "seconds": round(time.perf_counter() - t0, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),
