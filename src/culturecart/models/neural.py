@@ -37,6 +37,7 @@ class NeuralConfig(ModelConfig):
     threads: int = 2
     finetune_epochs: int = Field(10, ge=1)
     finetune_lr_factor: float = Field(0.3, gt=0)
+    log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
 
 
 class TransformerConfig(NeuralConfig):
@@ -84,7 +85,7 @@ class NeuralModel(PurchaseModel):
             train, valid = train.rows(tr), train.rows(va)
         data = self._inputs(train)
         self.modalities_ = data.modalities
-        self.pre_ = Preprocessor().fit(data)
+        self.pre_ = Preprocessor(log_skewed=self.config.log_skewed).fit(data)
         self.kinds_ = {m: data.kinds.get(m, "tabular") for m in data.modalities}
         self.net_ = self.build_net(self.pre_.dims(), self.kinds_)
         self._train_loop(train, valid, cfg.lr, cfg.epochs)

@@ -1,7 +1,10 @@
 """Per-modality preprocessing fitted on training rows only: impute, indicate missing, standardise.
 
 Tabular blocks: NaN -> the training median, plus a 0/1 indicator column for every column that had
-missing values in training, then standardised. Embedding blocks: standardised over present rows;
+missing values in training, then standardised. With ``log_skewed``, tabular columns that are
+non-negative, not binary and right-skewed in training (sample skewness > ``SKEW_LIMIT``: counts,
+durations, prices) pass through log1p first, so a few extreme rows do not dominate a linear model or
+a network's first layer. Embedding blocks: standardised over present rows;
 rows without the modality are set to 0 *and* reported in the returned mask, which the models use
 (the transformer masks the token; the MLPs get a presence input), so nothing is silently zero-filled.
 """
@@ -22,6 +25,31 @@ class BlockStats:
     std: np.ndarray
     indicate: np.ndarray  # columns that get a missing-value indicator (tabular only)
     kind: str
+    log: np.ndarray | None = None  # columns that pass through log1p before imputation (tabular only)
+
+
+SKEW_LIMIT = 2.0
+
+
+def log1p_columns(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """``x`` with log1p applied to the masked columns (an unseen negative value maps to log1p(0))."""
+    if mask is None or not mask.any():
+        return x
+    x = x.copy()
+    x[:, mask] = np.log1p(np.maximum(x[:, mask], 0.0))
+    return x
+
+
+def skewed_columns(x: np.ndarray) -> np.ndarray:
+    """Columns that are non-negative, take more than two values and have sample skewness > SKEW_LIMIT."""
+    out = np.zeros(x.shape[1], bool)
+    for j in range(x.shape[1]):
+        col = x[:, j][~np.isnan(x[:, j])]
+        if len(col) < 3 or col.min() < 0 or len(np.unique(col)) <= 2:
+            continue
+        sd = col.std()
+        out[j] = sd > 0 and float(np.mean(((col - col.mean()) / sd) ** 3)) > SKEW_LIMIT
+    return out
 
 
 def token_groups(names: list[str]) -> np.ndarray:
@@ -36,6 +64,7 @@ def token_groups(names: list[str]) -> np.ndarray:
 class Preprocessor:
     stats: dict[str, BlockStats] = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    log_skewed: bool = False
 
     def output_names(self, modality: str) -> list[str]:
         """Names of the transformed columns: the block's columns, then its missing indicators."""
@@ -50,18 +79,20 @@ class Preprocessor:
             rows = data.present[m]
             kind = data.kinds.get(m, "tabular")
             xs = x[rows] if rows.any() else x
+            log = skewed_columns(xs) if self.log_skewed and kind == "tabular" else np.zeros(x.shape[1], bool)
+            xs = log1p_columns(xs, log)
             median = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(x.shape[1])
             filled = np.where(np.isnan(xs), median, xs)
             mean, std = filled.mean(axis=0), filled.std(axis=0)
             indicate = np.isnan(xs).any(axis=0) if kind == "tabular" else np.zeros(x.shape[1], bool)
-            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind)
+            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind, log)
         return self
 
     def transform(self, data: ModalityData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Dense float32 blocks (no NaN) and the per-row presence mask of each modality."""
         blocks, masks = {}, {}
         for m, st in self.stats.items():
-            x = data.blocks[m].astype(np.float64)
+            x = log1p_columns(data.blocks[m].astype(np.float64), st.log)
             nan = np.isnan(x)
             z = (np.where(nan, st.median, x) - st.mean) / st.std
             if st.kind == "tabular" and st.indicate.any():
@@ -80,6 +111,7 @@ class Preprocessor:
         for m, st in self.stats.items():
             for key in ("median", "mean", "std", "indicate"):
                 out[f"pre.{m}.{key}"] = np.asarray(getattr(st, key))
+            out[f"pre.{m}.log"] = st.log if st.log is not None else np.zeros(len(st.mean), bool)
             out[f"pre.{m}.kind"] = np.array(st.kind)
             out[f"pre.{m}.columns"] = np.array(self.columns[m])
         return out
@@ -88,7 +120,8 @@ class Preprocessor:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Preprocessor:
         mods = arrays["pre_order"].tolist()
         stats = {m: BlockStats(arrays[f"pre.{m}.median"], arrays[f"pre.{m}.mean"], arrays[f"pre.{m}.std"],
-                               arrays[f"pre.{m}.indicate"].astype(bool), str(arrays[f"pre.{m}.kind"]))
-                 for m in mods}
+                               arrays[f"pre.{m}.indicate"].astype(bool), str(arrays[f"pre.{m}.kind"]),
+                               arrays[f"pre.{m}.log"].astype(bool) if f"pre.{m}.log" in arrays else None)
+                 for m in mods}  # models saved before log_skewed existed have no log mask
         columns = {m: arrays[f"pre.{m}.columns"].tolist() for m in mods}
         return cls(stats, columns)

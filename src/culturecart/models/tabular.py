@@ -30,6 +30,7 @@ class LogisticConfig(ModelConfig):
     C: float = Field(1.0, gt=0)
     class_weight: str | None = None
     max_iter: int = Field(2000, ge=10)
+    log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
 
 
 class LogisticModel(PurchaseModel):
@@ -41,7 +42,7 @@ class LogisticModel(PurchaseModel):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> LogisticModel:
         data = self._inputs(train)
         self.modalities_ = data.modalities
-        self.pre_ = Preprocessor().fit(data)
+        self.pre_ = Preprocessor(log_skewed=self.config.log_skewed).fit(data)
         cfg = self.config
         self.clf_ = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, max_iter=cfg.max_iter)
         self.clf_.fit(_dense(self.pre_, data), train.y)

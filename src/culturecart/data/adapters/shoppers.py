@@ -45,7 +45,8 @@ def convert_shoppers(src: str | Path, images: Path | None = None, limit: int | N
             values = values.where(values >= 0)  # -1 marks an unknown duration in the raw release
         events["bhv_" + _snake(col)] = values.to_numpy()
     for col, name in CONTEXT.items():
-        events[name] = raw[col].to_numpy()
+        # Operating system, browser and traffic type are anonymised codes, not quantities: keep them categorical.
+        events[name] = raw[col].to_numpy() if col in ("Month", "Weekend") else raw[col].astype(str).to_numpy()
     label = raw["Revenue"].astype(str).str.upper().map({"TRUE": 1, "FALSE": 0})
     if label.isna().any():
         bad = np.flatnonzero(label.isna())[:10].tolist()
