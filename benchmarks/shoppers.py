@@ -7,8 +7,8 @@ Baseline: ``lightgbm.LGBMClassifier()`` with default settings on the same featur
 Published anchor: XGBoost 0.937 AUROC / 0.754 AUPR (Tanvir et al., Heliyon 2023).
 ``probes`` (information only, never used to choose ``best_model``): test-fold AUCs of alternatives that
 could plausibly close a gap to the anchor, on the same folds: the LightGBM config on engineered ratio
-features (pages, durations per page, PageValues per product page), and rank averages of the LightGBM
-out-of-fold scores with each neural model's.
+features (pages, durations per page, PageValues per product page), rank averages of the LightGBM
+out-of-fold scores with each other model's, and the logistic model without ``log_skewed``.
 Usage: python benchmarks/shoppers.py [--models lightgbm,logistic,mlp,transformer]
 """
 
@@ -74,7 +74,7 @@ def main() -> None:
     names = args.models.split(",")
     oof = {n: np.zeros(len(y)) for n in [*names, "lightgbm_default"]}
     inner_auc = {n: [] for n in names}
-    probe_oof = {"lightgbm_engineered": np.zeros(len(y))}
+    probe_oof = {"lightgbm_engineered": np.zeros(len(y)), "logistic_without_log_skewed": np.zeros(len(y))}
     for k, (train_idx, test_idx) in enumerate(folds.split(np.zeros(len(y)), y)):
         fit_idx, valid_idx = train_test_split(train_idx, test_size=0.15, stratify=y[train_idx],
                                               random_state=args.seed + k)
@@ -92,12 +92,17 @@ def main() -> None:
             x_all = engineered(dense(data), [n for m in data.modalities for n in data.names[m]])
             probe_oof["lightgbm_engineered"][test_idx] = probe.fit(x_all[train_idx], y[train_idx]).predict_proba(
                 x_all[test_idx])[:, 1]
+        if "logistic" in names:
+            plain = create_model("logistic", seed=args.seed, **{**CONFIGS["logistic"], "log_skewed": False})
+            probe_oof["logistic_without_log_skewed"][test_idx] = plain.fit(fit, valid).predict_proba(test)
         print(f"fold {k}: " + ", ".join(f"{n} {roc_auc_score(test.y, oof[n][test_idx]):.4f}" for n in oof))
     test_auc = {n: roc_auc_score(y, p) for n, p in oof.items()}
     fold_auc = {n: [roc_auc_score(y[te], p[te]) for _, te in folds.split(np.zeros(len(y)), y)] for n, p in oof.items()}
     best = max(names, key=lambda n: np.mean(inner_auc[n]))
     split = list(folds.split(np.zeros(len(y)), y))
     probes = {}
+    if "logistic" in names:
+        probes["logistic_without_log_skewed"] = probe_oof["logistic_without_log_skewed"]
     if "lightgbm" in names:
         probes["lightgbm_engineered"] = probe_oof["lightgbm_engineered"]
         for other in (n for n in names if n != "lightgbm"):
