@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import skew
 
 from culturecart.models.features import ModalityData
 
@@ -45,10 +46,9 @@ def skewed_columns(x: np.ndarray) -> np.ndarray:
     out = np.zeros(x.shape[1], bool)
     for j in range(x.shape[1]):
         col = x[:, j][~np.isnan(x[:, j])]
-        if len(col) < 3 or col.min() < 0 or len(np.unique(col)) <= 2:
-            continue
-        sd = col.std()
-        out[j] = sd > 0 and float(np.mean(((col - col.mean()) / sd) ** 3)) > SKEW_LIMIT
+        if len(col) < 3 or col.min() < 0 or np.all((col == col.min()) | (col == col.max())):
+            continue  # negative values or at most two distinct values (a flag)
+        out[j] = float(skew(col)) > SKEW_LIMIT
     return out
 
 
