@@ -23,6 +23,9 @@ def test_shoppers(shared_data):
     assert validate_dataset(ds) == []
     assert len(ds.events) == 500 and ds.events["purchased"].isin([0, 1]).all()
     assert "bhv_page_values" in ds.events.columns and ds.users["country"].isna().all()
+    # anonymised codes are categories (one-hot features), not quantities
+    for col in ("operating_system", "browser", "traffic_type"):
+        assert ds.events[col].map(type).eq(str).all(), col
 
 
 def test_shoppers_raw_release_missing_values(shared_data):
