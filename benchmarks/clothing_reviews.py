@@ -1,7 +1,7 @@
 """Women's E-Commerce Clothing Reviews: text-only vs tabular-only vs fusion (label = Recommended IND).
 
 The star Rating is never a feature (the adapter drops it: alone it scores AUC 0.97). Features:
-title + review text (USE-m3, full 512-d), age, positive-feedback count, division / department /
+title + review text (USE-m3, full 512-d; the raw text for the TF-IDF ``ngram_logistic`` model), age, positive-feedback count, division / department /
 class. One stratified 80/20 split (seed 0) with a 10% inner validation split from the training
 part; candidates of each kind are chosen on validation AUC, then scored on the test part. The
 fusion's lift over the text-only model gets a paired bootstrap CI. Then the same selection runs in
@@ -41,11 +41,13 @@ from culturecart.evaluate.bootstrap import paired_bootstrap_delta
 from culturecart.models import build_features, create_model
 from culturecart.paths import dataset_path
 
-TEXT = [("logistic", {"C": 0.5}), ("text_only", {})]
+TEXT = [("logistic", {"C": 0.5}), ("text_only", {}), ("ngram_logistic", {})]
 TABULAR = [("lightgbm", {"learning_rate": 0.02}), ("logistic", {})]
 FUSION = [("logistic", {"C": 0.5}), ("mlp", {}), ("lightgbm", {"learning_rate": 0.02}), ("late_fusion", {}),
           ("late_fusion", {"bases": {"text": {"model": "logistic", "C": 0.5}}}),
-          ("late_fusion", {"bases": {"text": {"model": "mlp"}}})]
+          ("late_fusion", {"bases": {"text": {"model": "mlp"}}}),
+          ("ngram_logistic", {"modalities": None}),  # sparse n-grams with every tabular block appended
+          ("late_fusion", {"bases": {"text": {"model": "ngram_logistic"}}})]
 
 
 def independent_lift_bound(auc_text: float, auc_tabular: float) -> float:
@@ -173,7 +175,7 @@ def main() -> None:
     ds = convert("clothing-reviews", dataset_path("womens_clothing_reviews"))
     cache = Path(tempfile.mkdtemp(prefix="cc-clothing-"))
     emb = encode_dataset(ds, EncodersConfig(text=EncoderConfig(name="use-m3"), cache_dir=str(cache)), progress=False)
-    data = build_features(ds, emb, embedding_dim=None)
+    data = build_features(ds, emb, embedding_dim=None, keep_text=True)
     y = data.y
     train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=args.seed)
     fit_idx, valid_idx = train_test_split(train_idx, test_size=0.1, stratify=y[train_idx], random_state=args.seed)

@@ -48,7 +48,7 @@ def sim_features(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     """Modality features of the small simulated dataset (fast no-model encoders)."""
     ds = Dataset.load(sim_dir)
     cfg = FAST_ENCODERS.model_copy(update={"cache_dir": str(tmp_path_factory.mktemp("cache"))})
-    return build_features(ds, encode_dataset(ds, cfg, progress=False), embedding_dim=16)
+    return build_features(ds, encode_dataset(ds, cfg, progress=False), embedding_dim=16, keep_text=True)
 
 
 @pytest.fixture(scope="session")

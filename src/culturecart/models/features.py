@@ -13,6 +13,9 @@ Five modalities (any may be absent in a dataset):
 ``image``      the item image embedding
 =============  ==================================================================================
 
+With ``keep_text=True`` the raw text behind the text block (title, then the reviews) also goes to
+``meta["text"]`` for models that tokenise it themselves (``ngram_logistic``).
+
 Embeddings are reduced to ``embedding_dim`` components by PCA fitted on the catalogue's unique
 vectors (items or reviews, not events, and no labels), so blocks stay small on millions of events.
 
@@ -162,8 +165,26 @@ def _review_means(reviews: pd.DataFrame, emb: Embeddings, key: str) -> pd.DataFr
     return frame.groupby(key).mean()
 
 
+def event_texts(ds: Dataset, events: pd.DataFrame) -> pd.Series:
+    """Per event: the item title and the review text(s) the text block reads, joined ("" where none)."""
+    joined = pd.Series([""] * len(events), dtype=object)
+    if ds.items is not None and "title" in ds.items.columns:
+        items = ds.items.drop_duplicates("item_id")
+        titles = pd.Series(items["title"].to_numpy(), index=items["item_id"].astype(str))
+        joined += titles.reindex(events["item_id"].astype(str)).fillna("").astype(str).to_numpy()
+    if ds.reviews is not None and "text" in ds.reviews.columns:
+        per_event = ds.meta.get("review_scope") == "event"
+        key = "review_id" if per_event else "item_id"
+        reviews = ds.reviews.dropna(subset=["text"])
+        texts = reviews["text"].astype(str).groupby(reviews[key].astype(str).to_numpy()).agg(" ".join)
+        lookup = events["session_id" if per_event else "item_id"].astype(str)
+        joined += " " + texts.reindex(lookup).fillna("").to_numpy()
+    return joined.str.strip()
+
+
 def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
-                   max_levels: int = MAX_LEVELS, embedding_dim: int | None = 32) -> ModalityData:
+                   max_levels: int = MAX_LEVELS, embedding_dim: int | None = 32,
+                   keep_text: bool = False) -> ModalityData:
     """Modality blocks for every event of ``ds``; ``embeddings`` as returned by ``encode_dataset``."""
     events = ds.table("events").reset_index(drop=True)
     embeddings = {k: reduce_embeddings(v, embedding_dim) for k, v in (embeddings or {}).items()}
@@ -223,5 +244,7 @@ def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
                        else pd.Series([None] * n, dtype=object))
     if "timestamp" in events.columns:
         meta["timestamp"] = pd.to_datetime(events["timestamp"]).to_numpy()
+    if keep_text:
+        meta["text"] = event_texts(ds, events).to_numpy()
     return ModalityData(blocks=blocks, names=names, present=present,
                         y=events["purchased"].to_numpy(np.int64), meta=meta, kinds=kinds)

@@ -13,9 +13,11 @@ from culturecart.models.base import PurchaseModel
 from culturecart.models.late_fusion import LateFusionModel
 from culturecart.models.neural import MLPModel, TransformerModel
 from culturecart.models.tabular import LightGBMModel, LogisticModel
+from culturecart.models.text_ngram import NgramLogisticModel
 
 MODEL_CLASSES: dict[str, type[PurchaseModel]] = {
-    cls.name: cls for cls in (LogisticModel, LightGBMModel, MLPModel, LateFusionModel, TransformerModel)
+    cls.name: cls for cls in (LogisticModel, LightGBMModel, MLPModel, LateFusionModel, TransformerModel,
+                              NgramLogisticModel)
 }
 
 
@@ -37,6 +39,8 @@ LADDER: tuple[ModelSpec, ...] = (
     ModelSpec("consumer_only", MLPModel, "MLP on consumer attributes", {"modalities": ["consumer"]}),
     ModelSpec("behaviour_only", MLPModel, "MLP on behaviour", {"modalities": ["behaviour"]}, ("behavior_only",)),
     ModelSpec("text_only", MLPModel, "MLP on text embeddings", {"modalities": ["text"]}),
+    ModelSpec("ngram_logistic", NgramLogisticModel, "TF-IDF n-grams of the raw text + logistic regression",
+              aliases=("tfidf", "tfidf_logistic")),
     ModelSpec("image_only", MLPModel, "MLP on image embeddings", {"modalities": ["image"]}),
     ModelSpec("mlp", MLPModel, "early (concat) fusion MLP", aliases=("concat", "early_fusion", "concat_fusion")),
     ModelSpec("late_fusion", LateFusionModel, "stacked unimodal models", aliases=("stacking", "late")),
