@@ -83,11 +83,12 @@ def test_encode_rejects_unknown_encoder(sim_dir: Path):
 
 def test_rq1_grid_command(tmp_path: Path, sim_dir: Path, monkeypatch):
     monkeypatch.setenv("CULTURECART_CACHE", str(tmp_path / "cache"))
-    result = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "rq1"), "--models", "logistic",
+    result = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "rq1"), "--models", "logistic,tfidf",
                                  "--subsets", "full", "--text", "char-hash", "--image", "image-hash",
                                  "--n-boot", "20", "--split", "item"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "rq1" / "rq1_table.csv")
     assert set(table["split"]) == {"item"} and "roc_auc" in set(table["metric"])
+    assert {"logistic", "ngram_logistic"} <= set(table["model"])  # the n-gram model got the raw text it reads
     bad = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "x"), "--models", "bert"])
     assert bad.exit_code == 2 and "lightgbm" in bad.output

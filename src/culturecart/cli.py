@@ -186,7 +186,7 @@ def rq1(
     from culturecart.encoders.dataset import encode_dataset
     from culturecart.evaluate.grid import run_grid
     from culturecart.evaluate.splits import make_split
-    from culturecart.models import build_features, model_spec
+    from culturecart.models import build_features, model_spec, needs_raw_text
 
     try:
         names = [model_spec(m).name for m in models.split(",")]
@@ -196,7 +196,7 @@ def rq1(
     if subsets not in ("all", "full"):
         raise _fail(f"--subsets must be 'all' or 'full', not {subsets!r}")
     ds = Dataset.load(path)
-    data = build_features(ds, encode_dataset(ds, cfg))
+    data = build_features(ds, encode_dataset(ds, cfg), keep_text=needs_raw_text(names))
     try:
         parts = make_split(data, by=split, seed=seed)
     except ValueError as exc:

@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from culturecart.data.dataset import Dataset
-from culturecart.models import PurchaseModel, build_features, create_model
+from culturecart.models import PurchaseModel, build_features, create_model, needs_raw_text
 from culturecart.models.features import ModalityData, event_texts
 
 GOOD = ["love it", "perfect fit", "so soft", "great colour", "flattering cut"]
@@ -109,3 +109,10 @@ def test_build_features_keeps_text_only_when_asked(sim_dir):
     assert "text" not in build_features(ds).meta.columns
     kept = build_features(ds, keep_text=True).meta["text"]
     assert kept.str.len().gt(0).mean() > 0.9  # simulated items all have titles
+
+
+def test_models_that_read_raw_text_are_known_and_need_the_text_modality():
+    assert needs_raw_text(["lightgbm", "tfidf"]) and not needs_raw_text(["lightgbm", "text_only", "mlp"])
+    texts, tab, y = _reviews(100, 4)
+    with pytest.raises(ValueError, match="lack 'text'"):
+        create_model("ngram_logistic", modalities=["behaviour"]).fit(_data(texts, tab, y))

@@ -40,7 +40,7 @@ LADDER: tuple[ModelSpec, ...] = (
     ModelSpec("behaviour_only", MLPModel, "MLP on behaviour", {"modalities": ["behaviour"]}, ("behavior_only",)),
     ModelSpec("text_only", MLPModel, "MLP on text embeddings", {"modalities": ["text"]}),
     ModelSpec("ngram_logistic", NgramLogisticModel, "TF-IDF n-grams of the raw text + logistic regression",
-              aliases=("tfidf", "tfidf_logistic")),
+              {"modalities": ["text"]}, ("tfidf", "tfidf_logistic")),
     ModelSpec("image_only", MLPModel, "MLP on image embeddings", {"modalities": ["image"]}),
     ModelSpec("mlp", MLPModel, "early (concat) fusion MLP", aliases=("concat", "early_fusion", "concat_fusion")),
     ModelSpec("late_fusion", LateFusionModel, "stacked unimodal models", aliases=("stacking", "late")),
@@ -55,6 +55,11 @@ def model_spec(name: str) -> ModelSpec:
     if key not in _BY_NAME:
         raise KeyError(f"unknown model {name!r}; valid: {sorted(_BY_NAME)}")
     return _BY_NAME[key]
+
+
+def needs_raw_text(names: list[str]) -> bool:
+    """Whether any of these models tokenises the raw text itself (build features with ``keep_text=True``)."""
+    return any(getattr(model_spec(n).cls, "reads_raw_text", False) for n in names)
 
 
 def create_model(name: str, **overrides: object) -> PurchaseModel:

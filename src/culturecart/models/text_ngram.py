@@ -61,6 +61,7 @@ class NgramLogisticModel(PurchaseModel):
 
     name = "ngram_logistic"
     config_class = NgramConfig
+    reads_raw_text = True
 
     def _tabular(self, data: ModalityData) -> ModalityData | None:
         others = [m for m in (self.config.modalities or data.modalities) if m != "text"]
@@ -77,6 +78,8 @@ class NgramLogisticModel(PurchaseModel):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> NgramLogisticModel:
         cfg = self.config
         self.modalities_ = cfg.modalities or train.modalities
+        if "text" not in self.modalities_:
+            raise ValueError(f"ngram_logistic reads the text modality; its modalities {self.modalities_} lack 'text'")
         self.tfidf_ = TfidfVectorizer(analyzer=cfg.analyzer, ngram_range=(1, cfg.ngram_max), min_df=cfg.min_df,
                                       max_features=cfg.max_features, sublinear_tf=cfg.sublinear_tf,
                                       dtype=np.float64)

@@ -42,6 +42,7 @@ from culturecart.explain.attributions import attention_by_modality, treeshap_by_
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
 from culturecart.models.base import PurchaseModel
 from culturecart.models.features import ModalityData, build_features
+from culturecart.models.registry import needs_raw_text
 from culturecart.study.config import StudyConfig
 from culturecart.study.store import Unit, UnitStore, fingerprint
 
@@ -196,7 +197,8 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
     emb = encode_dataset(ds, enc, progress=False)
     say(f"encoders: {', '.join(f'{k} ({v.encoder})' for k, v in emb.items()) or 'no text or image columns'}")
-    data = build_features(ds, emb, embedding_dim=cfg.embedding_dim)
+    keep_text = needs_raw_text([*cfg.rq1.models, *cfg.rq1.extra, cfg.culture.model])
+    data = build_features(ds, emb, embedding_dim=cfg.embedding_dim, keep_text=keep_text)
     countries = sorted(pd.Series(data.meta["country"]).dropna().astype(str).unique())
     res = StudyResults(cfg, out, str(ds.meta.get("name", "dataset")), data.n, countries, data.modalities,
                        truth=ds.extras.get("truth.json"))
