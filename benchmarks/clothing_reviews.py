@@ -1,8 +1,8 @@
 """Women's E-Commerce Clothing Reviews: text-only vs tabular-only vs fusion (label = Recommended IND).
 
 The star Rating is never a feature (the adapter drops it: alone it scores AUC 0.97). Features:
-title + review text (USE-m3, full 512-d; the raw text for the TF-IDF ``ngram_logistic`` model), age, positive-feedback count, division / department /
-class. One stratified 80/20 split (seed 0) with a 10% inner validation split from the training
+title + review text (USE-m3, full 512-d; the raw text for the TF-IDF ``ngram_logistic`` model), age,
+positive-feedback count, division / department / class. One stratified 80/20 split (seed 0) with a 10% inner validation split from the training
 part; candidates of each kind are chosen on validation AUC, then scored on the test part. The
 fusion's lift over the text-only model gets a paired bootstrap CI. Then the same selection runs in
 stratified 5-fold CV (``cv`` figures: mean AUCs, the mean lift with a t-interval over folds, and a
