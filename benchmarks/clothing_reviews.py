@@ -2,8 +2,8 @@
 
 The star Rating is never a feature (the adapter drops it: alone it scores AUC 0.97). Features:
 title + review text (USE-m3, full 512-d; the raw text for the TF-IDF ``ngram_logistic`` model), age,
-positive-feedback count, division / department / class. One stratified 80/20 split (seed 0) with a 10% inner validation split from the training
-part; candidates of each kind are chosen on validation AUC, then scored on the test part. The
+positive-feedback count, division / department / class. One stratified 80/20 split (seed 0) with a 10%
+inner validation split from the training part; candidates of each kind are chosen on validation AUC, then scored on the test part. The
 fusion's lift over the text-only model gets a paired bootstrap CI. Then the same selection runs in
 stratified 5-fold CV (``cv`` figures: mean AUCs, the mean lift with a t-interval over folds, and a
 paired bootstrap CI of the lift on the pooled out-of-fold predictions). A TF-IDF (1-2 grams) + logistic
@@ -185,7 +185,7 @@ def main() -> None:
     lift, p_value = paired_bootstrap_delta("roc_auc", test.y, fusion[2], text[2], n_boot=args.n_boot, seed=args.seed)
     cv = cross_validate(data, args.folds, args.seed, args.n_boot) if args.folds > 1 else None
 
-    texts = ds.reviews.set_index("review_id")["text"].reindex(ds.events["session_id"]).fillna("").to_numpy()
+    texts = data.meta["text"].to_numpy()  # title + review of each event, "" where the review is empty
     tab_x = tabular_matrix(ds)
     ref = tfidf_references(texts, tab_x, y, train_idx, test_idx)
     auc_tfidf, auc_tfidf_tab, auc_tfidf_stacked = (roc_auc_score(y[test_idx], ref[k])

@@ -75,7 +75,10 @@ def main() -> None:
     oof = {n: np.zeros(len(y)) for n in [*names, "lightgbm_default"]}
     inner_auc = {n: [] for n in names}
     probe_oof = {"lightgbm_engineered": np.zeros(len(y)), "logistic_without_log_skewed": np.zeros(len(y))}
-    for k, (train_idx, test_idx) in enumerate(folds.split(np.zeros(len(y)), y)):
+    x_engineered = engineered(dense(data), [n for m in data.modalities for n in data.names[m]])
+    probe_config = {k: v for k, v in CONFIGS["lightgbm"].items() if k != "early_stopping_rounds"}
+    split = list(folds.split(np.zeros(len(y)), y))
+    for k, (train_idx, test_idx) in enumerate(split):
         fit_idx, valid_idx = train_test_split(train_idx, test_size=0.15, stratify=y[train_idx],
                                               random_state=args.seed + k)
         fit, valid, test = data.rows(fit_idx), data.rows(valid_idx), data.rows(test_idx)
@@ -86,20 +89,17 @@ def main() -> None:
         base = lgb.LGBMClassifier(verbose=-1, random_state=args.seed).fit(dense(data.rows(train_idx)), y[train_idx])
         oof["lightgbm_default"][test_idx] = base.predict_proba(dense(test))[:, 1]
         if "lightgbm" in names:
-            cfg = {k: v for k, v in CONFIGS["lightgbm"].items() if k != "early_stopping_rounds"}
-            probe = lgb.LGBMClassifier(verbose=-1, random_state=args.seed, **cfg, subsample=0.8, subsample_freq=1,
-                                       n_estimators=600)
-            x_all = engineered(dense(data), [n for m in data.modalities for n in data.names[m]])
-            probe_oof["lightgbm_engineered"][test_idx] = probe.fit(x_all[train_idx], y[train_idx]).predict_proba(
-                x_all[test_idx])[:, 1]
+            probe = lgb.LGBMClassifier(verbose=-1, random_state=args.seed, **probe_config, subsample=0.8,
+                                       subsample_freq=1, n_estimators=600)
+            probe_oof["lightgbm_engineered"][test_idx] = probe.fit(
+                x_engineered[train_idx], y[train_idx]).predict_proba(x_engineered[test_idx])[:, 1]
         if "logistic" in names:
             plain = create_model("logistic", seed=args.seed, **{**CONFIGS["logistic"], "log_skewed": False})
             probe_oof["logistic_without_log_skewed"][test_idx] = plain.fit(fit, valid).predict_proba(test)
         print(f"fold {k}: " + ", ".join(f"{n} {roc_auc_score(test.y, oof[n][test_idx]):.4f}" for n in oof))
     test_auc = {n: roc_auc_score(y, p) for n, p in oof.items()}
-    fold_auc = {n: [roc_auc_score(y[te], p[te]) for _, te in folds.split(np.zeros(len(y)), y)] for n, p in oof.items()}
+    fold_auc = {n: [roc_auc_score(y[te], p[te]) for _, te in split] for n, p in oof.items()}
     best = max(names, key=lambda n: np.mean(inner_auc[n]))
-    split = list(folds.split(np.zeros(len(y)), y))
     probes = {}
     if "logistic" in names:
         probes["logistic_without_log_skewed"] = probe_oof["logistic_without_log_skewed"]
@@ -116,10 +116,10 @@ def main() -> None:
         "best_model": best,
         "auc_best": round(float(np.mean(fold_auc[best])), 4),
         "pr_auc_best": round(float(np.mean([average_precision_score(y[te], oof[best][te])
-                                            for _, te in folds.split(np.zeros(len(y)), y)])), 4),
+                                            for _, te in split])), 4),
         "auc_lightgbm_default": round(float(np.mean(fold_auc["lightgbm_default"])), 4),
         "pr_auc_lightgbm_default": round(float(np.mean([average_precision_score(y[te], oof["lightgbm_default"][te])
-                                                        for _, te in folds.split(np.zeros(len(y)), y)])), 4),
+                                                        for _, te in split])), 4),
         "fold_mean_auc": {n: round(float(np.mean(v)), 4) for n, v in fold_auc.items()},
         "inner_valid_auc": {n: round(float(np.mean(v)), 4) for n, v in inner_auc.items()},
         "fold_sd_auc_best": round(float(np.std(fold_auc[best])), 4),

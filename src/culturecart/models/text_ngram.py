@@ -64,7 +64,7 @@ class NgramLogisticModel(PurchaseModel):
     reads_raw_text = True
 
     def _tabular(self, data: ModalityData) -> ModalityData | None:
-        others = [m for m in (self.config.modalities or data.modalities) if m != "text"]
+        others = [m for m in self.modalities_ if m != "text"]  # the modalities fixed at fit time
         return data.select(others) if others else None
 
     def _matrix(self, data: ModalityData) -> sp.csr_matrix:
