@@ -1,23 +1,106 @@
-"""The ``culturecart`` command line: study, simulate, validate, convert, encode, rq1 (and match)."""
+"""The ``culturecart`` command line: study, simulate, validate, convert, encode, rq1 (and match).
+
+Exit codes (``culturecart.errors``): 0 success, 1 invalid input, 2 usage or configuration error, 3 internal
+error (a bug: the traceback goes to a file, and to the screen only with ``--debug`` or
+``CULTURECART_DEBUG=1``). Results go to stdout, messages to stderr; user data is never read as console markup.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from culturecart.errors import EXIT_INTERNAL, CultureCartError, InvalidInputError, UsageError
+
+# markup=False: paths, ids and values from the user's data are printed as they are, never as rich markup.
+console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+out = Console(soft_wrap=True, highlight=False, markup=False)
+DEBUG_KEY = "culturecart.debug"
+
+
+def _error(message: str) -> None:
+    console.print(Text.assemble(("error: ", "bold red"), message))
+
+
+class _WarningsOnce:
+    """Shows each distinct warning once, as one plain line on stderr (no source line, no file:line)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message).strip()
+        if text not in self.seen:
+            self.seen.add(text)
+            console.print(Text.assemble(("warning: ", "yellow"), text))
+
+
+def _crash_report(exc: BaseException) -> Path | None:
+    path = Path(tempfile.gettempdir()) / f"culturecart-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        path.write_text(f"culturecart {' '.join(sys.argv[1:])}\n\n"
+                        + "".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+class GuardedGroup(TyperGroup):
+    """Runs every command under the error contract: known errors -> their exit code, anything else -> 3."""
+
+    def invoke(self, ctx: typer.Context):
+        with warnings.catch_warnings():
+            warnings.showwarning = _WarningsOnce()
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own usage errors and exits
+                raise
+            except CultureCartError as exc:
+                if _debug(ctx):
+                    traceback.print_exc()
+                _error(str(exc))
+                raise typer.Exit(code=exc.exit_code) from None
+            except KeyboardInterrupt:
+                _error("interrupted; finished outputs are complete, nothing half-written was kept "
+                       "(rerun the same command to resume a study)")
+                raise typer.Exit(code=130) from None
+            except BaseException as exc:  # a bug (EOFError too: click would turn it into a bare "Aborted!")
+                if _debug(ctx):
+                    traceback.print_exc()
+                report = _crash_report(exc)
+                where = f"; traceback written to {report}" if report else ""
+                _error(f"internal error (a bug in culturecart, please report it): {type(exc).__name__}: {exc}"
+                       f"{where}; rerun with --debug to see it here")
+                raise typer.Exit(code=EXIT_INTERNAL) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.meta.get(DEBUG_KEY)) or os.environ.get("CULTURECART_DEBUG", "") not in ("", "0")
+
 
 app = typer.Typer(help="Multimodal purchase prediction across cultures.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-console = Console(stderr=True)
-out = Console()
+                  pretty_exceptions_enable=False, cls=GuardedGroup)
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(code=2)
+@app.callback()
+def main(ctx: typer.Context,
+         debug: Annotated[bool, typer.Option("--debug", help="show tracebacks (also CULTURECART_DEBUG=1)")] = False
+         ) -> None:
+    """Multimodal purchase prediction across cultures. Exit codes: 0 ok, 1 invalid input, 2 usage or config
+    error, 3 internal error."""
+    ctx.meta[DEBUG_KEY] = debug
 
 
 @app.command()
@@ -31,20 +114,14 @@ def study(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only the final report path")] = False,
 ) -> None:
     """Run the whole study (RQ1-RQ5, matching when configured) and write results and report.html."""
-    from culturecart.study.config import ConfigError, load_config
-    from culturecart.study.run import StudyError, run_study
+    from culturecart.study.config import load_config
+    from culturecart.study.run import run_study
 
     if config is None and preset is None:
-        raise _fail("give a study YAML file or --preset twin")
-    try:
-        cfg = load_config(config, preset, overrides or [])
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    try:
-        result = run_study(cfg, out_dir, quiet=quiet)
-    except StudyError as exc:
-        raise _fail(str(exc)) from None
-    out.print(f"report: {result.out / 'report.html'}", highlight=False, markup=False)
+        raise UsageError("give a study YAML file or --preset twin")
+    cfg = load_config(config, preset, overrides or [])
+    result = run_study(cfg, out_dir, quiet=quiet)
+    out.print(f"report: {result.out / 'report.html'}")
 
 
 @app.command()
@@ -64,43 +141,53 @@ def simulate(
     """Write a simulated multi-country marketplace (the embedded default dataset) to OUT."""
     from pydantic import ValidationError
 
+    from culturecart.config_files import explain_validation
     from culturecart.data.simulate import SimulationConfig, write_marketplace
 
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
     try:
         cfg = SimulationConfig(
             countries=countries.split(","), n_users=users, n_products=products, seed=seed,
             heterogeneity_scale=heterogeneity_scale, effect_scale=effect_scale,
             rules_path=str(rules) if rules else None, hofstede_path=str(hofstede) if hofstede else None)
+    except ValidationError as exc:
+        raise UsageError(explain_validation(exc, "invalid simulation settings")) from None
+    try:
         ds = write_marketplace(out_dir, cfg, fmt=fmt, overwrite=overwrite)
-    except (ValidationError, KeyError, ValueError, FileExistsError) as exc:
-        raise _fail(str(exc)) from None
+    except KeyError as exc:  # a country without a Hofstede profile: the message says which and how to add one
+        raise UsageError(str(exc.args[0])) from None
     summary = {t: len(ds.table(t)) for t in ds.tables()}
     out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in summary.items())
-              + f"; purchase rate {ds.events['purchased'].mean():.3%}", highlight=False)
+              + f"; purchase rate {ds.events['purchased'].mean():.3%}")
 
 
 @app.command()
 def validate(
     path: Annotated[Path, typer.Argument(help="dataset folder")],
     no_images: Annotated[bool, typer.Option("--no-images", help="skip decoding image files")] = False,
-    max_rows: Annotated[int, typer.Option(help="rows listed per problem")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="print problems as JSON lines")] = False,
+    max_rows: Annotated[int, typer.Option(help="rows listed per problem", min=1)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print problems as JSON lines (one object per line)")] = False,
+    purpose: Annotated[str, typer.Option("--for", help="what the data must serve: auto (study when it has events, "
+                                                       "matching when it has groups only), study, matching, any")
+                       ] = "auto",
 ) -> None:
     """Check a dataset folder against the canonical schema; exit 1 and list every problem if invalid."""
-    from culturecart.data.validate import validate_dataset
+    from culturecart.data.validate import PURPOSES, validate_dataset
 
-    problems = validate_dataset(path, check_images=not no_images, max_rows=max_rows)
+    if purpose not in PURPOSES:
+        raise UsageError(f"--for must be one of {list(PURPOSES)}, not {purpose!r}")
+    problems = validate_dataset(path, check_images=not no_images, max_rows=max_rows, purpose=purpose)
     for p in problems:
         if as_json:
-            out.print(json.dumps({"table": p.table, "column": p.column, "rows": list(p.rows),
-                                  "n_rows": p.n_rows, "file": p.file, "message": p.message},
-                                 ensure_ascii=False), highlight=False)
+            # Plain write, not rich: one JSON object per line whatever the terminal width.
+            sys.stdout.write(json.dumps(p.as_dict(), ensure_ascii=False) + "\n")
         else:
-            out.print(f"[red]✗[/] {p}", highlight=False)
+            out.print(Text.assemble(("✗ ", "red"), str(p)))
     if problems:
-        console.print(f"{path}: {len(problems)} problem(s)", highlight=False)
-        raise typer.Exit(code=1)
-    out.print(f"[green]✓[/] {path} is a valid culturecart dataset", highlight=False)
+        console.print(f"{path}: {len(problems)} problem(s)")
+        raise typer.Exit(code=InvalidInputError.exit_code)
+    (console if as_json else out).print(Text.assemble(("✓ ", "green"), f"{path} is a valid culturecart dataset"))
 
 
 @app.command()
@@ -110,32 +197,26 @@ def convert(
     src: Annotated[Path, typer.Argument(help="source file or folder")],
     out_dir: Annotated[Path, typer.Option("--out", help="dataset folder to write")],
     images: Annotated[Path | None, typer.Option(help="image folder (shopee)")] = None,
-    limit: Annotated[int | None, typer.Option(help="read only the first N source rows")] = None,
+    limit: Annotated[int | None, typer.Option(help="read only the first N source rows", min=1)] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
 ) -> None:
     """Convert a public data format into a canonical dataset folder."""
+    from culturecart.atomic import check_output_dir
     from culturecart.data.adapters import ADAPTERS, get_adapter
     from culturecart.data.validate import validate_dataset
 
     try:
         adapter = get_adapter(fmt)
     except KeyError:
-        raise _fail(f"unknown format {fmt!r}; valid: {sorted(ADAPTERS)}") from None
-    try:
-        ds = adapter(src, images=images, limit=limit)
-    except (FileNotFoundError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise UsageError(f"unknown format {fmt!r}; valid: {sorted(ADAPTERS)}") from None
+    check_output_dir(out_dir, overwrite=overwrite)
+    ds = adapter(src, images=images, limit=limit)
     problems = validate_dataset(ds)
     if problems:
-        for p in problems:
-            console.print(f"✗ {p}", highlight=False)
-        raise _fail(f"converted {fmt} data does not validate; nothing written")
-    try:
-        ds.save(out_dir, overwrite=overwrite)
-    except FileExistsError as exc:
-        raise _fail(str(exc)) from None
-    out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()),
-              highlight=False)
+        raise InvalidInputError(f"the {fmt} data converted from {src} does not validate; nothing written. "
+                                f"{len(problems)} problem(s):", problems)
+    ds.save(out_dir, overwrite=overwrite)
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
 
 
 @app.command("encode")
@@ -148,23 +229,37 @@ def encode_cmd(
     cache: Annotated[Path | None, typer.Option(help="cache folder (default $CULTURECART_CACHE or ~/.cache/culturecart)")] = None,
 ) -> None:
     """Embed a dataset's titles, review texts and images (cached by content hash)."""
-    from culturecart.data.dataset import Dataset
-    from culturecart.encoders import REGISTRY, EncodersConfig
+    from culturecart.atomic import check_output_dir
+    from culturecart.data.validate import require_valid
+    from culturecart.encoders import EncodersConfig
     from culturecart.encoders.dataset import encode_dataset
 
-    try:
-        cfg = EncodersConfig.from_yaml(config) if config else EncodersConfig()
-        updates = {k: {"name": v, "options": {}} for k, v in (("text", text), ("image", image)) if v}
-        cfg = EncodersConfig.model_validate({**cfg.model_dump(), **updates,
-                                             **({"cache_dir": str(cache)} if cache else {})})
-    except (KeyError, ValueError) as exc:
-        raise _fail(f"{exc}; encoders: {REGISTRY.names()}") from None
+    cfg = _encoders_config(EncodersConfig.from_yaml(config) if config else EncodersConfig(), text, image,
+                           {"cache_dir": str(cache)} if cache else {})
     target = out_dir or path / "embeddings"
-    results = encode_dataset(Dataset.load(path), cfg, out=target)
+    ds = require_valid(path, purpose="any", check_images=False)  # unreadable images are masked and counted
+    check_output_dir(target, resume=True)
+    results = encode_dataset(ds, cfg, out=target)
     for key, emb in results.items():
         out.print(f"{key}: {emb.encoder} {emb.mask.sum():,}/{len(emb.mask):,} rows encoded "
-                  f"({emb.n_encoded:,} computed, the rest cached); {len(emb.errors)} unreadable", highlight=False)
-    out.print(f"wrote {target}", highlight=False)
+                  f"({emb.n_encoded:,} computed, the rest cached); {len(emb.errors)} unreadable")
+    out.print(f"wrote {target}")
+
+
+def _encoders_config(base, text: str | None, image: str | None, extra: dict | None = None):
+    """``base`` with the encoder names given on the command line; :class:`UsageError` naming the valid ones."""
+    from pydantic import ValidationError
+
+    from culturecart.config_files import explain_validation
+    from culturecart.encoders import REGISTRY, EncodersConfig
+
+    updates = {k: {"name": v, "options": {}} for k, v in (("text", text), ("image", image)) if v}
+    try:
+        return EncodersConfig.model_validate({**base.model_dump(), **updates, **(extra or {})})
+    except KeyError as exc:
+        raise UsageError(f"{exc.args[0]}; encoders: {REGISTRY.names()}") from None
+    except ValidationError as exc:
+        raise UsageError(explain_validation(exc, f"invalid encoder settings; encoders: {REGISTRY.names()}")) from None
 
 
 @app.command()
@@ -174,43 +269,41 @@ def rq1(
     models: Annotated[str, typer.Option(help="comma-separated ladder names")] = "logistic,lightgbm",
     subsets: Annotated[str, typer.Option(help="'all' modality subsets or 'full' (all modalities only)")] = "all",
     split: Annotated[str, typer.Option(help="user, session, item or time")] = "user",
-    n_boot: Annotated[int, typer.Option(help="bootstrap resamples per CI")] = 200,
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples per CI", min=10)] = 200,
     text: Annotated[str, typer.Option(help="text encoder")] = "use-m3",
     image: Annotated[str, typer.Option(help="image encoder")] = "effnet-lite0",
     seed: Annotated[int, typer.Option(help="seed of the split and the models")] = 0,
 ) -> None:
     """RQ1: every model x modality subset on one split; a tidy table with CIs and paired tests."""
-    from culturecart.atomic import atomic_write_text
-    from culturecart.data.dataset import Dataset
-    from culturecart.encoders import EncoderConfig, EncodersConfig
+    from culturecart.atomic import atomic_write_text, check_output_dir
+    from culturecart.data.validate import require_valid
+    from culturecart.encoders import EncodersConfig
     from culturecart.encoders.dataset import encode_dataset
     from culturecart.evaluate.grid import run_grid
-    from culturecart.evaluate.splits import make_split
+    from culturecart.evaluate.splits import SPLITS, make_split
     from culturecart.models import build_features, model_spec, needs_raw_text
 
     try:
         names = [model_spec(m).name for m in models.split(",")]
-        cfg = EncodersConfig(text=EncoderConfig(name=text), image=EncoderConfig(name=image))
-    except (KeyError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    cfg = _encoders_config(EncodersConfig(), text, image)
     if subsets not in ("all", "full"):
-        raise _fail(f"--subsets must be 'all' or 'full', not {subsets!r}")
-    ds = Dataset.load(path)
+        raise UsageError(f"--subsets must be 'all' or 'full', not {subsets!r}")
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {list(SPLITS)}, not {split!r}")
+    check_output_dir(out_dir, resume=True)
+    ds = require_valid(path, purpose="study")
     data = build_features(ds, encode_dataset(ds, cfg), keep_text=needs_raw_text(names))
-    try:
-        parts = make_split(data, by=split, seed=seed)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    parts = make_split(data, by=split, seed=seed)
     grid = run_grid(data, parts, models=names, subsets="all" if subsets == "all" else [data.modalities],
                     n_boot=n_boot, seed=seed, verbose=True)
     table = grid.table.assign(split=split)
-    out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "rq1_table.csv", table.to_csv(index=False))
     auc = table[table["metric"] == "roc_auc"].sort_values("value", ascending=False)
     for row in auc.head(10).itertuples():
-        out.print(f"{row.model:>14} [{row.modalities}] AUC {row.value:.4f} ({row.ci_low:.4f}-{row.ci_high:.4f})",
-                  highlight=False)
-    out.print(f"wrote {out_dir / 'rq1_table.csv'}", highlight=False)
+        out.print(f"{row.model:>14} [{row.modalities}] AUC {row.value:.4f} ({row.ci_low:.4f}-{row.ci_high:.4f})")
+    out.print(f"wrote {out_dir / 'rq1_table.csv'}")
 
 
 match_app = typer.Typer(help="Shopee-style product matching: fit, predict, score.", no_args_is_help=True)
@@ -220,12 +313,9 @@ app.add_typer(match_app, name="match")
 def _listings(path: Path, need_labels: bool = False):
     from culturecart.data.adapters.shopee import read_shopee
 
-    try:
-        frame = read_shopee(path)
-    except (ValueError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+    frame = read_shopee(path)
     if need_labels and "label_group" not in frame:
-        raise _fail(f"{path}: training needs a label_group column")
+        raise InvalidInputError(f"{path}: needs a label_group column (found {list(frame.columns)})")
     return frame
 
 
@@ -235,21 +325,33 @@ def match_fit(
     model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
     images: Annotated[Path | None, typer.Option("--images", help="folder of the listing images (optional)")] = None,
     text: Annotated[str, typer.Option(help="pretrained text encoder")] = "use-m3",
-    inner_folds: Annotated[int, typer.Option(help="GroupKFold folds for threshold tuning")] = 3,
+    inner_folds: Annotated[int, typer.Option(help="GroupKFold folds for threshold tuning", min=2)] = 3,
     seed: Annotated[int, typer.Option()] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty model folder")] = False,
 ) -> None:
     """Learn the ArcFace head and every threshold (GroupKFold on label_group inside the training file)."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.encoders import REGISTRY
     from culturecart.matching.pipeline import MatchingConfig, MatchingModel
 
-    frame = _listings(train, need_labels=True)
+    check_output_dir(model_dir, overwrite=overwrite)
     try:
-        model = MatchingModel(MatchingConfig(text_encoder=text, inner_folds=inner_folds, seed=seed)).fit(
-            frame, images, progress=lambda m: console.print(m, markup=False))
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    model.save(model_dir)
-    out.print(f"thresholds: {model.thresholds_}", markup=False)
-    out.print(f"wrote {model_dir}", markup=False)
+        REGISTRY.resolve(text)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    _check_image_dir(images)
+    frame = _listings(train, need_labels=True)
+    model = MatchingModel(MatchingConfig(text_encoder=text, inner_folds=inner_folds, seed=seed)).fit(
+        frame, images, progress=lambda m: console.print(m))
+    model.save(model_dir, overwrite=overwrite)
+    out.print(f"thresholds: {model.thresholds_}")
+    out.print(f"wrote {model_dir}")
+
+
+def _check_image_dir(images: Path | None) -> None:
+    if images is not None and not images.is_dir():
+        raise InvalidInputError(f"image folder {images} " + ("is a file, not a folder" if images.exists()
+                                                             else "does not exist"))
 
 
 @match_app.command("predict")
@@ -260,39 +362,36 @@ def match_predict(
     images: Annotated[Path | None, typer.Option("--images")] = None,
 ) -> None:
     """Write posting_id,matches (space-separated ids, itself included, at most 50)."""
-    from culturecart.atomic import atomic_write_text
+    from culturecart.atomic import atomic_write_text, check_output_file
     from culturecart.matching.pipeline import MatchingModel
 
+    check_output_file(out_csv)
+    _check_image_dir(images)
+    model = MatchingModel.load(model_dir)
     frame = _listings(input_csv).drop(columns=["label_group"], errors="ignore")
-    try:
-        model = MatchingModel.load(model_dir)
-    except FileNotFoundError as exc:
-        raise _fail(str(exc)) from None
     sub = model.predict(frame, images)
     atomic_write_text(out_csv, sub.to_csv(index=False))
-    out.print(f"wrote {out_csv} ({len(sub)} rows)", markup=False)
+    out.print(f"wrote {out_csv} ({len(sub)} rows)")
 
 
 @match_app.command("score")
 def match_score(
     input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV with label_group")],
     submission: Annotated[Path, typer.Option("--submission", help="posting_id,matches CSV")],
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="score listings absent from the "
+                                                                         "submission as matching nothing")] = False,
 ) -> None:
     """Mean per-row F1; the last line is a JSON object with f1 and rows."""
-    import pandas as pd
-
-    from culturecart.matching.f1 import mean_f1, true_matches
+    from culturecart.matching.f1 import mean_f1, read_submission, true_matches
 
     frame = _listings(input_csv, need_labels=True)
-    sub = pd.read_csv(submission, dtype=str, keep_default_na=False)
-    if not {"posting_id", "matches"} <= set(sub.columns):
-        raise _fail(f"{submission}: needs columns posting_id and matches, found {list(sub.columns)}")
-    unknown = sorted(set(sub["posting_id"]) - set(frame["posting_id"]))
-    if unknown:
-        raise _fail(f"{submission}: {len(unknown)} posting_id(s) not in {input_csv}, e.g. {unknown[:3]}")
+    predicted = read_submission(submission, frame["posting_id"], allow_missing=allow_missing)
     truth = true_matches(frame["posting_id"], frame["label_group"])
-    f1 = mean_f1(dict(zip(sub["posting_id"], sub["matches"].str.split(), strict=True)), truth)
-    out.print(json.dumps({"f1": round(f1, 6), "rows": len(truth)}), markup=False)
+    f1 = mean_f1(predicted, truth)
+    missing = len(truth) - len(predicted)
+    if missing:
+        console.print(f"{missing} listing(s) absent from the submission were scored as matching nothing")
+    out.print(json.dumps({"f1": round(f1, 6), "rows": len(truth), "missing": missing}))
 
 
 if __name__ == "__main__":

@@ -128,6 +128,7 @@ def test_round_trip_csv_and_parquet(tmp_path: Path, sim_dir: Path, fmt: str):
     ds.items = ds.items.assign(image_path=[str(sim_dir / p) for p in ds.items["image_path"]])
     ds.reviews = ds.reviews.assign(image_path=[None if pd.isna(p) else str(sim_dir / p)
                                                for p in ds.reviews["image_path"]])
+    ds.meta["image_roots"] = [str(sim_dir)]  # absolute paths outside the copy must be declared
     ds.save(tmp_path / "copy", fmt=fmt)
     assert (tmp_path / "copy" / f"events.{fmt}").exists()
     assert validate_dataset(tmp_path / "copy") == []

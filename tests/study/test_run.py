@@ -10,7 +10,8 @@ import pytest
 
 from culturecart.data import Dataset
 from culturecart.study.config import load_config
-from culturecart.study.run import TIDY_COLUMNS, StudyError, run_study
+from culturecart.errors import InvalidInputError
+from culturecart.study.run import TIDY_COLUMNS, run_study
 from tests.conftest import STUDY_FAST as FAST
 
 
@@ -62,10 +63,11 @@ def test_bad_dataset_is_refused_naming_the_problem(sim_dir, tmp_path):
     ds.items.loc[3, "price"] = -5.0
     ds.save(tmp_path / "bad", overwrite=True)
     cfg = load_config(overrides=[f"data.path={tmp_path / 'bad'}", "data.check_images=false"])
-    with pytest.raises(StudyError, match=r"items\.price"):
+    with pytest.raises(InvalidInputError, match=r"items\.price"):
         run_study(cfg, tmp_path / "out", quiet=True)
-    with pytest.raises(StudyError, match="not a folder"):
+    with pytest.raises(InvalidInputError, match="not a folder"):
         run_study(load_config(overrides=[f"data.path={tmp_path / 'missing'}"]), tmp_path / "out2", quiet=True)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()  # nothing half-created
 
 
 def test_one_country_data_skips_culture_with_a_caveat(sim_dir, tmp_path):

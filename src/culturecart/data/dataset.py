@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,8 +11,14 @@ import pandas as pd
 
 from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
 from culturecart.data.schema import TABLES
+from culturecart.errors import InvalidInputError, MissingInputError, Problem, describe_decode_error
 
 META_FILE = "dataset.json"
+TABLE_EXTENSIONS = (".parquet", ".csv", ".csv.gz")
+
+
+class UnsafePathError(InvalidInputError):
+    """A path in a dataset that leads outside the dataset folder and its declared image roots."""
 
 
 @dataclass
@@ -50,14 +57,33 @@ class Dataset:
             raise KeyError(f"dataset {self.meta.get('name', '?')!r} has no {name!r} table")
         return frame
 
+    def image_roots(self) -> list[Path]:
+        """Folders image paths may point into: the dataset folder and the ``image_roots`` of ``dataset.json``.
+
+        ``convert shopee --images DIR`` declares ``DIR`` there, since it points at the user's image folder
+        on purpose; relative entries are relative to the dataset folder.
+        """
+        base = self.root or Path.cwd()
+        declared = self.meta.get("image_roots") or []
+        return [base.resolve()] + [(base / str(r)).resolve() for r in declared]
+
     def resolve(self, relative: str | None) -> Path | None:
-        """Absolute path of an image path stored in a table (relative to the dataset folder)."""
+        """The path of a file named in a table (relative to the dataset folder), or None when missing.
+
+        Raises :class:`UnsafePathError` when the path, absolute or climbing out with ``..`` (or through a
+        link), leads outside the dataset folder and its declared :meth:`image_roots`: a dataset never makes
+        culturecart open a file elsewhere on the machine.
+        """
         if relative is None or (isinstance(relative, float) and pd.isna(relative)) or relative == "":
             return None
-        p = Path(relative)
-        if p.is_absolute() or self.root is None:
-            return p
-        return self.root / p
+        p = Path(str(relative))
+        full = p if p.is_absolute() else (self.root or Path.cwd()) / p
+        real = full.resolve()
+        if not any(real.is_relative_to(r) for r in self.image_roots()):
+            raise UnsafePathError(f"path {relative!r} leads outside the dataset folder and its declared image "
+                                  "roots (dataset.json image_roots)",
+                                  [Problem("dataset", "path leads outside the dataset folder", file=str(relative))])
+        return full
 
     def save(self, out: str | Path, fmt: str = "parquet", overwrite: bool = False) -> Path:
         """Write the dataset to ``out`` atomically (tables, ``dataset.json``, extras, ``files``).
@@ -92,38 +118,107 @@ class Dataset:
 
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
-        """Read a dataset folder. Tables are read as stored; call ``validate_dataset`` to check them."""
+        """Read a dataset folder (tables as stored; :func:`~culturecart.data.validate.require_valid` checks them).
+
+        Raises :class:`~culturecart.errors.InvalidInputError` naming every file that cannot be read
+        (encoding errors with byte offset and line, truncated Parquet, invalid JSON) and every table stored
+        twice (``events.parquet`` beside ``events.csv``).
+        """
         root = Path(path)
+        if not root.exists():
+            raise MissingInputError(f"dataset folder {root} does not exist",
+                                    [Problem("dataset", "folder does not exist", file=str(root))])
         if not root.is_dir():
-            raise FileNotFoundError(f"dataset folder {root} does not exist")
+            raise InvalidInputError(f"{root} is a file, not a dataset folder",
+                                    [Problem("dataset", "is a file, not a dataset folder", file=str(root))])
         ds = cls(root=root)
+        problems: list[Problem] = []
         for name in TABLES:
-            setattr(ds, name, read_table(root, name))
-        meta = root / META_FILE
-        if meta.exists():
-            ds.meta = json.loads(meta.read_text(encoding="utf-8"))
+            try:
+                setattr(ds, name, read_table(root, name))
+            except InvalidInputError as err:
+                problems += err.problems
         for doc in sorted(root.glob("*.json")):
-            if doc.name != META_FILE:
-                ds.extras[doc.name] = json.loads(doc.read_text(encoding="utf-8"))
+            try:
+                parsed = read_json(doc)
+            except InvalidInputError as err:
+                problems += err.problems
+                continue
+            if doc.name == META_FILE:
+                ds.meta = parsed
+            else:
+                ds.extras[doc.name] = parsed
+        if problems:
+            raise InvalidInputError.from_problems(problems, f"dataset folder {root}")
         return ds
 
 
+def table_files(root: Path, name: str) -> list[Path]:
+    """Every file in ``root`` that holds table ``name`` (more than one is an error)."""
+    return [root / f"{name}{ext}" for ext in TABLE_EXTENSIONS if (root / f"{name}{ext}").is_file()]
+
+
 def table_file(root: Path, name: str) -> Path | None:
-    """The file holding table ``name`` in ``root`` (Parquet preferred over CSV), or None."""
-    for ext in (".parquet", ".csv", ".csv.gz"):
-        candidate = root / f"{name}{ext}"
-        if candidate.exists():
-            return candidate
-    return None
+    """The file holding table ``name`` in ``root``, or None."""
+    files = table_files(root, name)
+    return files[0] if files else None
 
 
 def read_table(root: Path, name: str) -> pd.DataFrame | None:
     """Read one table from a dataset folder, or None when the folder has no such table."""
-    path = table_file(root, name)
-    if path is None:
+    files = table_files(root, name)
+    if not files:
         return None
+    if len(files) > 1:
+        shown = " and ".join(f.name for f in files)
+        raise InvalidInputError(f"table {name} is stored twice", [Problem(
+            name, f"stored twice ({shown}): keep one file per table", file=str(files[0]))])
+    path = files[0]
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        # Ids stay text in CSV: "007" must not become 7.
+        return pd.read_csv(path, dtype={"user_id": str, "item_id": str, "session_id": str,
+                                        "review_id": str, "label_group": str})
+    except Exception as exc:  # any reader failure is a property of the file; say which and why
+        raise InvalidInputError(f"cannot read {path}", [Problem(name, unreadable(path, exc), file=str(path))]) from exc
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``; :class:`InvalidInputError` naming the file, line and column otherwise."""
+    data = path.read_bytes()
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        message = describe_decode_error(path.name, data, exc)
+    except json.JSONDecodeError as exc:
+        message = f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+    else:
+        if isinstance(value, dict):
+            return value
+        message = f"must hold a JSON object, not {type(value).__name__}"
+    raise InvalidInputError(f"cannot read {path}", [Problem("dataset", message, file=str(path))])
+
+
+def unreadable(path: Path, exc: BaseException) -> str:
+    """Why a table file could not be read, in words (with byte offset and line for encoding errors)."""
+    if isinstance(exc, UnicodeDecodeError):
+        opener = gzip.open if path.name.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as fh:
+                data = fh.read()
+            data.decode("utf-8")
+        except UnicodeDecodeError as exact:  # pandas reports offsets within its read buffer; find the file's
+            return describe_decode_error(path.name, data, exact).split(": ", 1)[1]
+        except (OSError, EOFError):
+            pass
+        return f"not UTF-8 text: {exc}"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a gzip file although its name ends in .gz ({exc})"
+    if isinstance(exc, EOFError) or "truncated" in str(exc).lower() or "end of stream" in str(exc).lower():
+        return f"file is truncated ({type(exc).__name__}: {exc})"
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return "file is empty (not even a header row)"
     if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    # Ids stay text in CSV: "007" must not become 7.
-    return pd.read_csv(path, dtype={"user_id": str, "item_id": str, "session_id": str,
-                                    "review_id": str, "label_group": str})
+        return f"cannot be read as Parquet (truncated or not a Parquet file: {type(exc).__name__}: {exc})"
+    return f"cannot be read as CSV ({type(exc).__name__}: {exc})"

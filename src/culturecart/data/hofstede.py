@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 import pycountry
 
+from culturecart.config_files import read_text_file
+from culturecart.errors import ConfigError
+
 DIMENSIONS = ("pdi", "idv", "mas", "uai", "lto", "ivr")
 DIMENSION_NAMES = {
     "pdi": "power distance",
@@ -88,16 +91,20 @@ def load_hofstede(path: str | Path) -> pd.DataFrame:
     Columns: ``country`` (the file's name), ``source_code``, then the six dimensions as floats
     (NaN where the file has no score).
     """
-    raw = Path(path).read_bytes().decode("utf-8-sig")
+    raw = read_text_file(path, "Hofstede file")
     first = raw.splitlines()[0] if raw else ""
     sep = ";" if first.count(";") > first.count(",") else ","
-    frame = pd.read_csv(io.StringIO(raw), sep=sep, na_values=["#NULL!", "", "-1"], keep_default_na=True)
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    try:
+        frame = pd.read_csv(io.StringIO(raw), sep=sep, na_values=["#NULL!", "", "-1"], keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ConfigError(f"Hofstede file {path}: cannot be read as CSV ({err})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "country" not in frame.columns:
-        raise ValueError(f"{path}: no 'country' column; columns are {list(frame.columns)}")
+        raise ConfigError(f"Hofstede file {path}: no 'country' column; columns are {list(frame.columns)}")
     dims = {c: _COLUMN_ALIASES[c] for c in frame.columns if c in _COLUMN_ALIASES}
     if not {"pdi", "idv", "mas", "uai"} <= set(dims.values()):
-        raise ValueError(f"{path}: expected columns pdi, idv, mas, uai (and lto/ltowvs, ivr); got {list(frame.columns)}")
+        raise ConfigError(f"Hofstede file {path}: expected columns pdi, idv, mas, uai (and lto/ltowvs, ivr); "
+                          f"got {list(frame.columns)}")
     codes = frame["ctr"].astype(str).str.strip() if "ctr" in frame.columns else pd.Series([None] * len(frame))
     iso, dropped = [], []
     for code, name in zip(codes, frame["country"].astype(str), strict=True):

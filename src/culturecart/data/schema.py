@@ -30,42 +30,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 import pycountry
 
+from culturecart.errors import Problem
+
 TABLES = ("users", "items", "reviews", "events", "groups")
 ISO_COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 BEHAVIOUR_PREFIX = "bhv_"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a dataset: where it is and what is wrong."""
-
-    table: str
-    message: str
-    column: str | None = None
-    rows: tuple[int, ...] = ()
-    n_rows: int = 0
-    values: tuple[str, ...] = ()
-    file: str | None = None
-
-    def __str__(self) -> str:
-        where = self.table + (f".{self.column}" if self.column else "")
-        parts = [f"{where}: {self.message}"]
-        if self.n_rows:
-            shown = ", ".join(str(r) for r in self.rows)
-            more = f" (+{self.n_rows - len(self.rows)} more)" if self.n_rows > len(self.rows) else ""
-            parts.append(f"row{'s' if self.n_rows > 1 else ''} {shown}{more}")
-        if self.values:
-            parts.append("value" + ("s " if len(self.values) > 1 else " ") + ", ".join(self.values))
-        if self.file:
-            parts.append(f"file {self.file}")
-        return "; ".join(parts)
 
 
 def _check(fn: Callable[[pd.Series], pd.Series], message: str) -> pa.Check:
@@ -176,9 +152,46 @@ def validate_table(table: str, df: pd.DataFrame, max_rows: int = MAX_ROWS_SHOWN)
     frame = df.reset_index(drop=True)
     try:
         schema.validate(frame, lazy=True)
+        problems = []
     except pandera.errors.SchemaErrors as err:
-        return _problems_from_failures(table, err.failure_cases, max_rows)
-    return []
+        problems = _problems_from_failures(table, err.failure_cases, max_rows)
+    return problems + _numeric_problems(table, frame, schema, max_rows)
+
+
+def _numeric_problems(table: str, frame: pd.DataFrame, schema: pa.DataFrameSchema, max_rows: int) -> list[Problem]:
+    """Infinite values in any numeric column, and ``bhv_*`` behaviour columns that are not numbers.
+
+    pandera's range checks let +-inf through (``inf >= 0``), and models cannot use them.
+    """
+    problems = []
+    float_columns = {name for name, col in schema.columns.items() if str(col.dtype) in ("float64", "int64")}
+    for column in frame.columns:
+        values = frame[column]
+        behaviour = table == "events" and str(column).startswith(BEHAVIOUR_PREFIX)
+        if pd.api.types.is_bool_dtype(values):
+            continue
+        if not pd.api.types.is_numeric_dtype(values):
+            if column not in float_columns and not behaviour:
+                continue
+            numbers = pd.to_numeric(values, errors="coerce")
+            if behaviour:
+                bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+                if bad.any():
+                    problems.append(_rows_problem(table, column, "behaviour feature must be numeric", bad,
+                                                  values, max_rows))
+            values = numbers
+        inf = pd.Series(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)), index=values.index)
+        if inf.any():
+            problems.append(_rows_problem(table, column, "infinite value (models need finite numbers)", inf,
+                                          values, max_rows))
+    return problems
+
+
+def _rows_problem(table: str, column: str, message: str, bad: pd.Series, values: pd.Series,
+                  max_rows: int) -> Problem:
+    rows = bad.to_numpy().nonzero()[0]
+    return Problem(table, message, column=str(column), rows=tuple(rows[:max_rows].tolist()), n_rows=len(rows),
+                   values=tuple(dict.fromkeys(_short(v) for v in values.iloc[rows[:5]])))
 
 
 def _problems_from_failures(table: str, fc: pd.DataFrame, max_rows: int) -> list[Problem]:

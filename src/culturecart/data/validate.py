@@ -1,13 +1,34 @@
-"""Validate a whole dataset: each table against its schema, references between tables, images."""
+"""Validate a whole dataset: files, each table against its schema, references between tables, images,
+and whether the data can serve what it is loaded for.
+
+:func:`require_valid` is the one entry point every command and API call that reads a dataset goes
+through: it loads (when given a path), validates and raises :class:`~culturecart.errors.InvalidInputError`
+with every problem, before any heavy work starts.
+
+Purposes (what the data must be able to serve, beyond the schema):
+
+==========  ===================================================================================
+purpose     also required
+==========  ===================================================================================
+any         nothing more (a table that is present must not be empty)
+study       an events table whose ``purchased`` label has both classes (RQ1-RQ5, fit)
+matching    an items table and a groups table (product matching)
+auto        ``study`` when the dataset has events, ``matching`` when it has groups only
+==========  ===================================================================================
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
+from culturecart.data.dataset import Dataset, UnsafePathError
+from culturecart.data.image_file import image_problem
+from culturecart.data.schema import MAX_ROWS_SHOWN, validate_table
+from culturecart.errors import InvalidInputError, Problem
 
-from culturecart.data.dataset import Dataset, table_file
-from culturecart.data.schema import MAX_ROWS_SHOWN, Problem, validate_table
+Purpose = Literal["any", "study", "matching", "auto"]
+PURPOSES = ("auto", "study", "matching", "any")
 
 # (table, column) -> (table, column) it must point into.
 REFERENCES = [
@@ -21,8 +42,8 @@ IMAGE_COLUMNS = [("items", "image_path"), ("reviews", "image_path")]
 
 
 def validate_dataset(data: Dataset | str | Path, check_images: bool = True,
-                     max_rows: int = MAX_ROWS_SHOWN) -> list[Problem]:
-    """Every problem in a dataset; an empty list means it is valid.
+                     max_rows: int = MAX_ROWS_SHOWN, purpose: Purpose = "any") -> list[Problem]:
+    """Every problem in a dataset; an empty list means it is valid for ``purpose``.
 
     Example:
         >>> import pandas as pd
@@ -31,31 +52,71 @@ def validate_dataset(data: Dataset | str | Path, check_images: bool = True,
         >>> [str(p) for p in validate_dataset(ds)]
         ["events.item_id: refers to ids missing from items.item_id; row 0; value 'b'"]
     """
-    ds = data if isinstance(data, Dataset) else _load(Path(data))
-    if isinstance(ds, list):
-        return ds
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {list(PURPOSES)}, not {purpose!r}")
+    if isinstance(data, Dataset):
+        ds = data
+    else:
+        try:
+            ds = Dataset.load(Path(data))
+        except InvalidInputError as err:
+            return err.problems
     problems: list[Problem] = []
     if ds.items is None:
         problems.append(Problem("items", "the dataset has no items table (items.parquet or items.csv)"))
     for name in ds.tables():
         frame = ds.table(name)
-        if name == "items" and frame.empty:
-            problems.append(Problem("items", "table is empty"))
+        if frame.empty and name in ("items", "events", "users", "groups"):
+            problems.append(Problem(name, "table is empty (no rows)"))
         problems += validate_table(name, frame, max_rows)
+    problems += _check_purpose(ds, purpose)
     problems += _check_references(ds, max_rows)
     if check_images:
         problems += _check_images(ds, max_rows)
     return problems
 
 
-def _load(root: Path) -> Dataset | list[Problem]:
-    if not root.is_dir():
-        return [Problem("dataset", f"folder {root} does not exist")]
-    try:
-        return Dataset.load(root)
-    except Exception as exc:  # a table that cannot even be parsed
-        bad = [t for t in ("users", "items", "reviews", "events", "groups") if table_file(root, t)]
-        return [Problem("dataset", f"cannot read tables {bad}: {type(exc).__name__}: {exc}")]
+def require_valid(data: Dataset | str | Path, purpose: Purpose = "study", check_images: bool = True,
+                  max_rows: int = MAX_ROWS_SHOWN) -> Dataset:
+    """The dataset, loaded and checked for ``purpose``; :class:`InvalidInputError` listing every problem.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset(items=pd.DataFrame({"item_id": ["a"]}),
+        ...              events=pd.DataFrame({"session_id": ["s"], "item_id": ["a"], "purchased": [1]}))
+        >>> require_valid(ds)
+        Traceback (most recent call last):
+        ...
+        culturecart.errors.InvalidInputError: the dataset has 1 problem(s):
+          events.purchased: every event has the same label (1): nothing to predict; a study needs both classes
+    """
+    ds = data if isinstance(data, Dataset) else Dataset.load(Path(data))
+    problems = validate_dataset(ds, check_images=check_images, max_rows=max_rows, purpose=purpose)
+    if problems:
+        where = f"dataset {ds.root}" if ds.root is not None else "the dataset"
+        raise InvalidInputError.from_problems(problems, where)
+    return ds
+
+
+def _check_purpose(ds: Dataset, purpose: Purpose) -> list[Problem]:
+    if purpose == "auto":
+        if ds.events is None and ds.groups is None:
+            return [Problem("events", "the dataset has neither an events table (needed for a study) nor a groups "
+                                      "table (needed for matching)")]
+        purpose = "study" if ds.events is not None else "matching"
+    if purpose == "matching" and ds.groups is None:
+        return [Problem("groups", "matching needs a groups table (item_id, label_group)")]
+    if purpose != "study":
+        return []
+    if ds.events is None:
+        return [Problem("events", "a study needs an events table (events.parquet or events.csv)")]
+    if "purchased" not in ds.events.columns or ds.events.empty:
+        return []  # reported by the schema check and the empty-table check
+    labels = set(ds.events["purchased"].dropna().astype(str).unique())
+    if len(labels) == 1:
+        return [Problem("events", f"every event has the same label ({labels.pop()}): nothing to predict; a study "
+                                  "needs both classes", column="purchased")]
+    return []
 
 
 def _check_references(ds: Dataset, max_rows: int) -> list[Problem]:
@@ -86,15 +147,8 @@ def _check_references(ds: Dataset, max_rows: int) -> list[Problem]:
 
 
 def check_image(path: Path) -> str | None:
-    """Why ``path`` is not a usable image, or None when it decodes fully."""
-    if not path.exists():
-        return "image file does not exist"
-    try:
-        with Image.open(path) as img:
-            img.load()  # full decode: verify() alone misses truncated pixel data
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        return f"image cannot be decoded ({type(exc).__name__}: {exc})"
-    return None
+    """Why ``path`` is not a usable image (missing, above the pixel limit, not decodable), or None."""
+    return image_problem(path)
 
 
 def _check_images(ds: Dataset, max_rows: int) -> list[Problem]:
@@ -106,7 +160,12 @@ def _check_images(ds: Dataset, max_rows: int) -> list[Problem]:
         by_reason: dict[str, list[tuple[int, str]]] = {}
         cache: dict[str, str | None] = {}
         for row, rel in enumerate(frame[column].tolist()):
-            path = ds.resolve(rel)
+            try:
+                path = ds.resolve(rel)
+            except UnsafePathError:
+                by_reason.setdefault("image path leads outside the dataset folder and its declared image roots "
+                                     "(dataset.json image_roots); refused", []).append((row, str(rel)))
+                continue
             if path is None:
                 continue
             key = str(path)

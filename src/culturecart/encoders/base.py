@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from culturecart.errors import InvalidInputError
+
 Modality = str  # "text" or "image"
 
 
@@ -15,8 +17,8 @@ class EncoderUnavailable(RuntimeError):
     """Raised by an encoder's constructor when its package or weights are not installed."""
 
 
-class ImageReadError(ValueError):
-    """An image file is missing, unreadable or truncated; the message names the file."""
+class ImageReadError(InvalidInputError):
+    """An image file is missing, unreadable, truncated or too large; the message names the file."""
 
 
 class Encoder(ABC):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from culturecart.config_files import load_model_file
 from culturecart.encoders.registry import REGISTRY
 
 
@@ -47,4 +47,4 @@ class EncodersConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EncodersConfig:
-        return cls.model_validate(yaml.safe_load(Path(path).read_text("utf-8")) or {})
+        return load_model_file(cls, path, "encoders config")

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from culturecart.data.image_file import ImageFileError, open_image
 from culturecart.encoders.base import ImageReadError
 
 
 def load_rgb(path: str | Path) -> Image.Image:
-    """Open, fully decode and convert to RGB; raise :class:`ImageReadError` naming the file otherwise."""
-    p = Path(path)
-    if not p.exists():
-        raise ImageReadError(f"image file {p} does not exist")
+    """Open (within the pixel limit), fully decode and convert to RGB; :class:`ImageReadError` otherwise."""
     try:
-        with Image.open(p) as img:
-            img.load()  # decode now: truncated files fail here, not later inside a model
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ImageReadError(f"image file {p} cannot be decoded: {type(exc).__name__}: {exc}") from exc
+        return open_image(path).convert("RGB")
+    except ImageFileError as exc:
+        raise ImageReadError(str(exc)) from exc

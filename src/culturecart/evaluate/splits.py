@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from culturecart.errors import InvalidInputError, UsageError
 from culturecart.models.features import ModalityData
+
+SPLITS = ("user", "session", "item", "time")
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,15 @@ def make_split(data: ModalityData, by: str = "user", test_share: float = 0.2, va
         side = np.array([part.get(k, 0) for k in keys])
     elif by == "time":
         if "timestamp" not in data.meta.columns:
-            raise ValueError("a time split needs event timestamps")
+            raise InvalidInputError("a time split needs event timestamps (events.timestamp)")
         start = data.meta.groupby("session_id")["timestamp"].transform("min").to_numpy()
         order = np.sort(np.unique(start))
         t_test = order[int(len(order) * (1 - test_share))]
         t_valid = order[int(len(order) * (1 - test_share - valid_share))]
         side = np.where(start >= t_test, 2, np.where(start >= t_valid, 1, 0))
     else:
-        raise ValueError(f"split by must be 'user', 'session', 'item' or 'time', not {by!r}")
+        raise UsageError(f"split by must be 'user', 'session', 'item' or 'time', not {by!r}")
     train, valid, test = (np.flatnonzero(side == k) for k in (0, 1, 2))
     if min(len(train), len(valid), len(test)) == 0:
-        raise ValueError(f"split by {by} left an empty part (train {len(train)}, valid {len(valid)}, test {len(test)})")
+        raise InvalidInputError(f"split by {by} left an empty part (train {len(train)}, valid {len(valid)}, test {len(test)})")
     return Split(train, valid, test, by)

@@ -34,8 +34,9 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
 
-from culturecart.atomic import atomic_write_text
+from culturecart.atomic import atomic_dir, atomic_write_text
 from culturecart.encoders.encode import encode
+from culturecart.errors import InvalidInputError, MissingInputError
 from culturecart.matching.arcface import ArcFaceHead, TitleVocabulary
 from culturecart.matching.knn import hamming_knn, knn, l2_normalize
 from culturecart.matching.neighbours import (
@@ -396,30 +397,46 @@ class MatchingModel:
         ids = frame["posting_id"].astype(str).to_numpy()
         return pd.DataFrame({"posting_id": ids, "matches": [" ".join(ids[r][:MAX_MATCHES]) for r in rows]})
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """Write the model folder atomically (a folder that exists and is not empty needs ``overwrite``)."""
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        if self.head_ is not None:
-            self.head_.save(folder)
-        if self.scorer_ is not None:
-            self.scorer_.save(folder)
-        atomic_write_text(folder / "matching.json", json.dumps(
-            {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
+        with atomic_dir(folder, overwrite=overwrite) as tmp:
+            if self.head_ is not None:
+                self.head_.save(tmp)
+            if self.scorer_ is not None:
+                self.scorer_.save(tmp)
+            atomic_write_text(tmp / "matching.json", json.dumps(
+                {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> MatchingModel:
+        """Read a model folder; :class:`InvalidInputError` naming the damaged file when it cannot be used."""
         folder = Path(folder)
+        if not folder.is_dir():
+            raise MissingInputError(f"matching model folder {folder} "
+                                    + ("is a file, not a folder" if folder.exists() else "does not exist"))
         if not (folder / "matching.json").exists():
-            raise FileNotFoundError(f"{folder} holds no matching model (matching.json); run `culturecart match fit`")
-        info = json.loads((folder / "matching.json").read_text("utf-8"))
-        cfg = dict(info["config"])
-        steps = {"pair_model": False, **cfg["steps"]}  # models saved before the pair model had none
-        cfg["steps"] = Steps(**{**steps, "components": tuple(steps["components"])})
-        model = cls(MatchingConfig(**cfg))
-        model.thresholds_ = info["thresholds"]
-        if (folder / "arcface.safetensors").exists():
-            model.head_ = TitleHead.load(folder, dim=model.config.arcface_dim)
-        if (folder / "pair_scorer.json").exists():
-            model.scorer_ = PairScorer.load(folder)
+            raise InvalidInputError(f"{folder} holds no matching model (matching.json); run `culturecart match fit`")
+        part = "matching.json"
+        try:
+            info = json.loads((folder / "matching.json").read_text("utf-8"))
+            cfg = dict(info["config"])
+            steps = {"pair_model": False, **cfg["steps"]}  # models saved before the pair model had none
+            cfg["steps"] = Steps(**{**steps, "components": tuple(steps["components"])})
+            model = cls(MatchingConfig(**cfg))
+            model.thresholds_ = {str(k): float(v) for k, v in info["thresholds"].items()}
+            if (folder / "arcface.safetensors").exists():
+                part = "arcface.safetensors / vocabulary.json"
+                model.head_ = TitleHead.load(folder, dim=model.config.arcface_dim)
+            if (folder / "pair_scorer.json").exists():
+                part = "pair_scorer.json / pair_scorer.txt"
+                model.scorer_ = PairScorer.load(folder)
+        except Exception as exc:  # any failure to rebuild the model is damage to these files
+            detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            raise InvalidInputError(f"matching model folder {folder} is damaged or incomplete ({part}): "
+                                    f"{detail}; fit it again with `culturecart match fit`") from exc
+        if model.config.steps.pair_model and model.scorer_ is None:
+            raise InvalidInputError(f"matching model folder {folder} is incomplete: its config uses the pair "
+                                    "model but pair_scorer.json is missing")
         return model

@@ -17,17 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from culturecart.config_files import parse_yaml, read_text_file
 from culturecart.encoders import EncodersConfig
+from culturecart.errors import ConfigError
 from culturecart.parallel import BACKENDS
 
 PRESETS = ("twin", "twin-small")
-
-
-class ConfigError(ValueError):
-    """A study config that cannot be used; the message names every bad key."""
 
 
 class _Section(BaseModel):
@@ -139,10 +136,7 @@ class StudyConfig(_Section):
 
 
 def _read(text: str, where: str) -> dict:
-    try:
-        value = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from None
+    value = parse_yaml(text, where) or {}
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: the top level must be a mapping of settings")
     return value
@@ -167,7 +161,7 @@ def _set_dotted(tree: dict, assignment: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {assignment!r}: {p!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else None
+    node[parts[-1]] = parse_yaml(raw, f"override {assignment!r}") if raw.strip() else None
 
 
 def _valid_keys(loc: tuple) -> list[str]:
@@ -202,10 +196,7 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
             raise ConfigError(f"unknown preset {preset!r}; valid: {list(PRESETS)}")
         tree = _merge(tree, _read(pkg.joinpath("presets").joinpath(f"{preset}.yaml").read_text("utf-8"), preset))
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
-        tree = _merge(tree, _read(p.read_text("utf-8"), str(p)))
+        tree = _merge(tree, _read(read_text_file(path, "config file"), str(path)))
     for assignment in overrides or []:
         _set_dotted(tree, assignment)
     try:

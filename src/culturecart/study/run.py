@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from culturecart.atomic import atomic_write_text
+from culturecart.atomic import atomic_write_text, check_output_dir
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
 from culturecart.culture.rq3 import score_scopes
 from culturecart.culture.scopes import fit_scope
@@ -34,8 +34,9 @@ from culturecart.culture.transfer import summarise_transfer, transfer_run, trans
 from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import load_hofstede, shipped_hofstede
 from culturecart.data.simulate import SimulationConfig, write_marketplace
-from culturecart.data.validate import validate_dataset
+from culturecart.data.validate import require_valid
 from culturecart.encoders.dataset import encode_dataset
+from culturecart.errors import ConfigError, InvalidInputError
 from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
 from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
@@ -50,8 +51,8 @@ TIDY_COLUMNS = ["question", "model", "scope", "country", "modalities", "feature"
                 "value", "ci_low", "ci_high", "test", "p_value", "p_adjusted"]
 
 
-class StudyError(RuntimeError):
-    """The study cannot run on this input; the message says what to fix."""
+class StudyError(InvalidInputError):
+    """The study cannot run on this input; the message says what to fix (exit code 1)."""
 
 
 @dataclass
@@ -153,12 +154,19 @@ class _Reporter:
         self.console.print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", markup=False)
 
 
-def _load_data(cfg: StudyConfig, out: Path, say: Callable[[str], None]) -> tuple[Dataset, str]:
-    if cfg.data.path:
-        root = Path(cfg.data.path)
-        if not root.is_dir():
-            raise StudyError(f"data.path {root} is not a folder (convert your data with `culturecart convert`)")
-        return Dataset.load(root), _dataset_fingerprint(root)
+def _user_data(cfg: StudyConfig) -> tuple[Dataset, str] | None:
+    """The user's dataset (``data.path``), loaded and validated; None when the study simulates its data."""
+    if not cfg.data.path:
+        return None
+    root = Path(cfg.data.path)
+    if not root.is_dir():
+        raise StudyError(f"data.path {root} is " + ("a file, not a folder" if root.exists() else "not a folder")
+                         + " (convert your data with `culturecart convert`)")
+    ds = require_valid(root, purpose="study", check_images=cfg.data.check_images)
+    return ds, _dataset_fingerprint(root)
+
+
+def _simulated_data(cfg: StudyConfig, out: Path, say: Callable[[str], None]) -> tuple[Dataset, str]:
     sim = SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
     key = fingerprint(sim.model_dump())
     root, marker = out / "data", out / "data" / "study_key.txt"
@@ -166,7 +174,20 @@ def _load_data(cfg: StudyConfig, out: Path, say: Callable[[str], None]) -> tuple
         say(f"simulating the marketplace ({sim.n_users} users, {len(sim.countries)} countries)")
         write_marketplace(root, sim, overwrite=True)
         atomic_write_text(marker, key)
-    return Dataset.load(root), key
+    return require_valid(root, purpose="study", check_images=cfg.data.check_images), key
+
+
+def _check_inputs(cfg: StudyConfig) -> None:
+    """Settings that name files: checked before anything is created."""
+    if cfg.culture.hofstede_path:
+        load_hofstede(cfg.culture.hofstede_path)
+    if cfg.matching.enabled and cfg.matching.input and not Path(cfg.matching.input).is_file():
+        raise ConfigError(f"matching.input {cfg.matching.input} is not a file")
+    if not cfg.data.path:
+        try:
+            SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"data.simulate: {err}") from None
 
 
 def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
@@ -182,17 +203,17 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     from culturecart.report.html import write_report
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     say = _Reporter(quiet)
     t0 = time.perf_counter()
+    # Everything that can be refused is checked before the output folder is created or touched.
+    check_output_dir(out, resume=True)
+    _check_inputs(cfg)
+    loaded = _user_data(cfg)
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False,
                                                                    allow_unicode=True))
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
-    ds, data_key = _load_data(cfg, out, say)
-    problems = validate_dataset(ds, check_images=cfg.data.check_images)
-    if problems:
-        listed = "\n  ".join(str(p) for p in problems[:20])
-        raise StudyError(f"the dataset has {len(problems)} problem(s):\n  {listed}")
+    ds, data_key = loaded or _simulated_data(cfg, out, say)
     say(f"data: {len(ds.events):,} events valid")
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
     emb = encode_dataset(ds, enc, progress=False)
@@ -205,8 +226,6 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     base = {"data": data_key, "encoders": enc.model_dump(exclude={"cache_dir"}), "dim": cfg.embedding_dim,
             "seed": cfg.seed}
     tidy = []
-    if data.y.min() == data.y.max():
-        raise StudyError("every event has the same label: nothing to predict")
     if not countries:
         res.notes.append("The data has no countries: RQ3-RQ5 were skipped.")
     if "image" not in data.modalities:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ import pandas as pd
 
 from culturecart.atomic import atomic_path, atomic_write_text
 from culturecart.parallel import parallel_map
+
+_CATEGORIES = {"UserWarning": UserWarning, "RuntimeWarning": RuntimeWarning, "FutureWarning": FutureWarning}
 
 
 def fingerprint(payload: Any) -> str:
@@ -70,10 +73,14 @@ def _load(base: Path) -> tuple[bool, Any]:
     return False, None
 
 
-def _execute(folder: str, key: str, fn: Callable[..., Any], args: tuple) -> Any:
-    value = fn(*args)
+def _execute(folder: str, key: str, fn: Callable[..., Any], args: tuple) -> list[tuple[str, str]]:
+    # Warnings raised in a worker process would print there, raw and once per unit; they travel back
+    # to the driver instead, which shows each distinct one once.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = fn(*args)
     _save(Path(folder) / key, value)
-    return value
+    return [(type(w.message).__name__, str(w.message)) for w in caught]
 
 
 @dataclass
@@ -104,8 +111,13 @@ class UnitStore:
             progress(f"{units[todo[0]].stage}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
         values = parallel_map(_execute, [(str(self.folder), units[i].key, units[i].fn, units[i].args) for i in todo],
                               self.n_jobs, self.backend)
-        for i, _value in zip(todo, values, strict=True):
+        shown: set[str] = set()
+        for i, caught in zip(todo, values, strict=True):
             results[i] = _load(self.folder / units[i].key)[1]  # the stored form, as a resumed run sees it
             self.log.append(f"{units[i].stage}/{units[i].name}")
+            for category, message in caught:
+                if message not in shown and category != "DeprecationWarning":
+                    shown.add(message)
+                    warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=2)
         self.computed += len(todo)
         return results

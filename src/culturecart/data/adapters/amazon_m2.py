@@ -18,6 +18,7 @@ import pandas as pd
 
 from culturecart.data.adapters._common import read_csv, to_iso2
 from culturecart.data.dataset import Dataset
+from culturecart.errors import InvalidInputError
 
 DEFAULT_FILES = ("task2_public_sessions_with_next_item.csv.gz", "task2_private_sessions_with_next_item.csv.gz",
                  "task3_phrase1_sessions.csv.gz", "task3_phrase2_sessions.csv.gz")
@@ -44,7 +45,7 @@ def convert_amazon_m2(src: str | Path, images: Path | None = None, limit: int | 
     path = Path(src)
     files = [path / f for f in DEFAULT_FILES if (path / f).exists()] if path.is_dir() else [path]
     if not files:
-        raise FileNotFoundError(f"{path}: none of {list(DEFAULT_FILES)} found")
+        raise InvalidInputError(f"{path}: none of {list(DEFAULT_FILES)} found")
     parts = [_sessions(f, limit) for f in files]
     sessions = pd.concat([p[0] for p in parts], ignore_index=True)
     sessions["session_id"] = [f"m{i:07d}" for i in range(len(sessions))]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from culturecart.data.adapters._common import first_existing, read_csv
 from culturecart.data.dataset import Dataset
+from culturecart.errors import InvalidInputError
 
 REQUIRED = ["Clothing ID", "Age", "Title", "Review Text", "Recommended IND", "Positive Feedback Count",
             "Division Name", "Department Name", "Class Name"]
@@ -51,7 +52,7 @@ def convert_clothing_reviews(src: str | Path, images: Path | None = None, limit:
                            "purchased": pd.to_numeric(raw["Recommended IND"], errors="coerce")})
     if events["purchased"].isna().any():
         bad = np.flatnonzero(events["purchased"].isna())[:10].tolist()
-        raise ValueError(f"{path}: 'Recommended IND' must be 0/1; bad rows {bad}")
+        raise InvalidInputError(f"{path}: 'Recommended IND' must be 0/1; bad rows {bad}")
     events["purchased"] = events["purchased"].astype(np.int64)
     return Dataset(users=users, items=items, reviews=reviews, events=events, meta={
         "name": "womens-clothing-reviews", "source": str(path),

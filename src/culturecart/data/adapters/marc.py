@@ -16,6 +16,7 @@ import pandas as pd
 
 from culturecart.data.adapters._common import first_existing, read_csv, to_iso2
 from culturecart.data.dataset import Dataset
+from culturecart.errors import InvalidInputError
 
 
 def convert_marc(src: str | Path, images: Path | None = None, limit: int | None = None,
@@ -29,7 +30,7 @@ def convert_marc(src: str | Path, images: Path | None = None, limit: int | None 
     stars = pd.to_numeric(raw["stars"], errors="coerce")
     if stars.isna().any() or not stars.between(1, 5).all():
         bad = np.flatnonzero(stars.isna() | ~stars.between(1, 5))[:10].tolist()
-        raise ValueError(f"{path}: stars must be 1-5; bad rows {bad}")
+        raise InvalidInputError(f"{path}: stars must be 1-5; bad rows {bad}")
     users = pd.DataFrame({"user_id": ids, "country": raw["marketplace"].map(to_iso2).astype(object)})
     items = pd.DataFrame({"item_id": ids})
     reviews = pd.DataFrame({"review_id": ids, "item_id": ids, "user_id": ids,

@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from culturecart.data.adapters._common import first_existing, read_csv, to_iso2
+from culturecart.data.adapters._common import first_existing, numeric_column, read_csv, to_iso2
 from culturecart.data.dataset import Dataset
+from culturecart.errors import InvalidInputError
 
 COLUMN_ALIASES = {"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
 REQUIRED = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
@@ -37,17 +38,22 @@ REQUIRED = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", 
 
 def load_transactions(path: Path, limit: int | None = None) -> pd.DataFrame:
     """Clean invoice lines (purchases only) with a ``month`` period column."""
-    raw = pd.read_csv(path, nrows=limit, dtype={"InvoiceNo": str, "Invoice": str, "StockCode": str})
+    raw = read_csv(path, limit, [], dtype={"InvoiceNo": str, "Invoice": str, "StockCode": str})
     raw = raw.rename(columns=COLUMN_ALIASES)
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(raw.columns)}")
+        raise InvalidInputError(f"{path}: missing column(s) {missing}; found {list(raw.columns)}")
+    for col in ("Quantity", "UnitPrice", "CustomerID"):
+        raw[col] = numeric_column(raw, col, path)
     tx = raw[~raw["InvoiceNo"].astype(str).str.startswith("C")]
     tx = tx[(tx["Quantity"] > 0) & (tx["UnitPrice"] > 0) & tx["CustomerID"].notna()].copy()
     tx["CustomerID"] = tx["CustomerID"].astype(float).astype(np.int64).astype(str)
     tx["StockCode"] = tx["StockCode"].astype(str).str.strip().str.upper()
     tx["Description"] = tx["Description"].where(tx["Description"] != "Unknown")
-    tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"])
+    try:
+        tx["InvoiceDate"] = pd.to_datetime(tx["InvoiceDate"])
+    except (ValueError, TypeError) as err:
+        raise InvalidInputError(f"{path}: column 'InvoiceDate' holds a value that is not a date ({err})") from None
     tx["month"] = tx["InvoiceDate"].dt.to_period("M")
     return tx
 
@@ -109,7 +115,7 @@ def _candidates(tx: pd.DataFrame, n_history: int, n_popular: int, active_months:
         cand["timestamp"] = m.to_timestamp()
         frames.append(cand.drop(columns=["times", "last"]))
     if not frames:
-        raise ValueError(f"not enough months of data for candidate tables (need > {active_months} months)")
+        raise InvalidInputError(f"not enough months of data for candidate tables (need > {active_months} months)")
     return pd.concat(frames, ignore_index=True)
 
 

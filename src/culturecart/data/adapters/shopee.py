@@ -4,7 +4,8 @@ Canonical form: ``items`` (item_id = posting_id, title, image_path, image_phash)
 has ``label_group``, ``groups``. Literal ``\\xHH`` byte escapes in titles are decoded to text. With
 ``images``, each listing whose file exists there gets an absolute ``image_path``; listings whose
 file is absent keep a missing path (the image modality is masked for them) and the count is
-reported in ``meta``. A ``image_phash`` that is not 16 hex digits is an error naming the rows.
+reported in ``meta``; the folder is declared in ``meta['image_roots']``, the only place outside the
+dataset folder its image paths may point to. A ``image_phash`` that is not 16 hex digits is an error naming the rows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 from culturecart.data.adapters._common import read_csv
 from culturecart.data.dataset import Dataset
 from culturecart.data.text import unescape_byte_sequences
+from culturecart.errors import InvalidInputError
 
 
 def read_shopee(src: str | Path, limit: int | None = None) -> pd.DataFrame:
@@ -30,13 +32,13 @@ def read_shopee(src: str | Path, limit: int | None = None) -> pd.DataFrame:
     bad = ~phash.str.fullmatch(r"[0-9a-fA-F]{16}")
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())
-        raise ValueError(f"{path}: image_phash must be 16 hex digits; bad rows {rows[:10].tolist()}"
+        raise InvalidInputError(f"{path}: image_phash must be 16 hex digits; bad rows {rows[:10].tolist()}"
                          + (f" (+{len(rows) - 10} more)" if len(rows) > 10 else "")
                          + f", e.g. {phash.iat[rows[0]]!r}")
     dup = raw["posting_id"].duplicated(keep=False)
     if dup.any():
         rows = np.flatnonzero(dup.to_numpy())
-        raise ValueError(f"{path}: duplicate posting_id in rows {rows[:10].tolist()}, "
+        raise InvalidInputError(f"{path}: duplicate posting_id in rows {rows[:10].tolist()}, "
                          f"e.g. {raw['posting_id'].iat[rows[0]]!r}")
     return raw
 
@@ -49,7 +51,7 @@ def convert_shopee(src: str | Path, images: Path | None = None, limit: int | Non
     if images is not None:
         folder = Path(images).resolve()
         if not folder.is_dir():
-            raise FileNotFoundError(f"image folder {folder} does not exist")
+            raise InvalidInputError(f"image folder {folder} does not exist")
         present = {p.name for p in folder.iterdir()}
         has = raw["image"].isin(present)
         image_path[has.to_numpy()] = [str(folder / n) for n in raw.loc[has, "image"]]
@@ -62,5 +64,6 @@ def convert_shopee(src: str | Path, images: Path | None = None, limit: int | Non
     return Dataset(items=items, groups=groups, meta={
         "name": "shopee-product-matching", "source": str(src),
         "images_missing": missing_images,
+        **({"image_roots": [str(Path(images).resolve())]} if images is not None else {}),
         "notes": "Research-only data: never redistribute.",
     })

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from culturecart.data.adapters._common import first_existing, read_csv
+from culturecart.data.adapters._common import first_existing, numeric_column, read_csv
 from culturecart.data.dataset import Dataset
+from culturecart.errors import InvalidInputError
 
 BEHAVIOUR = ["Administrative", "Administrative_Duration", "Informational", "Informational_Duration",
              "ProductRelated", "ProductRelated_Duration", "BounceRates", "ExitRates", "PageValues",
@@ -40,7 +41,7 @@ def convert_shoppers(src: str | Path, images: Path | None = None, limit: int | N
     ids = [f"s{i:05d}" for i in range(n)]
     events = pd.DataFrame({"session_id": ids, "user_id": ids, "item_id": "store"})
     for col in BEHAVIOUR:
-        values = pd.to_numeric(raw[col], errors="coerce").astype(float)
+        values = numeric_column(raw, col, path)
         if col.endswith("_Duration"):
             values = values.where(values >= 0)  # -1 marks an unknown duration in the raw release
         events["bhv_" + _snake(col)] = values.to_numpy()
@@ -50,7 +51,7 @@ def convert_shoppers(src: str | Path, images: Path | None = None, limit: int | N
     label = raw["Revenue"].astype(str).str.upper().map({"TRUE": 1, "FALSE": 0})
     if label.isna().any():
         bad = np.flatnonzero(label.isna())[:10].tolist()
-        raise ValueError(f"{path}: Revenue must be TRUE/FALSE; bad rows {bad}")
+        raise InvalidInputError(f"{path}: Revenue must be TRUE/FALSE; bad rows {bad}")
     events["purchased"] = label.astype(np.int64).to_numpy()
     users = pd.DataFrame({"user_id": ids, "country": None, "region": raw["Region"].astype(str).to_numpy(),
                           "visitor_type": raw["VisitorType"].to_numpy()})

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from culturecart.atomic import check_output_dir
 from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import DIMENSIONS, hofstede_profiles
 from culturecart.data.schema import ISO_COUNTRIES
@@ -429,6 +430,7 @@ def _modality(feature: str) -> str:
 def write_marketplace(out: str | Path, config: SimulationConfig | None = None, fmt: str = "parquet",
                       overwrite: bool = False) -> Dataset:
     """Simulate and write the dataset folder atomically (tables, images, truth.json, matching/)."""
+    check_output_dir(out, overwrite=overwrite)  # before the work, not after it
     ds = simulate_marketplace(config)
     ds.save(out, fmt=fmt, overwrite=overwrite)
     return ds

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from culturecart.config_files import load_model_file
 from culturecart.data.hofstede import DIMENSIONS
 
 HOFSTEDE_CENTRE = 50.0
@@ -74,9 +75,8 @@ def load_rules(path: str | Path | None = None) -> UtilityRules:
     """Rules from a YAML file, or the package defaults."""
     if path is None:
         text = resources.files("culturecart.data.simulate").joinpath("rules.yaml").read_text("utf-8")
-    else:
-        text = Path(path).read_text("utf-8")
-    return UtilityRules.model_validate(yaml.safe_load(text))
+        return UtilityRules.model_validate(yaml.safe_load(text))
+    return load_model_file(UtilityRules, path, "rules file")
 
 
 def hofstede_z(profiles: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,77 @@
+"""Reading the user's config and option files (YAML settings, rules, Hofstede scores) with clear errors.
+
+Each failure is a :class:`~culturecart.errors.ConfigError` (exit code 2) that names the file and what
+is wrong: missing, a folder, not UTF-8 (byte offset and line), not valid YAML (line and column),
+or not a mapping.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "c.yaml"
+    >>> _ = p.write_bytes(b"name: caf\\xe9\\n")
+    >>> load_yaml_file(p)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    culturecart.errors.ConfigError: config file ...c.yaml: not UTF-8 text: byte offset 9 (line 1, column 10) ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from culturecart.errors import ConfigError, describe_decode_error
+
+
+def read_text_file(path: str | Path, what: str = "config file") -> str:
+    """The UTF-8 text of ``path`` (a leading BOM dropped); :class:`ConfigError` naming the file otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{what} {p} does not exist")
+    if p.is_dir():
+        raise ConfigError(f"{what} {p} is a folder, not a file")
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {describe_decode_error(p, data, err)}") from None
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` with errors that name ``where`` and the line and column."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}") from None
+
+
+def load_yaml_file(path: str | Path, what: str = "config file") -> dict:
+    """A YAML mapping from ``path`` (empty file: ``{}``); :class:`ConfigError` naming the file otherwise."""
+    value = parse_yaml(read_text_file(path, what), f"{what} {path}")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what} {path}: the top level must be a mapping of settings, not {type(value).__name__}")
+    return value
+
+
+def explain_validation(err: ValidationError, where: str) -> str:
+    """A pydantic error as lines ``key: what is wrong (got value)`` under ``where``."""
+    lines = [f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']} (got {e.get('input')!r})"
+             for e in err.errors()]
+    return f"{where}:\n  " + "\n  ".join(lines)
+
+
+def load_model_file(model: type[BaseModel], path: str | Path, what: str) -> BaseModel:
+    """Validate a YAML file into a pydantic ``model``; :class:`ConfigError` naming file and keys otherwise."""
+    try:
+        return model.model_validate(load_yaml_file(path, what))
+    except ValidationError as err:
+        raise ConfigError(explain_validation(err, f"{what} {path} is invalid")) from None
+    except KeyError as err:  # registries name the unknown entry and the valid ones
+        raise ConfigError(f"{what} {path} is invalid: {err.args[0]}") from None

@@ -1,0 +1,68 @@
+"""Opening image files safely: a pixel limit against decompression bombs, a full decode, clear errors.
+
+A PNG of a few kilobytes can declare 15000 x 15000 pixels and take gigabytes to decode. Every image
+culturecart reads (validation, encoders, matching) goes through :func:`open_image`, which refuses images
+above :data:`MAX_IMAGE_PIXELS` from their header alone, before decoding anything.
+
+Example:
+    >>> import io, tempfile, pathlib
+    >>> from PIL import Image
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "ok.png"
+    >>> Image.new("RGB", (4, 3)).save(path)
+    >>> open_image(path).size
+    (4, 3)
+    >>> image_problem(path.with_name("missing.png"))
+    'image file does not exist'
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+# 40 megapixels: larger than any product photo or camera image in these datasets (a 7952 x 5304
+# full-frame photo is 42 Mpx: downscale such files first); an RGB decode of that size needs ~120 MB.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageFileError(ValueError):
+    """An image file that is missing, too large or not decodable; the message says which and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"image file {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def open_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """The fully decoded image at ``path``; :class:`ImageFileError` when it is missing, too large or broken."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageFileError(p, "image file does not exist" if not p.exists() else "not a file")
+    try:
+        with warnings.catch_warnings():
+            # PIL warns, then errors, at its own (global, mutable) limit; ours is checked just below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise ImageFileError(p, f"image declares {width} x {height} pixels, above the limit of "
+                                            f"{max_pixels:,} (a decompression bomb or an oversized photo)")
+                img.load()  # full decode: verify() alone misses truncated pixel data
+                return img.copy()
+    except Image.DecompressionBombError as exc:
+        raise ImageFileError(p, f"image is far above the pixel limit of {max_pixels:,} ({exc})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        if isinstance(exc, ImageFileError):
+            raise
+        raise ImageFileError(p, f"image cannot be decoded ({type(exc).__name__}: {exc})") from None
+
+
+def image_problem(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> str | None:
+    """Why ``path`` is not a usable image, or None when it decodes fully within the pixel limit."""
+    try:
+        open_image(path, max_pixels)
+    except ImageFileError as err:
+        return err.reason
+    return None
