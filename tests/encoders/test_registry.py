@@ -5,6 +5,7 @@ import pytest
 from culturecart.encoders import REGISTRY, EncodersConfig, EncoderSpec, EncoderUnavailable
 from culturecart.encoders.registry import EncoderRegistry
 from culturecart.encoders.text_hash import CharHashEncoder
+from culturecart.errors import ConfigError
 
 
 def test_aliases_and_modalities():
@@ -54,7 +55,7 @@ def test_config_from_yaml_names_bad_key(tmp_path):
     assert cfg.text.build().version == "1-passage" and cfg.batch_size == 8
     bad = tmp_path / "bad.yaml"
     bad.write_text("text: {name: nope}\n")
-    with pytest.raises(KeyError, match="unknown encoder 'nope'"):
+    with pytest.raises(ConfigError, match="unknown encoder 'nope'"):
         EncodersConfig.from_yaml(bad)
     typo = tmp_path / "typo.yaml"
     typo.write_text("batchsize: 8\n")

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -47,12 +48,16 @@ def open_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Im
             with Image.open(p) as img:
                 width, height = img.size
                 if width * height > max_pixels:
-                    raise ImageFileError(p, f"image declares {width} x {height} pixels, above the limit of "
-                                            f"{max_pixels:,} (a decompression bomb or an oversized photo)")
+                    raise ImageFileError(p, f"image declares {width} x {height} = {width * height:,} pixels, above "
+                                            f"the limit of {max_pixels:,} pixels (a decompression bomb or an "
+                                            "oversized photo)")
                 img.load()  # full decode: verify() alone misses truncated pixel data
                 return img.copy()
-    except Image.DecompressionBombError as exc:
-        raise ImageFileError(p, f"image is far above the pixel limit of {max_pixels:,} ({exc})") from None
+    except Image.DecompressionBombError as exc:  # PIL refuses sizes far above its own limit before we see them
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        declared = f"{int(found.group(1)):,} pixels" if found else "far more pixels than PIL allows"
+        raise ImageFileError(p, f"image declares {declared}, above the limit of {max_pixels:,} pixels "
+                                "(a decompression bomb or an oversized photo)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         if isinstance(exc, ImageFileError):
             raise

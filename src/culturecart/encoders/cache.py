@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +53,26 @@ class EmbeddingCache:
             if self.dir.exists():
                 for keys_file in sorted(self.dir.glob("*.keys.npy")):
                     shard = keys_file.name[: -len(".keys.npy")]
-                    keys = np.load(keys_file)  # (n, 20) uint8: fixed-width bytes keep trailing NULs
+                    keys = self._checked_keys(shard)
                     for row, key in enumerate(keys):
                         self._index[key.tobytes()] = (shard, row)
         return self._index
+
+    def _checked_keys(self, shard: str) -> np.ndarray:
+        """The shard's keys, (n, 20) uint8; a damaged shard is removed (with a warning) and its rows re-encoded."""
+        try:
+            keys = np.load(self.dir / f"{shard}.keys.npy", allow_pickle=False)
+            vectors = np.load(self.dir / f"{shard}.vec.npy", mmap_mode="r", allow_pickle=False)
+            if keys.ndim != 2 or keys.shape[1] != 20 or keys.dtype != np.uint8 or vectors.ndim != 2 \
+                    or len(vectors) != len(keys):
+                raise ValueError(f"keys {keys.shape} and vectors {vectors.shape} do not match")
+            return keys  # fixed-width bytes keep trailing NULs
+        except (OSError, ValueError, EOFError) as err:
+            warnings.warn(f"embedding cache shard {self.dir / shard} is damaged ({type(err).__name__}: {err}); "
+                          "removed, its entries will be encoded again", RuntimeWarning, stacklevel=3)
+            for suffix in (".keys.npy", ".vec.npy"):
+                (self.dir / f"{shard}{suffix}").unlink(missing_ok=True)
+            return np.zeros((0, 20), np.uint8)
 
     def __len__(self) -> int:
         return len(self._load_index())

@@ -30,6 +30,8 @@ def read_csv(src: str | Path, limit: int | None, required: list[str], allow_empt
         raise MissingInputError(f"source file {path} does not exist")
     if path.is_dir():
         raise InvalidInputError(f"source {path} is a folder; give the file")
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"source file {path} is empty (0 bytes, not even a header row)")
     try:
         frame = pd.read_csv(path, nrows=limit, **kwargs)
     except Exception as exc:  # every reader failure here is a property of the file
