@@ -117,8 +117,8 @@ def study(
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
 
-    if config is None and preset is None:
-        raise UsageError("give a study YAML file or --preset twin")
+    if config is None and preset is None and not overrides:
+        raise UsageError("give a study YAML file, --preset twin, or --set data.path=DATASET")
     cfg = load_config(config, preset, overrides or [])
     result = run_study(cfg, out_dir, quiet=quiet)
     out.print(f"report: {result.out / 'report.html'}")
@@ -304,6 +304,117 @@ def rq1(
     for row in auc.head(10).itertuples():
         out.print(f"{row.model:>14} [{row.modalities}] AUC {row.value:.4f} ({row.ci_low:.4f}-{row.ci_high:.4f})")
     out.print(f"wrote {out_dir / 'rq1_table.csv'}")
+
+
+@app.command()
+def fit(
+    path: Annotated[Path, typer.Argument(help="training dataset folder (canonical schema, with labels)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="predictor folder to write")],
+    model: Annotated[str | None, typer.Option(help="ladder model name (default lightgbm, or the config's)")] = None,
+    config: Annotated[Path | None, typer.Option(help="predictor YAML: model, modalities, scope, encoders, "
+                                                     "embedding_dim, projection, seed, options")] = None,
+    valid: Annotated[Path | None, typer.Option(help="validation dataset for early stopping (default: 10% of "
+                                                    "the training users)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Fit a purchase predictor (featurizer state + model) and save it as one folder."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.config_files import load_model_file
+    from culturecart.models import model_spec
+    from culturecart.predictor import PredictorConfig, PurchasePredictor
+
+    cfg = load_model_file(PredictorConfig, config, "predictor config") if config else PredictorConfig()
+    if model is not None:
+        try:
+            cfg = cfg.model_copy(update={"model": model_spec(model).name})
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    check_output_dir(out_dir, overwrite=overwrite)
+    predictor = PurchasePredictor(config=cfg).fit(path, valid)
+    predictor.save(out_dir, overwrite=overwrite)
+    out.print(f"fitted {cfg.model} ({cfg.scope}) on {predictor.info_['training_rows']:,} events; wrote {out_dir}")
+
+
+@app.command()
+def predict(
+    path: Annotated[Path, typer.Argument(help="dataset folder to score (labels optional)")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="a predictor folder (culturecart fit, or a "
+                                                                 "study's models/<name>)")],
+    out_file: Annotated[Path, typer.Option("--out", help="scores file: .parquet, or .csv")] = Path("scores.parquet"),
+    evaluate: Annotated[bool, typer.Option("--evaluate", help="also score against the labels; last line JSON")
+                        ] = False,
+    chunk_size: Annotated[int, typer.Option(help="events scored at a time (bounds memory)", min=1)] = 100_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
+) -> None:
+    """Score every event of a dataset with a saved predictor: event keys + p_purchase."""
+    from culturecart.atomic import atomic_path, check_output_file
+    from culturecart.evaluate.metrics import get_metric
+    from culturecart.predictor import PurchasePredictor
+
+    if not out_file.name.endswith((".parquet", ".csv")):
+        raise UsageError(f"--out must end in .parquet or .csv, not {out_file.name!r}")
+    check_output_file(out_file)
+    predictor = PurchasePredictor.load(model_dir)
+    with _RowProgress(quiet, "predict") as progress:
+        scores = predictor.score(path, chunk_size=chunk_size, progress=progress)
+    with atomic_path(out_file) as tmp:
+        if out_file.name.endswith(".csv"):
+            scores.to_csv(tmp, index=False)
+        else:
+            scores.to_parquet(tmp, index=False)
+    console.print(f"wrote {out_file} ({len(scores):,} rows)")
+    if evaluate:
+        from culturecart.data.dataset import Dataset
+
+        events = Dataset.load(path).table("events")
+        if "purchased" not in events.columns:
+            raise InvalidInputError(f"--evaluate needs labels: {path} has no events.purchased column")
+        y = events["purchased"].to_numpy()
+        ok = scores["p_purchase"].notna().to_numpy()
+        if len(set(y[ok])) < 2:
+            raise InvalidInputError("--evaluate needs both label classes among the scored events")
+        p = scores["p_purchase"].to_numpy()[ok]
+        out.print(json.dumps({"auc": round(get_metric("roc_auc")(y[ok], p), 6),
+                              "pr_auc": round(get_metric("pr_auc")(y[ok], p), 6), "rows": int(ok.sum())}))
+
+
+class _RowProgress:
+    """A rich progress bar (rows/s, ETA) on stderr when it is a terminal; otherwise one line per chunk."""
+
+    def __init__(self, quiet: bool, label: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.quiet, self.label, self.done, self.started = quiet, label, 0, time.perf_counter()
+        self.bar = None if quiet or not console.is_terminal else Progress(
+            TextColumn(label), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console, transient=True)
+        self.task = None
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __call__(self, rows: int, total: int) -> None:
+        self.done += rows
+        rate = f"{self.done / max(time.perf_counter() - self.started, 1e-9):,.0f} rows/s"
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, rate=rate)
+            self.bar.update(self.task, completed=self.done, rate=rate)
+        elif not self.quiet:
+            console.print(f"{self.label}: {self.done:,}/{total:,} rows ({rate})")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 match_app = typer.Typer(help="Shopee-style product matching: fit, predict, score.", no_args_is_help=True)

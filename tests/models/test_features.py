@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from culturecart.data import Dataset
-from culturecart.models.features import LEAKY_COLUMNS, build_features, user_history
+from culturecart.models.features import LEAKY_COLUMNS, build_features
+from culturecart.models.featurizer import history_features
 
 
 def test_modalities_and_no_leaky_columns(sim_features):
@@ -23,7 +24,7 @@ def test_user_history_uses_only_earlier_sessions():
         "timestamp": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-02", "2026-01-03", "2026-01-01"]),
         "purchased": [1, 1, 0, 1, 1],
     })
-    h = user_history(events)
+    h = history_features(events)
     assert h["user_prior_sessions"].tolist() == [0, 0, 1, 2, 0]
     assert h["user_prior_purchases"].tolist() == [0, 0, 2, 2, 0]
     assert np.isnan(h["user_prior_purchase_rate"].iat[0]) and h["user_prior_purchase_rate"].iat[3] == 1.0

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from culturecart.data import Dataset
-from culturecart.study.config import load_config
 from culturecart.errors import InvalidInputError
+from culturecart.study.config import load_config
 from culturecart.study.run import TIDY_COLUMNS, run_study
 from tests.conftest import STUDY_FAST as FAST
 

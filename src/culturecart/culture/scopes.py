@@ -20,12 +20,15 @@ Example:
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from culturecart.atomic import atomic_write_text
 from culturecart.culture.conditioning import with_culture
 from culturecart.models.base import PurchaseModel
 from culturecart.models.features import ModalityData
@@ -64,6 +67,31 @@ class ScopedModel:
             if len(rows):
                 out[rows] = model.predict_proba(view.rows(rows))
         return out
+
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the scope's model(s) into ``folder`` (arrays and JSON only): ``pooled/``, ``country-XX/``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.pooled is not None:
+            self.pooled.save(folder / "pooled")
+        for country, model in self.per_country.items():
+            model.save(folder / f"country-{country}")
+        profiles = None if self.profiles is None else self.profiles.astype(object).where(
+            self.profiles.notna(), None).reset_index(names="iso2").to_dict("records")
+        atomic_write_text(folder / "scope.json", json.dumps(
+            {"scope": self.scope, "countries": sorted(self.per_country), "skipped": self.skipped,
+             "profiles": profiles}, indent=2, ensure_ascii=False))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ScopedModel:
+        folder = Path(folder)
+        info = json.loads((folder / "scope.json").read_text("utf-8"))
+        pooled = PurchaseModel.load(folder / "pooled") if (folder / "pooled").is_dir() else None
+        per_country = {c: PurchaseModel.load(folder / f"country-{c}") for c in info["countries"]}
+        profiles = None if info["profiles"] is None else pd.DataFrame(info["profiles"]).set_index("iso2")
+        return cls(info["scope"], pooled, per_country, profiles, dict(info["skipped"]))
 
 
 def _usable(data: ModalityData, min_rows: int) -> str | None:

@@ -35,7 +35,8 @@ from culturecart.data.dataset import Dataset
 from culturecart.encoders.encode import Embeddings
 from culturecart.evaluate.bootstrap import bootstrap_statistic
 from culturecart.models.base import PurchaseModel, logit
-from culturecart.models.features import ModalityData, reduce_embeddings
+from culturecart.models.features import ModalityData
+from culturecart.models.featurizer import Projection
 
 TABLE_FEATURES = ("price", "discount_rate", "free_shipping", "brand_premium", "rating", "review_count")
 INDEX_SOURCES = {"image_index": "items.image_path", "review_index": "reviews.text"}
@@ -70,7 +71,7 @@ def _item_features(items: pd.DataFrame) -> pd.DataFrame:
 
 
 def _item_vectors(ds: Dataset, key: str, emb: Embeddings, dim: int) -> pd.DataFrame:
-    emb = reduce_embeddings(emb, dim)
+    emb = Projection.fit(emb.vectors[emb.mask], dim, emb.encoder).apply(emb)
     vec = np.where(emb.mask[:, None], emb.vectors, np.nan)
     if key == "items.image_path":
         frame = pd.DataFrame(vec, index=ds.items["item_id"].astype(str))

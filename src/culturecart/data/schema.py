@@ -143,12 +143,16 @@ def _plain(check: str) -> str:
     return check
 
 
-def validate_table(table: str, df: pd.DataFrame, max_rows: int = MAX_ROWS_SHOWN) -> list[Problem]:
+def validate_table(table: str, df: pd.DataFrame, max_rows: int = MAX_ROWS_SHOWN,
+                   optional: tuple[str, ...] = ()) -> list[Problem]:
     """Check one table against its schema; return every problem (empty list when valid).
 
-    Rows are 0-based positions of data rows in the table (the header is not counted).
+    Rows are 0-based positions of data rows in the table (the header is not counted). Columns in
+    ``optional`` may be absent (scoring data has no label) but are checked when present.
     """
     schema = SCHEMAS[table]
+    for column in optional:
+        schema = schema.update_column(column, required=False)
     frame = df.reset_index(drop=True)
     try:
         schema.validate(frame, lazy=True)

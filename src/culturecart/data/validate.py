@@ -12,6 +12,7 @@ purpose     also required
 ==========  ===================================================================================
 any         nothing more (a table that is present must not be empty)
 study       an events table whose ``purchased`` label has both classes (RQ1-RQ5, fit)
+score       an events table with at least one row; the label is optional (predict)
 matching    an items table and a groups table (product matching)
 auto        ``study`` when the dataset has events, ``matching`` when it has groups only
 ==========  ===================================================================================
@@ -27,8 +28,8 @@ from culturecart.data.image_file import image_problem
 from culturecart.data.schema import MAX_ROWS_SHOWN, validate_table
 from culturecart.errors import InvalidInputError, Problem
 
-Purpose = Literal["any", "study", "matching", "auto"]
-PURPOSES = ("auto", "study", "matching", "any")
+Purpose = Literal["any", "study", "matching", "score", "auto"]
+PURPOSES = ("auto", "study", "matching", "score", "any")
 
 # (table, column) -> (table, column) it must point into.
 REFERENCES = [
@@ -68,7 +69,8 @@ def validate_dataset(data: Dataset | str | Path, check_images: bool = True,
         frame = ds.table(name)
         if frame.empty and name in ("items", "events", "users", "groups"):
             problems.append(Problem(name, "table is empty (no rows)"))
-        problems += validate_table(name, frame, max_rows)
+        optional = ("purchased",) if purpose == "score" and name == "events" else ()
+        problems += validate_table(name, frame, max_rows, optional=optional)
     problems += _check_purpose(ds, purpose)
     problems += _check_references(ds, max_rows)
     if check_images:
@@ -106,10 +108,13 @@ def _check_purpose(ds: Dataset, purpose: Purpose) -> list[Problem]:
         purpose = "study" if ds.events is not None else "matching"
     if purpose == "matching" and ds.groups is None:
         return [Problem("groups", "matching needs a groups table (item_id, label_group)")]
-    if purpose != "study":
+    if purpose not in ("study", "score"):
         return []
     if ds.events is None:
-        return [Problem("events", "a study needs an events table (events.parquet or events.csv)")]
+        return [Problem("events", f"{'a study' if purpose == 'study' else 'scoring'} needs an events table "
+                                  "(events.parquet or events.csv)")]
+    if purpose == "score":
+        return []
     if "purchased" not in ds.events.columns or ds.events.empty:
         return []  # reported by the schema check and the empty-table check
     labels = set(ds.events["purchased"].dropna().astype(str).unique())

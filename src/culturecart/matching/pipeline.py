@@ -36,7 +36,7 @@ from sklearn.model_selection import GroupKFold
 
 from culturecart.atomic import atomic_dir, atomic_write_text
 from culturecart.encoders.encode import encode
-from culturecart.errors import InvalidInputError, MissingInputError
+from culturecart.errors import InvalidInputError, MissingInputError, UsageError
 from culturecart.matching.arcface import ArcFaceHead, TitleVocabulary
 from culturecart.matching.knn import hamming_knn, knn, l2_normalize
 from culturecart.matching.neighbours import (
@@ -378,9 +378,11 @@ class MatchingModel:
         c = self.config
         labels = frame["label_group"].astype(str).to_numpy()
         n_groups = len(np.unique(labels))
+        if c.inner_folds < 2:
+            raise UsageError(f"inner_folds must be at least 2 (GroupKFold), got {c.inner_folds}")
         n_inner = min(c.inner_folds, n_groups)
         if n_inner < 2:
-            raise ValueError(f"matching fit needs at least 2 label groups, got {n_groups}")
+            raise InvalidInputError(f"matching fit needs at least 2 label groups, got {n_groups}")
         x = text_inputs(frame["title"].fillna("").astype(str), c.text_encoder)
         folds = []
         for f, (tr, va) in enumerate(GroupKFold(n_splits=n_inner).split(x, groups=labels)):

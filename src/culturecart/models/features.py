@@ -82,89 +82,6 @@ class ModalityData:
                        present={m: self.present[m] for m in wanted}, kinds={m: self.kinds[m] for m in wanted})
 
 
-def _one_hot(values: pd.Series, prefix: str, max_levels: int) -> tuple[np.ndarray, list[str]]:
-    counts = values.dropna().astype(str).value_counts()
-    levels = sorted(counts.index[:max_levels])
-    text = values.astype(object).where(values.notna(), None)
-    cols = [(text.astype(str) == lv).to_numpy(np.float32) for lv in levels]
-    names = [f"{prefix}={lv}" for lv in levels]
-    if len(counts) > max_levels:
-        known = text.isin(levels) | text.isna()
-        cols.append((~known).to_numpy(np.float32))
-        names.append(f"{prefix}=<other>")
-    out = np.stack(cols, axis=1) if cols else np.zeros((len(values), 0), np.float32)
-    out[text.isna().to_numpy()] = np.nan
-    return out, names
-
-
-def _table_block(frame: pd.DataFrame, columns: list[str], max_levels: int,
-                 transforms: dict[str, str] | None = None) -> tuple[np.ndarray, list[str]]:
-    parts, names = [], []
-    transforms = transforms or {}
-    for col in columns:
-        values = frame[col]
-        if pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean":
-            values = values.astype("Float64")
-        if pd.api.types.is_numeric_dtype(values):
-            arr = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-            if transforms.get(col) == "log1p":
-                arr = np.log1p(np.maximum(arr, 0))
-                col = f"log1p_{col}"
-            parts.append(arr[:, None].astype(np.float32))
-            names.append(col)
-        else:
-            block, block_names = _one_hot(values, col, max_levels)
-            parts.append(block)
-            names.extend(block_names)
-    if not parts:
-        return np.zeros((len(frame), 0), np.float32), []
-    return np.concatenate(parts, axis=1).astype(np.float32), names
-
-
-def user_history(events: pd.DataFrame) -> pd.DataFrame:
-    """Per event: the user's purchases, sessions and purchase rate in strictly earlier sessions."""
-    ev = events[["session_id", "user_id", "timestamp", "purchased"]].copy()
-    sessions = ev.groupby(["user_id", "session_id"], sort=False).agg(start=("timestamp", "min"),
-                                                                      bought=("purchased", "sum")).reset_index()
-    sessions = sessions.sort_values(["user_id", "start", "session_id"], kind="stable")
-    g = sessions.groupby("user_id", sort=False)
-    sessions["prior_sessions"] = g.cumcount().astype(float)
-    sessions["prior_purchases"] = (g["bought"].cumsum() - sessions["bought"]).astype(float)
-    sessions["prior_purchase_rate"] = sessions["prior_purchases"] / sessions["prior_sessions"].replace(0, np.nan)
-    keyed = sessions.set_index(["user_id", "session_id"])[["prior_sessions", "prior_purchases", "prior_purchase_rate"]]
-    out = keyed.reindex(pd.MultiIndex.from_frame(ev[["user_id", "session_id"]])).reset_index(drop=True)
-    return out.add_prefix("user_")
-
-
-def reduce_embeddings(emb: Embeddings, dim: int | None, seed: int = 0) -> Embeddings:
-    """PCA of the present vectors to ``dim`` components (unchanged when ``dim`` is None or too large)."""
-    from sklearn.decomposition import PCA
-
-    present = emb.vectors[emb.mask]
-    if dim is None or dim >= emb.dim or len(present) <= dim:
-        return emb
-    pca = PCA(n_components=dim, random_state=seed).fit(present)
-    out = np.full((len(emb.mask), dim), np.nan, np.float32)
-    out[emb.mask] = pca.transform(present).astype(np.float32)
-    return Embeddings(vectors=out, mask=emb.mask, encoder=f"{emb.encoder}+pca{dim}", errors=emb.errors)
-
-
-def _embedding_rows(emb: Embeddings, ids: np.ndarray, id_order: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    pos = id_order.get_indexer(ids)
-    vec = np.full((len(ids), emb.dim), np.nan, np.float32)
-    ok = pos >= 0
-    vec[ok] = emb.vectors[pos[ok]]
-    present = np.zeros(len(ids), bool)
-    present[ok] = emb.mask[pos[ok]]
-    return vec, present
-
-
-def _review_means(reviews: pd.DataFrame, emb: Embeddings, key: str) -> pd.DataFrame:
-    frame = pd.DataFrame(np.where(emb.mask[:, None], emb.vectors, np.nan))
-    frame[key] = reviews[key].astype(str).to_numpy()
-    return frame.groupby(key).mean()
-
-
 def event_texts(ds: Dataset, events: pd.DataFrame) -> pd.Series:
     """Per event: the item title and the review text(s) the text block reads, joined ("" where none)."""
     joined = pd.Series([""] * len(events), dtype=object)
@@ -185,66 +102,13 @@ def event_texts(ds: Dataset, events: pd.DataFrame) -> pd.Series:
 def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
                    max_levels: int = MAX_LEVELS, embedding_dim: int | None = 32,
                    keep_text: bool = False) -> ModalityData:
-    """Modality blocks for every event of ``ds``; ``embeddings`` as returned by ``encode_dataset``."""
-    events = ds.table("events").reset_index(drop=True)
-    embeddings = {k: reduce_embeddings(v, embedding_dim) for k, v in (embeddings or {}).items()}
-    items = ds.items.drop_duplicates("item_id").set_index("item_id") if ds.items is not None else pd.DataFrame()
-    users = ds.users.drop_duplicates("user_id").set_index("user_id") if ds.users is not None else pd.DataFrame()
-    item_rows = items.reindex(events["item_id"].astype(str)).reset_index(drop=True)
-    has_users = "user_id" in events.columns and not users.empty
-    user_rows = users.reindex(events["user_id"].astype(str)).reset_index(drop=True) if has_users else pd.DataFrame()
-    n = len(events)
-    blocks, names, present, kinds = {}, {}, {}, {}
+    """Modality blocks for every event of ``ds``; ``embeddings`` as returned by ``encode_dataset``.
 
-    def add(name: str, block: np.ndarray, cols: list[str], kind: str, rows_present: np.ndarray | None = None):
-        if block.shape[1] == 0:
-            return
-        blocks[name], names[name], kinds[name] = block, cols, kind
-        present[name] = np.ones(n, bool) if rows_present is None else rows_present
+    A :class:`~culturecart.models.featurizer.Featurizer` fitted on the whole dataset (no labels but the
+    users' earlier purchases) and applied to it; to score other data with the same state, fit the featurizer
+    once and keep it (:class:`~culturecart.predictor.PurchasePredictor` does).
+    """
+    from culturecart.models.featurizer import Featurizer
 
-    offer_cols = [c for c in item_rows.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS]
-    add("offer", *_table_block(item_rows, offer_cols, max_levels,
-                               {"price": "log1p", "review_count": "log1p"}), "tabular")
-    if has_users:
-        add("consumer", *_table_block(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
-                                      max_levels), "tabular")
-    beh_cols = [c for c in events.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS]
-    beh = events[beh_cols].copy()
-    if "timestamp" in events.columns and "user_id" in events.columns and events["timestamp"].notna().all():
-        beh = pd.concat([beh, user_history(events)], axis=1)
-    add("behaviour", *_table_block(beh, list(beh.columns), max_levels), "tabular")
-
-    text_parts, text_names, text_present = [], [], np.zeros(n, bool)
-    if "items.title" in embeddings and ds.items is not None:
-        vec, ok = _embedding_rows(embeddings["items.title"], events["item_id"].astype(str).to_numpy(),
-                                  pd.Index(ds.items["item_id"].astype(str)))
-        text_parts.append(vec)
-        text_names += [f"title_{i}" for i in range(vec.shape[1])]
-        text_present |= ok
-    if "reviews.text" in embeddings and ds.reviews is not None:
-        per_event = ds.meta.get("review_scope") == "event"
-        key = "review_id" if per_event else "item_id"
-        means = _review_means(ds.reviews, embeddings["reviews.text"], key)
-        lookup = events["session_id" if per_event else "item_id"].astype(str)
-        vec = means.reindex(lookup).to_numpy(np.float32)
-        ok = ~np.isnan(vec).any(axis=1)
-        text_parts.append(vec)
-        text_names += [f"review_{i}" for i in range(vec.shape[1])]
-        text_present |= ok
-    if text_parts:
-        add("text", np.concatenate(text_parts, axis=1), text_names, "embedding", text_present)
-    if "items.image_path" in embeddings and ds.items is not None:
-        vec, ok = _embedding_rows(embeddings["items.image_path"], events["item_id"].astype(str).to_numpy(),
-                                  pd.Index(ds.items["item_id"].astype(str)))
-        add("image", vec, [f"image_{i}" for i in range(vec.shape[1])], "embedding", ok)
-
-    meta = pd.DataFrame({"session_id": events["session_id"].astype(str), "item_id": events["item_id"].astype(str)})
-    meta["user_id"] = events["user_id"].astype(str) if "user_id" in events.columns else meta["session_id"]
-    meta["country"] = (user_rows["country"].to_numpy() if has_users and "country" in user_rows.columns
-                       else pd.Series([None] * n, dtype=object))
-    if "timestamp" in events.columns:
-        meta["timestamp"] = pd.to_datetime(events["timestamp"]).to_numpy()
-    if keep_text:
-        meta["text"] = event_texts(ds, events).to_numpy()
-    return ModalityData(blocks=blocks, names=names, present=present,
-                        y=events["purchased"].to_numpy(np.int64), meta=meta, kinds=kinds)
+    featurizer = Featurizer(max_levels=max_levels, embedding_dim=embedding_dim).fit(ds, embeddings)
+    return featurizer.transform(ds, embeddings, keep_text=keep_text)

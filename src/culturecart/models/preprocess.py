@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import skew
 
+from culturecart.errors import InvalidInputError
 from culturecart.models.features import ModalityData
 
 
@@ -27,6 +28,17 @@ class BlockStats:
     indicate: np.ndarray  # columns that get a missing-value indicator (tabular only)
     kind: str
     log: np.ndarray | None = None  # columns that pass through log1p before imputation (tabular only)
+    partial: bool | None = None  # some training rows lacked the modality (None: saved before this was kept)
+
+    def presence_input(self, present: np.ndarray) -> bool:
+        """Whether models that read a dense matrix get this modality's presence as an input column.
+
+        Decided at fit time (embeddings always; tabular blocks when some training rows lacked them), so the
+        matrix has the same columns whatever data is scored.
+        """
+        if self.kind == "embedding":
+            return True
+        return bool(self.partial) if self.partial is not None else not present.all()
 
 
 SKEW_LIMIT = 2.0
@@ -85,13 +97,24 @@ class Preprocessor:
             filled = np.where(np.isnan(xs), median, xs)
             mean, std = filled.mean(axis=0), filled.std(axis=0)
             indicate = np.isnan(xs).any(axis=0) if kind == "tabular" else np.zeros(x.shape[1], bool)
-            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind, log)
+            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind, log,
+                                       partial=not bool(rows.all()))
         return self
 
     def transform(self, data: ModalityData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Dense float32 blocks (no NaN) and the per-row presence mask of each modality."""
         blocks, masks = {}, {}
         for m, st in self.stats.items():
+            if m not in data.blocks:
+                raise InvalidInputError(f"the {m} modality the model was fitted on is missing from this data "
+                                        f"(it has {data.modalities})")
+            if list(data.names[m]) != self.columns[m]:
+                theirs = list(data.names[m])
+                lacking = [c for c in self.columns[m] if c not in theirs]
+                extra = [c for c in theirs if c not in self.columns[m]]
+                raise InvalidInputError(
+                    f"the {m} columns differ from those seen in fit: missing {lacking[:10]}, unexpected {extra[:10]}"
+                    + ("" if lacking or extra else " (same columns in another order)"))
             x = log1p_columns(data.blocks[m].astype(np.float64), st.log)
             nan = np.isnan(x)
             z = (np.where(nan, st.median, x) - st.mean) / st.std
@@ -114,6 +137,8 @@ class Preprocessor:
             out[f"pre.{m}.log"] = st.log if st.log is not None else np.zeros(len(st.mean), bool)
             out[f"pre.{m}.kind"] = np.array(st.kind)
             out[f"pre.{m}.columns"] = np.array(self.columns[m])
+            if st.partial is not None:
+                out[f"pre.{m}.partial"] = np.array(st.partial)
         return out
 
     @classmethod
@@ -121,7 +146,8 @@ class Preprocessor:
         mods = arrays["pre_order"].tolist()
         stats = {m: BlockStats(arrays[f"pre.{m}.median"], arrays[f"pre.{m}.mean"], arrays[f"pre.{m}.std"],
                                arrays[f"pre.{m}.indicate"].astype(bool), str(arrays[f"pre.{m}.kind"]),
-                               arrays[f"pre.{m}.log"].astype(bool) if f"pre.{m}.log" in arrays else None)
-                 for m in mods}  # models saved before log_skewed existed have no log mask
+                               arrays[f"pre.{m}.log"].astype(bool) if f"pre.{m}.log" in arrays else None,
+                               bool(arrays[f"pre.{m}.partial"]) if f"pre.{m}.partial" in arrays else None)
+                 for m in mods}  # models saved before log_skewed / partial existed lack those arrays
         columns = {m: arrays[f"pre.{m}.columns"].tolist() for m in mods}
         return cls(stats, columns)

@@ -21,7 +21,7 @@ def _dense(pre: Preprocessor, data: ModalityData) -> np.ndarray:
     parts = []
     for m in blocks:
         parts.append(blocks[m])
-        if not masks[m].all() or pre.stats[m].kind == "embedding":
+        if pre.stats[m].presence_input(masks[m]):
             parts.append(masks[m][:, None].astype(np.float32))  # presence is an explicit input
     return np.concatenate(parts, axis=1)
 

@@ -1,0 +1,443 @@
+"""Fitted feature state: what ``fit`` learned about the columns, saved and reused at predict time.
+
+A :class:`Featurizer` is fitted once (on training rows) and then turns *any* dataset in the canonical
+schema into the same modality blocks, column for column:
+
+* tabular columns keep their kind (number or category); categories keep their fitted levels. A level
+  not seen in fit has no column of its own: it is the **unseen level**, encoded as all-zero indicators
+  (or as ``<other>`` where fit saw more than ``max_levels`` levels and kept that column), never as
+  missing; the number of unseen values is reported in ``unseen_``.
+* embeddings (title, reviews, image) go through the projection fitted in ``fit`` (PCA basis and mean),
+  looked up per item rather than recomputed.
+* user history (the user's sessions and purchases in strictly earlier sessions) is computed from the
+  sessions stored at fit time plus the scoring data's own sessions, over the whole scoring table before any
+  chunking: an event's features do not depend on how the data is chunked or ordered.
+
+Nothing is fitted at transform time. Columns the fit saw must be present (a clear
+:class:`~culturecart.errors.InvalidInputError` names them otherwise); other columns are ignored.
+Everything is stored as arrays (``to_arrays`` / ``from_arrays``), never pickled.
+
+Example:
+    >>> import pandas as pd
+    >>> from culturecart.data import Dataset
+    >>> ds = Dataset(items=pd.DataFrame({"item_id": ["a", "b"], "category": ["x", "y"], "price": [1.0, 9.0]}),
+    ...              events=pd.DataFrame({"session_id": ["s1", "s2"], "item_id": ["a", "b"], "purchased": [0, 1]}))
+    >>> f = Featurizer().fit(ds)
+    >>> f.names_["offer"]
+    ['category=x', 'category=y', 'log1p_price']
+    >>> new = Dataset(items=pd.DataFrame({"item_id": ["c"], "category": ["z"], "price": [3.0]}),
+    ...               events=pd.DataFrame({"session_id": ["s9"], "item_id": ["c"]}))
+    >>> f.transform(new).blocks["offer"].tolist(), f.unseen_
+    ([[0.0, 0.0, 1.3862943649291992]], {'category': 1})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from culturecart.data.dataset import Dataset
+from culturecart.encoders.encode import Embeddings
+from culturecart.errors import InvalidInputError
+from culturecart.models.features import (
+    ID_COLUMNS,
+    LEAKY_COLUMNS,
+    MAX_LEVELS,
+    ModalityData,
+    event_texts,
+)
+
+FEATURIZER_VERSION = 1
+LOG_COLUMNS = {"price": "log1p", "review_count": "log1p"}
+HISTORY_NAMES = ["user_prior_sessions", "user_prior_purchases", "user_prior_purchase_rate"]
+OTHER = "<other>"
+EMBEDDING_KEYS = ("items.title", "reviews.text", "items.image_path")  # what the text and image blocks read
+
+
+@dataclass
+class ColumnSpec:
+    """One source column of a tabular block: a number (optionally log1p) or a category with its levels."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    transform: str | None = None
+    levels: list[str] = field(default_factory=list)
+    other: bool = False
+
+    def output_names(self) -> list[str]:
+        if self.kind == "numeric":
+            return [f"log1p_{self.name}" if self.transform == "log1p" else self.name]
+        return [f"{self.name}={lv}" for lv in self.levels] + ([f"{self.name}={OTHER}"] if self.other else [])
+
+
+def _is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean" or \
+        pd.api.types.is_numeric_dtype(values)
+
+
+def _fit_columns(frame: pd.DataFrame, columns: Sequence[str], max_levels: int,
+                 transforms: dict[str, str] | None = None) -> list[ColumnSpec]:
+    specs = []
+    for col in columns:
+        values = frame[col]
+        if _is_numeric(values):
+            specs.append(ColumnSpec(col, "numeric", (transforms or {}).get(col)))
+        else:
+            counts = values.dropna().astype(str).value_counts()
+            specs.append(ColumnSpec(col, "categorical", levels=sorted(counts.index[:max_levels]),
+                                    other=len(counts) > max_levels))
+    return specs
+
+
+def _encode(frame: pd.DataFrame, specs: list[ColumnSpec], table: str, unseen: dict[str, int]) -> np.ndarray:
+    missing = [s.name for s in specs if s.name not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"{table}: column(s) {missing} were used when the model was fitted but are missing "
+                                f"here; found {sorted(map(str, frame.columns))}")
+    n = len(frame)
+    parts = []
+    for spec in specs:
+        values = frame[spec.name]
+        if spec.kind == "numeric":
+            if pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean":
+                values = values.astype("Float64")
+            arr = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+            bad = np.isnan(arr) & values.notna().to_numpy()
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                raise InvalidInputError(f"{table}.{spec.name}: the model was fitted on numbers here, but rows "
+                                        f"{rows[:10].tolist()} hold {values.iloc[rows[0]]!r}")
+            if spec.transform == "log1p":
+                arr = np.log1p(np.maximum(arr, 0))
+            parts.append(arr[:, None].astype(np.float32))
+            continue
+        text = values.astype(object).where(values.notna(), None)
+        as_str = text.astype(str)
+        cols = [(as_str == lv).to_numpy(np.float32) for lv in spec.levels]
+        known = text.isin(spec.levels) | text.isna()
+        if spec.other:
+            cols.append((~known).to_numpy(np.float32))
+        elif (~known).any():
+            unseen[spec.name] = unseen.get(spec.name, 0) + int((~known).sum())
+        block = np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.float32)
+        block[text.isna().to_numpy()] = np.nan
+        parts.append(block)
+    if not parts:
+        return np.zeros((n, 0), np.float32)
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def session_table(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, session): its start and the purchases in it (0 where the events carry no label)."""
+    ev = pd.DataFrame({"user_id": events["user_id"].astype(str), "session_id": events["session_id"].astype(str),
+                       "timestamp": pd.to_datetime(events["timestamp"]),
+                       "purchased": events.get("purchased", 0)})
+    return ev.groupby(["user_id", "session_id"], sort=False).agg(
+        start=("timestamp", "min"), bought=("purchased", "sum")).reset_index()
+
+
+def history_features(events: pd.DataFrame, stored: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per event: the user's sessions, purchases and purchase rate in strictly earlier sessions.
+
+    ``stored`` holds sessions seen before (at fit time); a session in both counts once. Sessions are
+    ordered by start time, then session id (a stable, order-free rule).
+    """
+    sessions = session_table(events)
+    if stored is not None and len(stored):
+        sessions = pd.concat([stored, sessions], ignore_index=True).drop_duplicates(["user_id", "session_id"])
+    sessions = sessions.sort_values(["user_id", "start", "session_id"], kind="stable")
+    g = sessions.groupby("user_id", sort=False)
+    sessions["prior_sessions"] = g.cumcount().astype(float)
+    sessions["prior_purchases"] = (g["bought"].cumsum() - sessions["bought"]).astype(float)
+    sessions["prior_purchase_rate"] = sessions["prior_purchases"] / sessions["prior_sessions"].replace(0, np.nan)
+    keyed = sessions.set_index(["user_id", "session_id"])[["prior_sessions", "prior_purchases", "prior_purchase_rate"]]
+    index = pd.MultiIndex.from_arrays([events["user_id"].astype(str), events["session_id"].astype(str)])
+    return keyed.reindex(index).reset_index(drop=True).add_prefix("user_")
+
+
+@dataclass
+class Projection:
+    """A fitted linear projection of embedding vectors (PCA basis and mean), or the identity."""
+
+    dim: int
+    mean: np.ndarray | None = None
+    components: np.ndarray | None = None
+    encoder: str = ""
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, dim: int | None, encoder: str, seed: int = 0) -> Projection:
+        from sklearn.decomposition import PCA
+
+        if dim is None or dim >= vectors.shape[1] or len(vectors) <= dim:
+            return cls(vectors.shape[1], encoder=encoder)
+        pca = PCA(n_components=dim, random_state=seed).fit(vectors)
+        return cls(dim, pca.mean_, pca.components_, encoder)
+
+    def apply(self, emb: Embeddings) -> Embeddings:
+        if self.components is None:
+            return emb
+        # The same arithmetic as scikit-learn's PCA.transform, so study figures stay as they were.
+        present = emb.vectors[emb.mask]
+        out = np.full((len(emb.mask), len(self.components)), np.nan, np.float32)
+        projected = present @ self.components.T
+        projected -= np.reshape(self.mean, (1, -1)) @ self.components.T
+        out[emb.mask] = projected.astype(np.float32)
+        return Embeddings(vectors=out, mask=emb.mask, encoder=f"{emb.encoder}+pca{len(self.components)}",
+                          errors=emb.errors)
+
+
+@dataclass
+class Featurizer:
+    """Fit on a dataset (or its training rows), then transform any dataset into the same modality blocks."""
+
+    max_levels: int = MAX_LEVELS
+    embedding_dim: int | None = 32
+    offer_: list[ColumnSpec] = field(default_factory=list)
+    consumer_: list[ColumnSpec] = field(default_factory=list)
+    behaviour_: list[ColumnSpec] = field(default_factory=list)
+    history_: bool = False
+    projections_: dict[str, Projection] = field(default_factory=dict)
+    review_scope_: str = "item"
+    sessions_: pd.DataFrame | None = None
+    names_: dict[str, list[str]] = field(default_factory=dict)
+    unseen_: dict[str, int] = field(default_factory=dict)
+
+    # ---- fit ----
+    def fit(self, ds: Dataset, embeddings: dict[str, Embeddings] | None = None, rows: np.ndarray | None = None,
+            projection: str = "catalogue") -> Featurizer:
+        """Learn column kinds and levels, embedding projections and the stored user history.
+
+        ``rows`` (event positions) restricts fitting to training rows; ``projection="catalogue"`` fits the
+        embedding projections on every item / review of the dataset (no labels are used), ``"train"`` on the
+        items (and their reviews) that the fitted events show.
+        """
+        if projection not in ("catalogue", "train"):
+            raise ValueError(f"projection must be 'catalogue' or 'train', not {projection!r}")
+        events = ds.table("events").reset_index(drop=True)
+        if rows is not None:
+            events = events.iloc[np.asarray(rows)].reset_index(drop=True)
+        item_rows, user_rows = _joined(ds, events)
+        self.offer_ = _fit_columns(item_rows, [c for c in item_rows.columns if c not in ID_COLUMNS
+                                               and c not in LEAKY_COLUMNS], self.max_levels, LOG_COLUMNS)
+        self.consumer_ = _fit_columns(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
+                                      self.max_levels) if user_rows is not None else []
+        beh_cols = [c for c in events.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS]
+        self.history_ = "timestamp" in events.columns and "user_id" in events.columns and \
+            bool(events["timestamp"].notna().all())
+        beh = events[beh_cols]
+        self.behaviour_ = _fit_columns(beh, beh_cols, self.max_levels)
+        self.sessions_ = session_table(events) if self.history_ else None
+        self.review_scope_ = "event" if ds.meta.get("review_scope") == "event" else "item"
+        self.projections_ = {}
+        for key, emb in (embeddings or {}).items():
+            if key not in EMBEDDING_KEYS:
+                continue
+            keep = emb.mask & self._catalogue_rows(ds, key, events, projection)
+            self.projections_[key] = Projection.fit(emb.vectors[keep], self.embedding_dim, emb.encoder)
+        self.names_ = {}
+        self.unseen_ = {}
+        return self
+
+    def _catalogue_rows(self, ds: Dataset, key: str, events: pd.DataFrame, projection: str) -> np.ndarray:
+        table = ds.table(key.split(".")[0])
+        if projection == "catalogue":
+            return np.ones(len(table), bool)
+        if key.startswith("reviews.") and self.review_scope_ == "event":
+            return table["review_id"].astype(str).isin(events["session_id"].astype(str)).to_numpy()
+        return table["item_id"].astype(str).isin(events["item_id"].astype(str)).to_numpy()
+
+    @property
+    def encoders(self) -> dict[str, str]:
+        """Encoder (name-version) of each embedding the featurizer was fitted with."""
+        return {k: p.encoder for k, p in self.projections_.items()}
+
+    # ---- transform ----
+    def transform(self, ds: Dataset, embeddings: dict[str, Embeddings] | None = None, keep_text: bool = False,
+                  history: pd.DataFrame | None = None, rows: np.ndarray | None = None) -> ModalityData:
+        """Modality blocks for the events of ``ds`` (or its ``rows``) with the fitted state; fits nothing.
+
+        ``history`` (from :meth:`history_for`) lets a caller compute user history once over the whole table and
+        transform it in chunks.
+        """
+        events = ds.table("events").reset_index(drop=True)
+        if history is None and self.history_:
+            history = self.history_for(events)
+        if rows is not None:
+            rows = np.asarray(rows)
+            events = events.iloc[rows].reset_index(drop=True)
+            history = history.iloc[rows].reset_index(drop=True) if history is not None else None
+        embeddings = self._check_embeddings(embeddings or {})
+        item_rows, user_rows = _joined(ds, events)
+        n = len(events)
+        blocks, names, present, kinds = {}, {}, {}, {}
+        self.unseen_ = {}
+
+        def add(name: str, block: np.ndarray, cols: list[str], kind: str, rows_present: np.ndarray | None = None):
+            if block.shape[1] == 0:
+                return
+            blocks[name], names[name], kinds[name] = block, cols, kind
+            present[name] = np.ones(n, bool) if rows_present is None else rows_present
+
+        add("offer", _encode(item_rows, self.offer_, "items", self.unseen_), _names(self.offer_), "tabular")
+        if self.consumer_:
+            if user_rows is None:
+                raise InvalidInputError("the model was fitted with user attributes (a users table and "
+                                        "events.user_id); this data has none")
+            add("consumer", _encode(user_rows, self.consumer_, "users", self.unseen_), _names(self.consumer_),
+                "tabular")
+        beh_block = _encode(events, self.behaviour_, "events", self.unseen_)
+        beh_names = _names(self.behaviour_)
+        if self.history_:
+            if history is None:  # scoring data without timestamps: history unknown, not zero
+                history = pd.DataFrame(np.nan, index=range(n), columns=HISTORY_NAMES)
+            beh_block = np.concatenate([beh_block, history[HISTORY_NAMES].to_numpy(np.float32)], axis=1)
+            beh_names = beh_names + HISTORY_NAMES
+        add("behaviour", beh_block, beh_names, "tabular")
+        self._add_embeddings(ds, events, embeddings, add)
+        meta = pd.DataFrame({"session_id": events["session_id"].astype(str),
+                             "item_id": events["item_id"].astype(str)})
+        meta["user_id"] = events["user_id"].astype(str) if "user_id" in events.columns else meta["session_id"]
+        meta["country"] = (user_rows["country"].to_numpy() if user_rows is not None and "country" in user_rows.columns
+                           else pd.Series([None] * n, dtype=object))
+        if "timestamp" in events.columns:
+            meta["timestamp"] = pd.to_datetime(events["timestamp"]).to_numpy()
+        if keep_text:
+            meta["text"] = event_texts(ds, events).to_numpy()
+        y = events["purchased"].to_numpy(np.int64) if "purchased" in events.columns else np.zeros(n, np.int64)
+        self.names_ = names
+        return ModalityData(blocks=blocks, names=names, present=present, y=y, meta=meta, kinds=kinds)
+
+    def history_for(self, events: pd.DataFrame) -> pd.DataFrame | None:
+        """User history of every event (stored fit-time sessions + these events' own sessions), or None."""
+        if not self.history_:
+            return None
+        if not {"timestamp", "user_id"} <= set(events.columns) or events["timestamp"].isna().any():
+            return None
+        return history_features(events, self.sessions_)
+
+    def _check_embeddings(self, embeddings: dict[str, Embeddings]) -> dict[str, Embeddings]:
+        for key, emb in embeddings.items():
+            fitted = self.projections_.get(key)
+            if fitted is not None and fitted.encoder and emb.encoder != fitted.encoder:
+                raise InvalidInputError(f"{key} was embedded with {emb.encoder!r}, but the model was fitted on "
+                                        f"{fitted.encoder!r} embeddings; encode with the same encoder and version")
+        return {k: self.projections_[k].apply(v) for k, v in embeddings.items() if k in self.projections_}
+
+    def _add_embeddings(self, ds: Dataset, events: pd.DataFrame, embeddings: dict[str, Embeddings], add) -> None:
+        n = len(events)
+        item_ids = events["item_id"].astype(str).to_numpy()
+        text_parts, text_names, text_present = [], [], np.zeros(n, bool)
+        if "items.title" in self.projections_:
+            vec, ok = _lookup(embeddings.get("items.title"), self._dim("items.title"), item_ids, ds.items)
+            text_parts.append(vec)
+            text_names += [f"title_{i}" for i in range(vec.shape[1])]
+            text_present |= ok
+        if "reviews.text" in self.projections_:
+            dim = self._dim("reviews.text")
+            emb = embeddings.get("reviews.text")
+            if emb is not None and ds.reviews is not None:
+                key = "review_id" if self.review_scope_ == "event" else "item_id"
+                frame = pd.DataFrame(np.where(emb.mask[:, None], emb.vectors, np.nan))
+                frame[key] = ds.reviews[key].astype(str).to_numpy()
+                means = frame.groupby(key).mean()
+                lookup = events["session_id" if self.review_scope_ == "event" else "item_id"].astype(str)
+                vec = means.reindex(lookup).to_numpy(np.float32)
+            else:
+                vec = np.full((n, dim), np.nan, np.float32)
+            text_parts.append(vec)
+            text_names += [f"review_{i}" for i in range(vec.shape[1])]
+            text_present |= ~np.isnan(vec).any(axis=1)
+        if text_parts:
+            add("text", np.concatenate(text_parts, axis=1), text_names, "embedding", text_present)
+        if "items.image_path" in self.projections_:
+            vec, ok = _lookup(embeddings.get("items.image_path"), self._dim("items.image_path"), item_ids, ds.items)
+            add("image", vec, [f"image_{i}" for i in range(vec.shape[1])], "embedding", ok)
+
+    def _dim(self, key: str) -> int:
+        return self.projections_[key].dim
+
+    # ---- persistence (arrays only) ----
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything the featurizer learned, as NumPy arrays (strings as unicode arrays; no objects)."""
+        out: dict[str, np.ndarray] = {
+            "version": np.array(FEATURIZER_VERSION), "max_levels": np.array(self.max_levels),
+            "embedding_dim": np.array(-1 if self.embedding_dim is None else self.embedding_dim),
+            "history": np.array(self.history_), "review_scope": np.array(self.review_scope_)}
+        for block in ("offer", "consumer", "behaviour"):
+            specs: list[ColumnSpec] = getattr(self, f"{block}_")
+            out[f"{block}.names"] = np.array([s.name for s in specs], dtype=str)
+            out[f"{block}.kinds"] = np.array([s.kind for s in specs], dtype=str)
+            out[f"{block}.transforms"] = np.array([s.transform or "" for s in specs], dtype=str)
+            out[f"{block}.other"] = np.array([s.other for s in specs], dtype=bool)
+            for i, s in enumerate(specs):
+                out[f"{block}.levels.{i}"] = np.array(s.levels, dtype=str)
+        out["projections"] = np.array(list(self.projections_), dtype=str)
+        for key, p in self.projections_.items():
+            out[f"proj.{key}.encoder"] = np.array(p.encoder)
+            out[f"proj.{key}.dim"] = np.array(p.dim)
+            if p.components is not None:
+                out[f"proj.{key}.mean"], out[f"proj.{key}.components"] = p.mean, p.components
+        if self.sessions_ is not None:
+            s = self.sessions_
+            out["sessions.user_id"] = s["user_id"].astype(str).to_numpy(dtype=str)
+            out["sessions.session_id"] = s["session_id"].astype(str).to_numpy(dtype=str)
+            out["sessions.start"] = s["start"].to_numpy("datetime64[ns]").astype(np.int64)
+            out["sessions.bought"] = s["bought"].to_numpy(float)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> Featurizer:
+        if int(a["version"]) != FEATURIZER_VERSION:
+            raise InvalidInputError(f"featurizer state version {int(a['version'])} is not the supported "
+                                    f"{FEATURIZER_VERSION}; fit the model again with this culturecart")
+        dim = int(a["embedding_dim"])
+        f = cls(max_levels=int(a["max_levels"]), embedding_dim=None if dim < 0 else dim)
+        for block in ("offer", "consumer", "behaviour"):
+            specs = []
+            for i, (name, kind, tr, other) in enumerate(zip(a[f"{block}.names"], a[f"{block}.kinds"],
+                                                            a[f"{block}.transforms"], a[f"{block}.other"],
+                                                            strict=True)):
+                specs.append(ColumnSpec(str(name), str(kind), str(tr) or None,
+                                        [str(v) for v in a[f"{block}.levels.{i}"]], bool(other)))
+            setattr(f, f"{block}_", specs)
+        f.history_, f.review_scope_ = bool(a["history"]), str(a["review_scope"])
+        for key in (str(k) for k in a["projections"]):
+            f.projections_[key] = Projection(int(a[f"proj.{key}.dim"]), a.get(f"proj.{key}.mean"),
+                                             a.get(f"proj.{key}.components"), str(a[f"proj.{key}.encoder"]))
+        if "sessions.user_id" in a:
+            f.sessions_ = pd.DataFrame({"user_id": a["sessions.user_id"].astype(object),
+                                        "session_id": a["sessions.session_id"].astype(object),
+                                        "start": pd.to_datetime(a["sessions.start"]),
+                                        "bought": a["sessions.bought"]})
+        return f
+
+
+def _names(specs: list[ColumnSpec]) -> list[str]:
+    return [name for s in specs for name in s.output_names()]
+
+
+def _joined(ds: Dataset, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Item and user attributes aligned to ``events`` (users None when there are no users or user ids)."""
+    items = ds.items.drop_duplicates("item_id").set_index("item_id") if ds.items is not None else pd.DataFrame()
+    item_rows = items.reindex(events["item_id"].astype(str)).reset_index(drop=True)
+    users = ds.users.drop_duplicates("user_id").set_index("user_id") if ds.users is not None else pd.DataFrame()
+    if "user_id" not in events.columns or users.empty:
+        return item_rows, None
+    return item_rows, users.reindex(events["user_id"].astype(str)).reset_index(drop=True)
+
+
+def _lookup(emb: Embeddings | None, dim: int, ids: np.ndarray, items: pd.DataFrame | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's item vector (looked up per item, NaN and absent where the item has none)."""
+    if emb is None or items is None:
+        return np.full((len(ids), dim), np.nan, np.float32), np.zeros(len(ids), bool)
+    pos = pd.Index(items["item_id"].astype(str)).get_indexer(ids)
+    vec = np.full((len(ids), emb.dim), np.nan, np.float32)
+    ok = pos >= 0
+    vec[ok] = emb.vectors[pos[ok]]
+    present = np.zeros(len(ids), bool)
+    present[ok] = emb.mask[pos[ok]]
+    return vec, present
