@@ -252,15 +252,7 @@ class PurchasePredictor:
     def save(self, folder: str | Path, overwrite: bool = False) -> Path:
         """Write the predictor folder atomically (a non-empty folder needs ``overwrite``)."""
         featurizer, model = self._fitted()
-        folder = Path(folder)
-        with atomic_dir(folder, overwrite=overwrite) as tmp:
-            with open(tmp / "featurizer.npz", "wb") as fh:
-                np.savez(fh, **featurizer.to_arrays())
-            model.save(tmp / "model")
-            atomic_write_text(tmp / "predictor.json", json.dumps({
-                "format": PREDICTOR_FORMAT, "schema_version": SCHEMA_VERSION, "culturecart": __version__,
-                "config": self.config.model_dump(mode="json"), **self.info_}, indent=2, ensure_ascii=False))
-        return folder
+        return write_predictor(folder, self.config, featurizer, model.save, self.info_, overwrite=overwrite)
 
     @classmethod
     def load(cls, folder: str | Path) -> PurchasePredictor:
@@ -294,6 +286,23 @@ class PurchasePredictor:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
             raise InvalidInputError(f"predictor folder {folder} is damaged or incomplete ({part}): {detail}") from exc
         return predictor
+
+
+def write_predictor(folder: str | Path, config: PredictorConfig, featurizer: Featurizer,
+                    write_model: Callable[[Path], object], info: dict[str, Any], overwrite: bool = False) -> Path:
+    """Write a predictor folder atomically from its parts; ``write_model(path)`` writes the ``model/`` folder.
+
+    ``PurchasePredictor.save`` and the study (whose units return their models' files) share this one layout.
+    """
+    folder = Path(folder)
+    with atomic_dir(folder, overwrite=overwrite) as tmp:
+        with open(tmp / "featurizer.npz", "wb") as fh:
+            np.savez(fh, **featurizer.to_arrays())
+        write_model(tmp / "model")
+        atomic_write_text(tmp / "predictor.json", json.dumps({
+            "format": PREDICTOR_FORMAT, "schema_version": SCHEMA_VERSION, "culturecart": __version__,
+            "config": config.model_dump(mode="json"), **info}, indent=2, ensure_ascii=False, default=str))
+    return folder
 
 
 def _held_out_users(users: np.ndarray, share: float, seed: int) -> np.ndarray:

@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,8 +29,34 @@ def test_study_writes_every_output(small_study):
     assert ladder["model"].iloc[-1] == "+pair model" and (ladder["value"] > 0.3).all()
     auc = results[(results["question"] == "RQ1") & (results["metric"] == "roc_auc")]
     assert (auc["ci_low"] <= auc["value"]).all() and (auc["value"] <= auc["ci_high"]).all()
-    assert (out / "models" / "rq1-lightgbm" / "model.json").exists()
     assert load_config(out / "config.resolved.yaml").rq1.n_boot == 20  # the resolved config loads back
+    made = {p.name for p in (out / "models").iterdir()}
+    assert {"rq1-lightgbm", "rq1-logistic", "rq3-global", "rq3-local", "rq3-culture"} <= made
+    assert all((out / "models" / name / "predictor.json").exists() for name in made)
+
+
+def test_a_study_model_scores_data_from_the_command_line(small_study, tmp_path):
+    from tests.robustness.conftest import invoke
+
+    out = small_study.out
+    for name in ("rq1-lightgbm", "rq3-local"):
+        res = invoke("predict", out / "data", "--model-dir", out / "models" / name, "--out", tmp_path / f"{name}.csv",
+                     "--evaluate", exit_code=0)
+        assert json.loads(res.stdout.strip().splitlines()[-1])["auc"] > 0.55
+
+
+def test_a_rerun_with_another_config_never_uses_the_old_models(small_study, tmp_path):
+    out = tmp_path / "rerun"
+    shutil.copytree(small_study.out, out)
+    old = json.loads((out / "models" / "rq1-lightgbm" / "predictor.json").read_text())
+    changed = run_study(load_config(preset="twin-small", overrides=[
+        *FAST, "rq1.subsets=full", "rq1.extra=[]", "rq1.model_options={lightgbm: {num_leaves: 7}}", "rq3.enabled=false",
+        "rq5.enabled=false", "matching.enabled=false"]), out, quiet=True)
+    new = json.loads((out / "models" / "rq1-lightgbm" / "predictor.json").read_text())
+    assert new["config"]["options"] == {"num_leaves": 7} and new["study_unit"] != old["study_unit"]
+    assert {p.name for p in (out / "models").iterdir()} == {"rq1-lightgbm"}  # no model of the old config is left
+    assert "rq4_partial_dependence" not in changed.tables  # RQ3 off: RQ4 does not explain an old global model
+    assert "rq2_treeshap" in changed.tables
 
 
 def test_rerun_reuses_every_unit_and_gives_the_same_table(small_study, tmp_path):

@@ -23,7 +23,7 @@ Example:
     >>> ds = Dataset(items=pd.DataFrame({"item_id": ["a", "b"], "category": ["x", "y"], "price": [1.0, 9.0]}),
     ...              events=pd.DataFrame({"session_id": ["s1", "s2"], "item_id": ["a", "b"], "purchased": [0, 1]}))
     >>> f = Featurizer().fit(ds)
-    >>> f.names_["offer"]
+    >>> f.transform(ds).names["offer"]
     ['category=x', 'category=y', 'log1p_price']
     >>> new = Dataset(items=pd.DataFrame({"item_id": ["c"], "category": ["z"], "price": [3.0]}),
     ...               events=pd.DataFrame({"session_id": ["s9"], "item_id": ["c"]}))

@@ -8,6 +8,8 @@ resumes where it stopped and finishes with the same numbers. Outputs in ``out``:
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -22,7 +24,7 @@ import yaml
 from culturecart.atomic import atomic_write_text, check_output_dir
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
 from culturecart.culture.rq3 import score_scopes
-from culturecart.culture.scopes import fit_scope
+from culturecart.culture.scopes import ScopedModel, fit_scope
 from culturecart.culture.sensitivity import (
     SensitivityResult,
     country_logit,
@@ -42,10 +44,11 @@ from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
 from culturecart.models.base import PurchaseModel
-from culturecart.models.features import ModalityData, build_features
+from culturecart.models.features import ModalityData
+from culturecart.models.featurizer import Featurizer
 from culturecart.models.registry import needs_raw_text
 from culturecart.study.config import StudyConfig
-from culturecart.study.store import Unit, UnitStore, fingerprint
+from culturecart.study.store import Artifact, Unit, UnitStore, fingerprint, folder_files
 
 TIDY_COLUMNS = ["question", "model", "scope", "country", "modalities", "feature", "dimension", "fraction", "metric",
                 "value", "ci_low", "ci_high", "test", "p_value", "p_adjusted"]
@@ -76,23 +79,27 @@ class StudyResults:
 
 # ---- unit functions (module level so that worker processes can import them) ----
 
+def _model_files(scoped: ScopedModel) -> dict[str, bytes]:
+    """A fitted scope's model folder as bytes: the worker saves it locally and sends it back to the driver."""
+    with tempfile.TemporaryDirectory() as tmp:
+        scoped.save(Path(tmp) / "model")
+        return folder_files(Path(tmp) / "model")
+
+
 def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Split, seed: int, options: dict,
-              model_dir: str | None) -> np.ndarray:
+              keep: bool) -> np.ndarray | Artifact:
     p, model = fit_predict(name, subset, data, split, seed=seed, options=options)
-    if model_dir:
-        model.save(model_dir)
-    return np.asarray(p, float)
+    p = np.asarray(p, float)
+    return Artifact(p, _model_files(ScopedModel("global", model))) if keep else p
 
 
 def _scope_unit(scope: str, model: str, data: ModalityData, split: Split, profiles: pd.DataFrame, seed: int,
-                options: dict, model_dir: str | None) -> np.ndarray:
+                options: dict) -> Artifact:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
         fitted = fit_scope(scope, model, data.rows(split.train), data.rows(split.valid), profiles=profiles,
                            seed=seed, **options)
-    if model_dir and fitted.pooled is not None:
-        fitted.pooled.save(model_dir)
-    return np.asarray(fitted.predict_proba(data.rows(split.test)), float)
+    return Artifact(np.asarray(fitted.predict_proba(data.rows(split.test)), float), _model_files(fitted))
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -114,11 +121,11 @@ def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min
 
 
 def _pd_unit(model_dir: str, data: ModalityData, n_boot: int, seed: int) -> pd.DataFrame:
-    return pd_sensitivity(PurchaseModel.load(model_dir), data, n_boot=n_boot, seed=seed)
+    return pd_sensitivity(PurchaseModel.load(Path(model_dir) / "pooled"), data, n_boot=n_boot, seed=seed)
 
 
 def _explain_unit(kind: str, model_dir: str, data: ModalityData) -> pd.DataFrame:
-    model = PurchaseModel.load(model_dir)
+    model = PurchaseModel.load(Path(model_dir) / "pooled")
     shares = treeshap_by_modality(model, data) if kind == "treeshap" else attention_by_modality(model, data)
     return shares.rename_axis("country").reset_index()
 
@@ -198,6 +205,41 @@ def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
     return base.loc[[c for c in countries if c in base.index]]
 
 
+class _Publisher:
+    """Writes ``models/<name>/`` predictor folders from this run's units, and only those.
+
+    Each folder is assembled by the driver from the unit's stored model files and the study's featurizer, so
+    ``culturecart predict --model-dir OUT/models/<name>`` scores new data; ``made`` maps a name to the unit that
+    made it, which is what RQ2 and RQ4 explain. Folders of earlier runs that this run did not make are removed.
+    """
+
+    def __init__(self, root: Path, cfg: StudyConfig, featurizer: Featurizer, enc, data: ModalityData,
+                 data_key: str, keep_text: bool) -> None:
+        self.root, self.cfg, self.featurizer, self.enc = root, cfg, featurizer, enc
+        self.info = {"feature_names": data.names, "modalities": data.modalities, "encoders": featurizer.encoders,
+                     "training_fingerprint": data_key, "keep_text": keep_text}
+        self.made: dict[str, tuple[str, Path]] = {}
+
+    def __call__(self, name: str, files: Path, model: str, modalities: list[str] | None, scope: str,
+                 options: dict, unit_key: str) -> None:
+        from culturecart.predictor import PredictorConfig, write_predictor
+
+        config = PredictorConfig(model=model, modalities=modalities, scope=scope,
+                                 encoders=self.enc.model_copy(update={"cache_dir": None}),
+                                 embedding_dim=self.cfg.embedding_dim, projection="catalogue", seed=self.cfg.seed,
+                                 options=options)
+        write_predictor(self.root / name, config, self.featurizer, lambda target: shutil.copytree(files, target),
+                        {**self.info, "study_unit": unit_key}, overwrite=True)
+        self.made[name] = (unit_key, files)
+
+    def remove_stale(self) -> None:
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder.name not in self.made and not folder.name.startswith("."):
+                shutil.rmtree(folder)
+
+
 def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyResults:
     """Run every enabled part of the study into ``out`` and write the report; returns what was computed."""
     from culturecart.report.html import write_report
@@ -219,7 +261,10 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     emb = encode_dataset(ds, enc, progress=False)
     say(f"encoders: {', '.join(f'{k} ({v.encoder})' for k, v in emb.items()) or 'no text or image columns'}")
     keep_text = needs_raw_text([*cfg.rq1.models, *cfg.rq1.extra, cfg.culture.model])
-    data = build_features(ds, emb, embedding_dim=cfg.embedding_dim, keep_text=keep_text)
+    # Fitted on the study's whole dataset without its labels (levels, projections; the users' earlier purchases
+    # are features), as build_features does; every saved model carries this state, so it can score new data.
+    featurizer = Featurizer(embedding_dim=cfg.embedding_dim).fit(ds, emb)
+    data = featurizer.transform(ds, emb, keep_text=keep_text)
     countries = sorted(pd.Series(data.meta["country"]).dropna().astype(str).unique())
     res = StudyResults(cfg, out, str(ds.meta.get("name", "dataset")), data.n, countries, data.modalities,
                        truth=ds.extras.get("truth.json"))
@@ -232,12 +277,12 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
         res.notes.append("The data has no images: the image modality is absent from every analysis.")
     if 0 < len(countries) < 5:
         res.notes.append(f"Only {len(countries)} countries: culture-level correlations are very uncertain.")
-    models_dir = out / "models"
+    publish = _Publisher(out / "models", cfg, featurizer, enc, data, data_key, keep_text)
 
     if cfg.rq1.enabled:
-        tidy.append(_run_rq1(cfg, data, base, store, res, models_dir, say))
+        tidy.append(_run_rq1(cfg, data, base, store, res, publish, say))
     if cfg.rq1.enabled and cfg.rq2.get("enabled", True):
-        tidy.append(_run_rq2(cfg, data, base, store, res, models_dir, say))
+        tidy.append(_run_rq2(cfg, data, base, store, res, publish, say))
     culture_ready = len(countries) >= 2
     if culture_ready and (cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled):
         profiles = _profiles(cfg, countries)
@@ -248,9 +293,9 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
         split = make_split(data, by=cfg.culture.split.by, test_share=cfg.culture.split.test_share,
                            valid_share=cfg.culture.split.valid_share, seed=cfg.seed)
         if cfg.rq3.enabled:
-            tidy.append(_run_rq3(cfg, data, split, profiles, base, store, res, models_dir, say))
+            tidy.append(_run_rq3(cfg, data, split, profiles, base, store, res, publish, say))
         if cfg.rq4.enabled:
-            tidy.append(_run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, models_dir, say))
+            tidy.append(_run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, publish, say))
         if cfg.rq5.enabled:
             tidy.append(_run_rq5(cfg, data, split, profiles, base, store, res, say))
     elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled:
@@ -258,6 +303,7 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     if cfg.matching.enabled:
         tidy.append(_run_matching(cfg, ds, base, store, res, say))
 
+    publish.remove_stale()
     results = pd.concat([t for t in tidy if t is not None and not t.empty], ignore_index=True) if tidy else \
         pd.DataFrame(columns=TIDY_COLUMNS)
     results.to_parquet(out / "results.parquet.tmp", index=False)
@@ -273,7 +319,7 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     return res
 
 
-def _run_rq1(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame:
+def _run_rq1(cfg, data, base, store, res, publish, say) -> pd.DataFrame:
     c = cfg.rq1
     split = make_split(data, by=c.split.by, test_share=c.split.test_share, valid_share=c.split.valid_share,
                        seed=cfg.seed)
@@ -282,13 +328,17 @@ def _run_rq1(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame:
     units = []
     for name, subset in jobs:
         options = c.model_options.get(name, {})
-        keep = str(models_dir / f"rq1-{name}") if subset == full else None
+        keep = subset == full
         units.append(Unit("rq1", f"{name}[{'+'.join(subset)}]",
                           {**base, "split": c.split.model_dump(), "model": name, "subset": subset,
                            "options": options},
-                          _rq1_unit, (name, subset, data, split, cfg.seed, options, keep)))
+                          _rq1_unit, (name, subset, data, split, cfg.seed, options, keep), artifact=keep))
     say(f"RQ1: {len(units)} model x modality runs")
     preds = store.run(units, say)
+    for (name, subset), unit in zip(jobs, units, strict=True):
+        if unit.artifact:
+            publish(f"rq1-{name}", store.artifact(unit), name, list(subset), "global",
+                    c.model_options.get(name, {}), unit.key)
     predictions = {job: p for job, p in zip(jobs, preds, strict=True)}
     test = data.rows(split.test)
     [table] = store.run([Unit("rq1", "score", {"runs": [u.key for u in units], "metrics": c.metrics,
@@ -310,7 +360,7 @@ def _run_rq1(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame:
     return _tidy(table, scope="global")
 
 
-def _run_rq2(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame | None:
+def _run_rq2(cfg, data, base, store, res, publish, say) -> pd.DataFrame | None:
     table = res.tables.get("rq1_table")
     if table is None:
         return None
@@ -333,10 +383,10 @@ def _run_rq2(cfg, data, base, store, res, models_dir, say) -> pd.DataFrame | Non
     test = data.rows(split.test)
     units = []
     for kind, model in (("treeshap", "lightgbm"), ("attention", "transformer")):
-        folder = models_dir / f"rq1-{model}"
-        if (folder / "model.json").exists():
-            units.append(Unit("rq2", kind, {**base, "model_key": fingerprint((folder / "model.json").read_text()),
-                                            "split": cfg.rq1.split.model_dump()},
+        made = publish.made.get(f"rq1-{model}")  # the model of this run's RQ1 unit, never an older folder
+        if made is not None:
+            unit_key, folder = made
+            units.append(Unit("rq2", kind, {**base, "model_unit": unit_key, "split": cfg.rq1.split.model_dump()},
                               _explain_unit, (kind, str(folder), test)))
     for unit, shares in zip(units, store.run(units, say), strict=True):
         res.tables[f"rq2_{unit.name}"] = shares
@@ -356,15 +406,17 @@ def _enough_countries(data: ModalityData, split: Split, min_rows: int) -> list[s
                   if (c == k).sum() >= min_rows and 0 < y[c == k].sum() < (c == k).sum())
 
 
-def _run_rq3(cfg, data, split, profiles, base, store, res, models_dir, say) -> pd.DataFrame:
+def _run_rq3(cfg, data, split, profiles, base, store, res, publish, say) -> pd.DataFrame:
     c, cc = cfg.rq3, cfg.culture
     common = {**base, "split": cc.split.model_dump(), "model": cc.model, "options": cc.model_options,
               "profiles": profiles.to_dict()}
     units = [Unit("rq3", scope, {**common, "scope": scope}, _scope_unit,
-                  (scope, cc.model, data, split, profiles, cfg.seed, cc.model_options,
-                   str(models_dir / f"rq3-{scope}") if scope == "global" else None)) for scope in c.scopes]
+                  (scope, cc.model, data, split, profiles, cfg.seed, cc.model_options), artifact=True)
+             for scope in c.scopes]
     say(f"RQ3: {len(units)} scopes of {cc.model}")
     preds = dict(zip(c.scopes, store.run(units, say), strict=True))
+    for scope, unit in zip(c.scopes, units, strict=True):
+        publish(f"rq3-{scope}", store.artifact(unit), cc.model, None, scope, cc.model_options, unit.key)
     keep = _enough_countries(data, split, c.min_test_rows)
     rows = split.test[np.isin(data.meta["country"].astype(object).to_numpy()[split.test], keep)]
     pos = np.flatnonzero(np.isin(split.test, rows))
@@ -386,7 +438,7 @@ def _score_rq3(preds, test, model, c, seed) -> dict:
     return {"table": _records(result.table), "winners": _records(result.winners)}
 
 
-def _run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, models_dir, say) -> pd.DataFrame:
+def _run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, publish, say) -> pd.DataFrame:
     c = cfg.rq4
     rows = c.rows
     if rows == "auto":
@@ -425,12 +477,12 @@ def _run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, models_dir, 
         say(f"RQ4: {len(result.countries)} countries, "
             f"{int((result.heterogeneity['p_value'] < 0.05).sum())} heterogeneous feature(s); literature "
             f"{verdicts['verdict'].value_counts().to_dict()}")
-    folder = models_dir / "rq3-global"
-    if (folder / "model.json").exists():
+    made = publish.made.get("rq3-global")  # this run's global-scope model, never an older folder
+    if made is not None:
+        unit_key, folder = made
         test = data.rows(split.test)
         [pd_table] = store.run([Unit("rq4", "partial_dependence",
-                                     {**base, "model_key": fingerprint((folder / "model.json").read_text()),
-                                      "split": cfg.culture.split.model_dump()},
+                                     {**base, "model_unit": unit_key, "split": cfg.culture.split.model_dump()},
                                      _pd_unit, (str(folder), test, cfg.rq3.n_boot, cfg.seed))], say)
         if not pd_table.empty:
             res.tables["rq4_partial_dependence"] = pd_table

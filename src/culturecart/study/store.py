@@ -6,6 +6,11 @@ dicts (``.json``), written to a temporary name and renamed, so a killed run leav
 result or none. Rerunning skips every unit whose result exists; units are deterministic, so a resumed
 study ends with exactly the numbers of an uninterrupted one.
 
+A unit whose result includes a model returns :class:`Artifact` (the value plus the model's files as bytes):
+workers compute and return, only the driver writes the store (the result and ``<key>.files/``), so the
+units can run where the store's folder is not visible (a Dask cluster). A unit declared with
+``artifact=True`` counts as stored only when both its result and its files are there.
+
 Example:
     >>> import tempfile
     >>> store = UnitStore(tempfile.mkdtemp())
@@ -27,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from culturecart.atomic import atomic_path, atomic_write_text
+from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
 from culturecart.parallel import parallel_map
 
 _CATEGORIES = {"UserWarning": UserWarning, "RuntimeWarning": RuntimeWarning, "FutureWarning": FutureWarning}
@@ -46,10 +51,34 @@ class Unit:
     payload: Any
     fn: Callable[..., Any]
     args: tuple = ()
+    artifact: bool = False  # the unit returns an Artifact (a model's files beside its value)
 
     @property
     def key(self) -> str:
         return f"{self.stage}-{fingerprint([self.stage, self.name, self.payload])}"
+
+
+@dataclass
+class Artifact:
+    """A unit's value and the files of what it fitted (relative path -> bytes), written by the driver."""
+
+    value: Any
+    files: dict[str, bytes]
+
+
+def folder_files(folder: str | Path) -> dict[str, bytes]:
+    """Every file under ``folder`` as relative path -> bytes (to send a saved model back to the driver)."""
+    root = Path(folder)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``folder`` as one atomic folder (an old one is replaced)."""
+    with atomic_dir(folder, overwrite=True) as tmp:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
 
 def _save(base: Path, value: Any) -> None:
@@ -73,14 +102,13 @@ def _load(base: Path) -> tuple[bool, Any]:
     return False, None
 
 
-def _execute(folder: str, key: str, fn: Callable[..., Any], args: tuple) -> list[tuple[str, str]]:
-    # Warnings raised in a worker process would print there, raw and once per unit; they travel back
-    # to the driver instead, which shows each distinct one once.
+def _execute(fn: Callable[..., Any], args: tuple) -> tuple[Any, list[tuple[str, str]]]:
+    # Runs on a worker: computes and returns, writes nothing. Warnings raised there would print raw and
+    # once per unit; they travel back to the driver instead, which shows each distinct one once.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = fn(*args)
-    _save(Path(folder) / key, value)
-    return [(type(w.message).__name__, str(w.message)) for w in caught]
+    return value, [(type(w.message).__name__, str(w.message)) for w in caught]
 
 
 @dataclass
@@ -102,6 +130,8 @@ class UnitStore:
         todo = []
         for i, unit in enumerate(units):
             found, value = _load(self.folder / unit.key)
+            if found and unit.artifact and not self.artifact(unit).is_dir():
+                found = False  # a result stored without its model (an older store): compute it again
             if found:
                 results[i] = value
                 self.reused += 1
@@ -109,10 +139,13 @@ class UnitStore:
                 todo.append(i)
         if todo and progress:
             progress(f"{units[todo[0]].stage}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
-        values = parallel_map(_execute, [(str(self.folder), units[i].key, units[i].fn, units[i].args) for i in todo],
-                              self.n_jobs, self.backend)
+        values = parallel_map(_execute, [(units[i].fn, units[i].args) for i in todo], self.n_jobs, self.backend)
         shown: set[str] = set()
-        for i, caught in zip(todo, values, strict=True):
+        for i, (value, caught) in zip(todo, values, strict=True):
+            if isinstance(value, Artifact):
+                write_files(self.artifact(units[i]), value.files)
+                value = value.value
+            _save(self.folder / units[i].key, value)  # last: a result on disk means the unit is complete
             results[i] = _load(self.folder / units[i].key)[1]  # the stored form, as a resumed run sees it
             self.log.append(f"{units[i].stage}/{units[i].name}")
             for category, message in caught:
@@ -121,3 +154,7 @@ class UnitStore:
                     warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=2)
         self.computed += len(todo)
         return results
+
+    def artifact(self, unit: Unit) -> Path:
+        """Where the files of ``unit``'s fitted model are stored (``<key>.files/``)."""
+        return Path(self.folder) / f"{unit.key}.files"
