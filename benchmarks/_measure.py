@@ -8,7 +8,18 @@ import sys
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    Linux's VmHWM (the high-water mark of this process's own memory map) where available: ``ru_maxrss``
+    survives ``exec`` and so reports the parent's peak in a freshly spawned child process.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -20,8 +20,9 @@ from _measure import emit, peak_rss_mb
 
 from culturecart.data.adapters.amazon_m2 import convert_amazon_m2
 from culturecart.evaluate.bootstrap import bootstrap_statistic
-from culturecart.models.next_item import CoVisitation, Popularity, mrr_at, ndcg_at, next_item_ranks
+from culturecart.evaluate.metrics import mrr_at, ndcg_at, next_item_ranks
 from culturecart.paths import data_root
+from culturecart.ranking.sessions import CoVisitation, Popularity
 
 
 def session_table(ds) -> pd.DataFrame:

@@ -28,7 +28,8 @@ import pandas as pd
 from _measure import emit, peak_rss_mb
 
 ENCODERS = {"text": {"name": "char-hash"}, "image": {"name": "image-hash"}}
-LIGHTGBM = {"n_estimators": 500, "num_leaves": 63, "learning_rate": 0.05, "early_stopping_rounds": 100_000}
+LIGHTGBM = {"n_estimators": 500, "num_leaves": 63, "learning_rate": 0.05}  # fitted without a validation set:
+# no early stopping, so the booster has exactly 500 trees
 
 
 def _score(model_dir: str, data_dir: str, chunk_size: int, cache: str, queue) -> None:
@@ -79,6 +80,7 @@ def main() -> None:
 
     from culturecart import PurchasePredictor
     from culturecart.data import Dataset, SimulationConfig, write_marketplace
+    from culturecart.predictor import PredictorConfig
 
     t0 = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="cc-predict-"))
@@ -93,11 +95,13 @@ def main() -> None:
                      events=ds.events[ds.events["user_id"].isin(sample_users)].reset_index(drop=True))
     print(f"{n:,} events; training sample {len(sample.events):,} events", flush=True)
 
-    lgbm = PurchasePredictor("lightgbm", encoders=encoders, **LIGHTGBM).fit(sample)
+    lgbm = PurchasePredictor(config=PredictorConfig(model="lightgbm", encoders=encoders, valid_share=0,
+                                                    options=LIGHTGBM)).fit(sample)
     lgbm.save(root / "lightgbm")
     transformer = PurchasePredictor("transformer", encoders=encoders, epochs=args.epochs).fit(sample)
     transformer.save(root / "transformer")
     booster = lgbm.model_.pooled.booster_
+    assert booster.num_trees() == LIGHTGBM["n_estimators"], booster.num_trees()
     print(f"fitted: LightGBM {booster.num_trees()} trees; transformer {args.epochs} epochs", flush=True)
 
     # The floor: the booster alone on the prepared matrix of every event (built here, untimed).

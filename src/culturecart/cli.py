@@ -417,6 +417,125 @@ class _RowProgress:
             self.bar.stop()
 
 
+xmarket_app = typer.Typer(help="Cross-market recommendation on the markets layout: split, fit, predict, score.",
+                          no_args_is_help=True)
+app.add_typer(xmarket_app, name="xmarket")
+
+
+@xmarket_app.command("split")
+def xmarket_split(
+    src: Annotated[Path, typer.Argument(help="folder of <market>_5core.txt[.gz] rating files")],
+    out_dir: Annotated[Path, typer.Option("--out", help="root folder of the markets layout to write")],
+    negatives: Annotated[int, typer.Option(help="sampled negatives per held-out positive", min=1)] = 99,
+    seed: Annotated[int, typer.Option(help="seed of the negative sampling")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Leave-one-out split per user by date (last = test, second last = valid) with sampled negatives."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.ranking.markets import split_markets, write_markets
+
+    check_output_dir(out_dir, overwrite=overwrite)
+    markets = split_markets(src, negatives=negatives, seed=seed)
+    write_markets(markets, out_dir, overwrite=overwrite)
+    for name in markets.names:
+        m = markets[name]
+        out.print(f"{name}: {len(m.train):,} training ratings, {len(m.qrels['test']):,} test users")
+    out.print(f"wrote {out_dir}")
+
+
+@xmarket_app.command("fit")
+def xmarket_fit(
+    root: Annotated[Path, typer.Argument(help="markets layout root")],
+    target: Annotated[str, typer.Option(help="target market")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
+    sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
+                                              "comma-separated list of source markets")] = "none",
+    model: Annotated[str, typer.Option(help="rerank (LambdaRank over every base ranker), popularity, itemknn, "
+                                            "ease, als, bpr")] = "rerank",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Fit a ranker for the target market on the target plus the chosen sources."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.ranking.crossmarket import MODELS, fit_ranker, save_model, scope_weights
+    from culturecart.ranking.markets import read_markets
+
+    if model not in MODELS:
+        raise UsageError(f"unknown ranking model {model!r}; valid: {list(MODELS)}")
+    check_output_dir(model_dir, overwrite=overwrite)
+    markets = read_markets(root)
+    markets[target]  # noqa: B018  (names the valid markets when the target is unknown)
+    if sources in ("none", "all", "culture"):
+        weights = scope_weights(markets, target, {"none": "local", "all": "global", "culture": "culture"}[sources])
+    else:
+        names = [s.strip() for s in sources.split(",") if s.strip()]
+        unknown = [s for s in names if s not in markets.markets]
+        if unknown:
+            raise UsageError(f"unknown source market(s) {unknown}; markets: {markets.names}")
+        weights = {s: 1.0 for s in names if s != target}
+    ranker = fit_ranker(markets, target, weights, model)
+    save_model(model_dir, ranker, target, weights, model, overwrite=overwrite)
+    out.print(f"fitted {model} for {target} with sources {weights or 'none'}; wrote {model_dir}")
+
+
+@xmarket_app.command("predict")
+def xmarket_predict(
+    model_dir: Annotated[Path, typer.Option("--model-dir")],
+    run: Annotated[Path, typer.Option("--run", help="a run file: userId, comma-separated candidate itemIds")],
+    out_file: Annotated[Path, typer.Option("--out", help="scores TSV: userId, itemId, score")],
+) -> None:
+    """Score every candidate of a run (the competition's submission format)."""
+    from culturecart.atomic import atomic_path, check_output_file
+    from culturecart.errors import Problem
+    from culturecart.ranking.crossmarket import load_model, score_run
+    from culturecart.ranking.markets import read_tsv, run_table
+
+    check_output_file(out_file)
+    ranker, _ = load_model(model_dir)
+    if not run.is_file():
+        raise InvalidInputError(f"run file {run} " + ("is a folder" if run.exists() else "does not exist"))
+    problems: list[Problem] = []
+    table = read_tsv(run, ["userId", "itemIds"], problems, run.parent.name)
+    table = run_table(table, run, problems, run.parent.name) if table is not None else None
+    if problems:
+        raise InvalidInputError.from_problems(problems, f"run file {run}")
+    scores = score_run(ranker, table)
+    with atomic_path(out_file) as tmp:
+        scores.to_csv(tmp, sep="\t", index=False)
+    out.print(f"wrote {out_file} ({len(scores):,} rows, {table['userId'].nunique():,} users)")
+
+
+@xmarket_app.command("score")
+def xmarket_score(
+    scores_file: Annotated[Path, typer.Option("--scores", help="scores TSV: userId, itemId, score")],
+    qrel: Annotated[Path, typer.Option("--qrel", help="qrel TSV: userId, itemId, rating (the held-out positives)")],
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="count qrel users without scores as "
+                                                                         "misses")] = False,
+) -> None:
+    """nDCG@10, HR@10, MRR over the qrel users; the last line is JSON."""
+    from culturecart.errors import Problem
+    from culturecart.ranking.crossmarket import rank_scores, summarise
+    from culturecart.ranking.markets import numeric_ratings, read_tsv
+
+    problems: list[Problem] = []
+    tables = {}
+    for path, columns in ((scores_file, ["userId", "itemId", "score"]), (qrel, ["userId", "itemId", "rating"])):
+        if not path.is_file():
+            raise InvalidInputError(f"{path} " + ("is a folder" if path.exists() else "does not exist"))
+        tables[path] = read_tsv(path, columns, problems, path.name)
+    if problems:
+        raise InvalidInputError.from_problems(problems, "the scores or qrel file")
+    scores = tables[scores_file]
+    scores["score"] = numeric_ratings(scores.rename(columns={"score": "rating"}), scores_file, problems,
+                               scores_file.name)["rating"]
+    if problems:
+        raise InvalidInputError.from_problems(problems, f"scores file {scores_file}")
+    result = summarise(rank_scores(scores, tables[qrel], allow_missing=allow_missing))
+    result.pop("cold_users")
+    out.print(f"nDCG@10 {result['ndcg@10']:.4f}  HR@10 {result['hr@10']:.4f}  MRR {result['mrr']:.4f}  "
+              f"users {result['users']:,}")
+    out.print(json.dumps(result))
+
+
 match_app = typer.Typer(help="Shopee-style product matching: fit, predict, score.", no_args_is_help=True)
 app.add_typer(match_app, name="match")
 

@@ -67,8 +67,8 @@ class PredictorConfig(BaseModel):
     max_levels: int = Field(30, ge=1)
     projection: str = Field("train", description="fit embedding projections on the training items ('train') "
                                                  "or on the whole item catalogue ('catalogue')")
-    valid_share: float = Field(0.1, gt=0, lt=1, description="users held out for early stopping when no "
-                                                             "validation data is given")
+    valid_share: float = Field(0.1, ge=0, lt=1, description="users held out for early stopping when no "
+                                                             "validation data is given (0: none, no early stopping)")
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict, description="the model's config overrides")
 
@@ -127,7 +127,8 @@ class PurchasePredictor:
             ds, emb, projection=c.projection)
         data = self.featurizer_.transform(ds, emb, keep_text=keep_text)
         if valid is None:
-            held = _held_out_users(data.meta["user_id"].to_numpy(), c.valid_share, c.seed)
+            held = _held_out_users(data.meta["user_id"].to_numpy(), c.valid_share, c.seed) if c.valid_share > 0 \
+                else np.zeros(data.n, bool)
             train, holdout = (data.rows(~held), data.rows(held)) if held.any() and not held.all() else (data, None)
         else:
             vds = _as_dataset(valid, "study")

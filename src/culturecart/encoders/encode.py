@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from culturecart.encoders.base import Encoder, ImageReadError
@@ -173,7 +174,7 @@ def _cache_for(enc: Encoder, cache: EmbeddingCache | str | Path | bool | None) -
 
 class _progress:
     def __init__(self, show: bool, name: str, total: int) -> None:
-        self.bar = Progress(TextColumn(f"encode [{name}]"), BarColumn(), MofNCompleteColumn(),
+        self.bar = Progress(TextColumn(escape(f"encode [{name}]")), BarColumn(), MofNCompleteColumn(),
                             TimeRemainingColumn(), transient=True) if show else None
         self.total = total
 

@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,3 +201,45 @@ def get_metric_spec(name: str) -> MetricSpec:
 def get_metric(name: str) -> Metric:
     """The metric function for a name or alias."""
     return get_metric_spec(name).fn
+
+
+# ---- rank-based metrics for one relevant item per query (next-item and leave-one-out protocols) ----
+
+def next_item_ranks(recommendations: Sequence[Sequence[str]], targets: Sequence[str]) -> np.ndarray:
+    """1-based rank of each target in its list; 0 where absent.
+
+    Example:
+        >>> next_item_ranks([["a", "b"], ["c"]], ["b", "z"]).tolist()
+        [2, 0]
+    """
+    return np.array([(list(r).index(t) + 1) if t in r else 0 for r, t in zip(recommendations, targets, strict=True)])
+
+
+def mrr_at(ranks: np.ndarray, k: int = 100) -> np.ndarray:
+    """Per-query reciprocal rank, 0 beyond ``k`` or absent (average it for MRR@k)."""
+    return np.where((ranks > 0) & (ranks <= k), 1.0 / np.maximum(ranks, 1), 0.0)
+
+
+def ndcg_at(ranks: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-query nDCG@k with one relevant item: 1 / log2(rank + 1) within the top k."""
+    return np.where((ranks > 0) & (ranks <= k), 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
+
+
+def hr_at(ranks: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-query hit (1.0 when the relevant item is in the top ``k``), averaged for HR@k.
+
+    Example:
+        >>> hr_at(np.array([1, 11, 0]), k=10).tolist()
+        [1.0, 0.0, 0.0]
+    """
+    return ((ranks > 0) & (ranks <= k)).astype(float)
+
+
+def rank_of_target(scores: np.ndarray, target: int = 0) -> int:
+    """1-based rank of candidate ``target`` among ``scores`` (ties counted pessimistically: worst place).
+
+    Example:
+        >>> rank_of_target(np.array([0.5, 0.9, 0.5, 0.1]))
+        3
+    """
+    return int((scores > scores[target]).sum() + (scores == scores[target]).sum())

@@ -88,23 +88,3 @@ class Popularity:
 
     def recommend(self, histories: Sequence[Sequence[str]], k: int = 100) -> list[list[str]]:
         return [[i for i in self.popular_ if i not in set(h)][:k] for h in histories]
-
-
-def next_item_ranks(recommendations: Sequence[Sequence[str]], targets: Sequence[str]) -> np.ndarray:
-    """1-based rank of each target in its list; 0 where absent.
-
-    Example:
-        >>> next_item_ranks([["a", "b"], ["c"]], ["b", "z"]).tolist()
-        [2, 0]
-    """
-    return np.array([(list(r).index(t) + 1) if t in r else 0 for r, t in zip(recommendations, targets, strict=True)])
-
-
-def mrr_at(ranks: np.ndarray, k: int = 100) -> np.ndarray:
-    """Per-session reciprocal rank, 0 beyond ``k`` or absent (average it for MRR@k)."""
-    return np.where((ranks > 0) & (ranks <= k), 1.0 / np.maximum(ranks, 1), 0.0)
-
-
-def ndcg_at(ranks: np.ndarray, k: int = 10) -> np.ndarray:
-    """Per-session nDCG@k with one relevant item: 1 / log2(rank + 1) within the top k."""
-    return np.where((ranks > 0) & (ranks <= k), 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)

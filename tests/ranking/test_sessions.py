@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from culturecart.models.next_item import CoVisitation, Popularity, mrr_at, ndcg_at, next_item_ranks
+from culturecart.evaluate.metrics import mrr_at, ndcg_at, next_item_ranks
+from culturecart.ranking.sessions import CoVisitation, Popularity
 
 
 def test_covisitation_hand_case_and_no_repeats():

@@ -1,0 +1,219 @@
+"""Cross-market scopes (RQ3 / RQ5 for ranking), fitting, and leave-one-out evaluation.
+
+Scopes use the words of RQ3 and RQ5:
+
+============  ==========================================================================================
+``local``     the target market alone
+``global``    every market pooled
+``pairwise``  the target plus one source (every source x target: the gain matrix)
+``culture``   every source weighted by its Hofstede similarity to the target, ``exp(-d / tau)`` with ``d``
+              the Euclidean distance of the two countries' six dimensions (scores / 100); ``tau`` learned on
+              the target's inner hold-out (each user's last training interaction), never on valid or test;
+              markets without a country profile get the median distance
+``all-but``   every market except one source (that source's marginal value)
+============  ==========================================================================================
+
+Evaluation ranks each user's held-out positive among the run's candidates: nDCG@10, HR@10 and reciprocal
+rank per user (metrics from :mod:`culturecart.evaluate.metrics`; ties count against the positive). Users
+unknown to the training data are scored all the same (popularity is what the rankers know of them) and counted
+as cold start. ``full_catalogue`` ranks the positive among every target item the user has not rated in training
+(no sampling: sampled metrics favour popular items, Krichene & Rendle, KDD 2020).
+
+Example:
+    >>> from culturecart.ranking.rankers import toy_markets
+    >>> scope_weights(toy_markets(), "aa", "global")
+    {'bb': 1.0}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from culturecart.atomic import atomic_dir, atomic_write_text
+from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
+from culturecart.errors import InvalidInputError, MissingInputError, UsageError
+from culturecart.evaluate.metrics import hr_at, mrr_at, ndcg_at
+from culturecart.ranking.markets import Market, Markets
+from culturecart.ranking.rankers import RANKERS, ItemKNN, Ranker, create_ranker
+from culturecart.ranking.rerank import ReRanker, hold_out_last, load_ranker, sample_lists
+
+SCOPES = ("local", "global", "pairwise", "culture", "all-but")
+TAU_GRID = (0.05, 0.1, 0.2, 0.4, 0.8)
+MODELS = (*sorted(RANKERS), "rerank")
+
+
+def hofstede_distance(a: str | None, b: str | None, profiles: pd.DataFrame | None = None) -> float:
+    """Euclidean distance of two countries' Hofstede scores / 100 (dimensions both have); NaN without profiles."""
+    table = shipped_hofstede() if profiles is None else profiles
+    if a is None or b is None or a not in table.index or b not in table.index:
+        return float("nan")
+    x = table.loc[a, list(DIMENSIONS)].astype(float).to_numpy() / 100
+    y = table.loc[b, list(DIMENSIONS)].astype(float).to_numpy() / 100
+    ok = ~np.isnan(x) & ~np.isnan(y)
+    return float(np.sqrt(np.sum((x[ok] - y[ok]) ** 2) * len(DIMENSIONS) / max(ok.sum(), 1)))
+
+
+def culture_weights(markets: Markets, target: str, tau: float) -> dict[str, float]:
+    """``exp(-d / tau)`` per source market (median distance where a profile is missing)."""
+    others = [m for m in markets.names if m != target]
+    dist = {m: hofstede_distance(markets[target].country, markets[m].country) for m in others}
+    known = [d for d in dist.values() if not np.isnan(d)]
+    fill = float(np.median(known)) if known else 0.0
+    return {m: float(np.exp(-(fill if np.isnan(d) else d) / tau)) for m, d in dist.items()}
+
+
+def scope_weights(markets: Markets, target: str, scope: str, source: str | None = None,
+                  tau: float | None = None) -> dict[str, float]:
+    """The sources of a scope with their weights."""
+    others = [m for m in markets.names if m != target]
+    if scope == "local":
+        return {}
+    if scope == "global":
+        return {m: 1.0 for m in others}
+    if scope in ("pairwise", "all-but"):
+        if source not in others:
+            raise UsageError(f"scope {scope} needs a source market other than {target!r}; markets: {others}")
+        return {source: 1.0} if scope == "pairwise" else {m: 1.0 for m in others if m != source}
+    if scope == "culture":
+        return culture_weights(markets, target, tau if tau is not None else tune_tau(markets, target))
+    raise UsageError(f"unknown scope {scope!r}; valid: {list(SCOPES)}")
+
+
+def tune_tau(markets: Markets, target: str, grid: Sequence[float] = TAU_GRID, seed: int = 0) -> float:
+    """The culture weights' temperature with the best inner-hold-out nDCG@10 of item-kNN (training data only)."""
+    inner_market, held = hold_out_last(markets[target])
+    inner = Markets(markets.root, {**markets.markets, target: inner_market})
+    users, items, labels = sample_lists(held, markets[target], 99, np.random.default_rng(seed))
+    best, best_score = grid[0], -1.0
+    for tau in grid:
+        ranker = ItemKNN().fit(inner, target, culture_weights(markets, target, tau))
+        score = _lists_ndcg(ranker.score(users, items), users, labels)
+        if score > best_score:
+            best, best_score = tau, score
+    return best
+
+
+def _lists_ndcg(scores: np.ndarray, users: np.ndarray, labels: np.ndarray) -> float:
+    frame = pd.DataFrame({"u": users, "s": scores, "y": labels})
+    ranks = frame.groupby("u", sort=False).apply(
+        lambda g: int((g["s"] > g["s"][g["y"] == 1].iat[0]).sum() + (g["s"] == g["s"][g["y"] == 1].iat[0]).sum()),
+        include_groups=False)
+    return float(ndcg_at(ranks.to_numpy(), 10).mean())
+
+
+def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: str = "rerank",
+               **params: float) -> Ranker:
+    """Fit ``model`` (a base ranker name or ``rerank``) on the target plus weighted sources."""
+    if model not in MODELS:
+        raise UsageError(f"unknown ranking model {model!r}; valid: {list(MODELS)}")
+    ranker = ReRanker(**params) if model == "rerank" else create_ranker(model, **params)
+    return ranker.fit(markets, target, sources)
+
+
+def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
+    """Every (userId, itemId) candidate of a run with the ranker's score (the submission format)."""
+    exploded = run.explode("candidates").rename(columns={"candidates": "itemId"})
+    exploded = exploded.dropna(subset=["itemId"])
+    scores = ranker.score(exploded["userId"].astype(str).to_numpy(), exploded["itemId"].astype(str).to_numpy())
+    return pd.DataFrame({"userId": exploded["userId"].astype(str).to_numpy(),
+                         "itemId": exploded["itemId"].astype(str).to_numpy(), "score": scores})
+
+
+def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = False,
+                known_users: set[str] | None = None) -> pd.DataFrame:
+    """Per qrel user: the positive's rank among the user's scored items and nDCG@10, HR@10, reciprocal rank.
+
+    A qrel user without scores is an error naming users (``allow_missing``: ranked last, metrics 0); a positive
+    that is not among the user's scored items is an error.
+    """
+    positives = qrel.drop_duplicates("userId").set_index(qrel.drop_duplicates("userId")["userId"].astype(str))["itemId"]
+    scored_users = set(scores["userId"].astype(str))
+    missing = sorted(set(positives.index) - scored_users)
+    if missing and not allow_missing:
+        raise InvalidInputError(f"{len(missing)} qrel user(s) have no scores, e.g. {missing[:5]}; pass "
+                                "--allow-missing to count them as misses")
+    frame = scores.assign(userId=scores["userId"].astype(str), itemId=scores["itemId"].astype(str))
+    frame = frame[frame["userId"].isin(positives.index)]
+    frame["positive"] = frame["itemId"].to_numpy() == positives.reindex(frame["userId"]).astype(str).to_numpy()
+    has = frame.groupby("userId")["positive"].any()
+    lacking = has.index[~has].tolist()
+    if lacking:
+        raise InvalidInputError(f"{len(lacking)} user(s) have scores but not for their held-out item, e.g. "
+                                f"{lacking[:5]}: score the run that belongs to this qrel file")
+    pos_score = frame[frame["positive"]].drop_duplicates("userId").set_index("userId")["score"]
+    frame["above"] = frame["score"].to_numpy() >= pos_score.reindex(frame["userId"]).to_numpy()
+    ranks = frame.groupby("userId")["above"].sum().astype(int)  # ties count against the positive
+    ranks = ranks.reindex(positives.index, fill_value=0).to_numpy()
+    out = pd.DataFrame({"userId": positives.index, "rank": ranks, "ndcg@10": ndcg_at(ranks, 10),
+                        "hr@10": hr_at(ranks, 10), "rr": mrr_at(ranks, 10 ** 9)})
+    out["cold"] = ~out["userId"].isin(known_users) if known_users is not None else False
+    return out
+
+
+def summarise(per_user: pd.DataFrame) -> dict:
+    """Mean nDCG@10, HR@10, MRR over users, the number of users and of cold-start users."""
+    return {"ndcg@10": round(float(per_user["ndcg@10"].mean()), 6), "hr@10": round(float(per_user["hr@10"].mean()), 6),
+            "mrr": round(float(per_user["rr"].mean()), 6), "users": int(len(per_user)),
+            "cold_users": int(per_user["cold"].sum())}
+
+
+def evaluate_run(ranker: Ranker, market: Market, run: str = "valid") -> pd.DataFrame:
+    """Per-user metrics of ``ranker`` on the market's ``valid`` or ``test`` run."""
+    if run not in market.runs or run not in market.qrels:
+        raise InvalidInputError(f"market {market.name} has no {run}_run.tsv and {run}_qrel.tsv")
+    scores = score_run(ranker, market.runs[run])
+    return rank_scores(scores, market.qrels[run], known_users=set(market.train["userId"].astype(str)))
+
+
+def full_catalogue(ranker: Ranker, market: Market, run: str = "test", chunk_users: int = 200) -> pd.DataFrame:
+    """Per user: nDCG@10 and recall@10 of the held-out item among every target item not rated in training."""
+    items = np.array(sorted(set(market.train["itemId"].astype(str)) | set(market.qrels[run]["itemId"].astype(str))))
+    rated = market.train.groupby(market.train["userId"].astype(str))["itemId"].agg(lambda s: set(s.astype(str)))
+    qrel = market.qrels[run].drop_duplicates("userId")
+    rows = []
+    for start in range(0, len(qrel), chunk_users):
+        part = qrel.iloc[start:start + chunk_users]
+        users = np.repeat(part["userId"].astype(str).to_numpy(), len(items))
+        scores = ranker.score(users, np.tile(items, len(part))).reshape(len(part), len(items))
+        for k, (user, positive) in enumerate(zip(part["userId"].astype(str), part["itemId"].astype(str),
+                                                  strict=True)):
+            keep = ~np.isin(items, list(rated.get(user, set()) - {positive}))
+            s = scores[k][keep]
+            target = s[items[keep] == positive][0]
+            rank = int((s > target).sum() + (s == target).sum())
+            rows.append((user, rank))
+    ranks = np.array([r for _, r in rows])
+    return pd.DataFrame({"userId": [u for u, _ in rows], "rank": ranks, "ndcg@10": ndcg_at(ranks, 10),
+                         "recall@10": hr_at(ranks, 10)})
+
+
+# ---- a fitted cross-market model as a folder ----
+
+def save_model(folder: str | Path, ranker: Ranker, target: str, sources: dict[str, float], model: str,
+               overwrite: bool = False) -> Path:
+    """``xmarket.json`` (target, sources and weights, model) and the ranker's folder, written atomically."""
+    with atomic_dir(folder, overwrite=overwrite) as tmp:
+        ranker.save(tmp / "ranker")
+        atomic_write_text(tmp / "xmarket.json", json.dumps({"target": target, "sources": sources, "model": model},
+                                                           indent=2))
+    return Path(folder)
+
+
+def load_model(folder: str | Path) -> tuple[Ranker, dict]:
+    """A saved cross-market model; :class:`InvalidInputError` naming the damaged file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingInputError(f"model folder {folder} " + ("is a file" if folder.exists() else "does not exist"))
+    if not (folder / "xmarket.json").is_file():
+        raise InvalidInputError(f"{folder} holds no cross-market model (xmarket.json); fit one with "
+                                "`culturecart xmarket fit`")
+    try:
+        info = json.loads((folder / "xmarket.json").read_text("utf-8"))
+        return load_ranker(folder / "ranker"), info
+    except Exception as exc:  # any failure to rebuild it is damage to its files
+        raise InvalidInputError(f"cross-market model folder {folder} is damaged: {type(exc).__name__}: {exc}") from exc

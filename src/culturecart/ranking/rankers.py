@@ -1,0 +1,353 @@
+"""Rankers for cross-market recommendation, behind one contract.
+
+Every ranker is fitted on a target market plus weighted source markets and scores (user, candidate) pairs
+of the target market::
+
+    ranker.fit(markets, target="de", sources={"fr": 1.0, "uk": 0.5})
+    scores = ranker.score(users, items)          # one score per (user, item) pair; higher = better
+
+Users are market-local (the same id in two markets is two people); items are shared by id across markets
+(an ASIN is the same product everywhere), which is what lets a source market inform the target.
+
+==============  ===========================================================================================
+``popularity``  the item's weighted interaction count (Krichene & Rendle 2020: strong under sampled metrics)
+``itemknn``     item-item cosine of co-occurrence over the included markets' users (Sarwar et al. 2001),
+                summed over the target user's training items
+``ease``        EASE (Steck 2019, WWW): closed-form item-item ridge regression with a zero diagonal, over the
+                target's items; L2 strength ``l2``
+``als``         implicit-feedback matrix factorisation (Hu, Koren & Volinsky 2008) from the ``implicit``
+                package; ``bpr`` the same package's BPR (Rendle et al. 2009)
+==============  ===========================================================================================
+
+The LambdaRank re-ranker lives in :mod:`culturecart.ranking.rerank`. Every ranker saves to a folder of JSON
+and ``.npz`` arrays, never pickles.
+
+Example:
+    >>> m = toy_markets()
+    >>> pop = Popularity().fit(m, "aa")
+    >>> pop.score(["u1", "u1"], ["i1", "i9"]).tolist()
+    [2.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from culturecart.atomic import atomic_write_text
+from culturecart.errors import UsageError
+from culturecart.ranking.markets import Market, Markets
+
+SEP = "\x1f"  # joins market and user id: users are market-local
+BLOCK = 512  # users scored at a time (dense users x items block)
+
+
+def interactions(markets: Markets, target: str, sources: Mapping[str, float] | Sequence[str] = (),
+                 target_weight: float = 1.0) -> pd.DataFrame:
+    """Training interactions of the target (``target_weight``) and the sources (their weights): user, item, weight.
+
+    ``target_weight=0`` gives a source-only view (the target still supplies the users' histories when scoring).
+    """
+    weights = dict(sources) if isinstance(sources, Mapping) else {s: 1.0 for s in sources}
+    weights.pop(target, None)
+    parts = []
+    for name, w in [(target, target_weight), *sorted(weights.items())]:
+        if w <= 0:
+            continue
+        train = markets[name].train
+        parts.append(pd.DataFrame({"user": name + SEP + train["userId"].astype(str),
+                                   "item": train["itemId"].astype(str).to_numpy(), "weight": float(w)}))
+    if not parts:
+        return pd.DataFrame({"user": pd.Series(dtype=str), "item": pd.Series(dtype=str), "weight": pd.Series(dtype=float)})
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.drop_duplicates(["user", "item"])
+
+
+class Ranker(ABC):
+    """fit(markets, target, sources) / score(users, items) / save / load."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, **params: float) -> None:
+        self.params = params
+        self.target_: str = ""
+
+    def _interactions(self, markets: Markets, target: str, sources) -> pd.DataFrame:
+        return interactions(markets, target, sources, float(self.params.get("target_weight", 1.0)))
+
+    @abstractmethod
+    def fit(self, markets: Markets, target: str, sources: Mapping[str, float] | Sequence[str] = ()) -> Ranker:
+        ...
+
+    @abstractmethod
+    def score(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """One score per (user, item) pair of the target market; unknown users or items score 0."""
+
+    @abstractmethod
+    def _arrays(self) -> dict[str, np.ndarray]:
+        ...
+
+    @abstractmethod
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        ...
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "arrays.npz", "wb") as fh:
+            np.savez(fh, **self._arrays())
+        atomic_write_text(folder / "ranker.json", json.dumps({"name": self.name, "params": self.params,
+                                                              "target": self.target_}))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Ranker:
+        folder = Path(folder)
+        info = json.loads((folder / "ranker.json").read_text("utf-8"))
+        ranker = RANKERS[info["name"]](**info["params"])
+        ranker.target_ = info["target"]
+        with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+            ranker._restore({k: arrays[k] for k in arrays.files})
+        return ranker
+
+
+def _index(values: Sequence[str], known: np.ndarray) -> np.ndarray:
+    """Positions of ``values`` in the sorted array ``known``; -1 where absent."""
+    values = np.asarray(values, dtype=str)
+    pos = np.searchsorted(known, values)
+    pos = np.clip(pos, 0, max(len(known) - 1, 0))
+    ok = (len(known) > 0) & (known[pos] == values) if len(known) else np.zeros(len(values), bool)
+    return np.where(ok, pos, -1)
+
+
+class Popularity(Ranker):
+    """Weighted count of each item's interactions in the included markets."""
+
+    name = "popularity"
+
+    def fit(self, markets, target, sources=()):
+        self.target_ = target
+        frame = self._interactions(markets, target, sources)
+        counts = frame.groupby("item")["weight"].sum()
+        self.items_ = np.asarray(counts.index, dtype=str)
+        self.counts_ = counts.to_numpy(float)
+        return self
+
+    def score(self, users, items):
+        pos = _index(items, self.items_)
+        return np.where(pos >= 0, self.counts_[np.maximum(pos, 0)], 0.0)
+
+    def _arrays(self):
+        return {"items": self.items_, "counts": self.counts_}
+
+    def _restore(self, a):
+        self.items_, self.counts_ = a["items"], a["counts"]
+
+
+class _UserItem(Ranker):
+    """Shared state: the target users' training histories and an item index."""
+
+    def _histories(self, markets: Markets, target: str, items: np.ndarray) -> None:
+        train = markets[target].train
+        self.users_ = np.array(sorted(train["userId"].astype(str).unique()), dtype=str)
+        rows = _index(train["userId"].astype(str).to_numpy(), self.users_)
+        cols = _index(train["itemId"].astype(str).to_numpy(), items)
+        ok = cols >= 0
+        self.history_ = sp.csr_matrix((np.ones(ok.sum()), (rows[ok], cols[ok])), shape=(len(self.users_), len(items)))
+        self.history_.data[:] = 1.0
+
+    def _pairs(self, users, items) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        u = _index(users, self.users_)
+        i = _index(items, self.items_)
+        return u, i, (u >= 0) & (i >= 0)
+
+    def _user_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Dense scores of every item for the target users at ``rows`` (len(rows) x n_items)."""
+        raise NotImplementedError
+
+    def score(self, users, items):
+        # Scores are computed per user for all items (a dense block of at most BLOCK users at a time) and then
+        # gathered: per-pair products would materialise a (pairs x items) matrix.
+        u, i, ok = self._pairs(users, items)
+        out = np.zeros(len(u))
+        idx = np.flatnonzero(ok)
+        if not len(idx):
+            return out
+        order = idx[np.argsort(u[idx], kind="stable")]
+        unique, starts = np.unique(u[order], return_index=True)
+        bounds = np.append(starts, len(order))
+        for b in range(0, len(unique), BLOCK):
+            block = self._user_scores(unique[b:b + BLOCK])
+            lo, hi = bounds[b], bounds[min(b + BLOCK, len(unique))]
+            sel = order[lo:hi]
+            local = np.searchsorted(unique[b:b + BLOCK], u[sel])
+            out[sel] = block[local, i[sel]]
+        return out
+
+    def _hist_arrays(self) -> dict[str, np.ndarray]:
+        h = self.history_.tocoo()
+        return {"users": self.users_, "items": self.items_, "h_row": h.row, "h_col": h.col}
+
+    def _hist_restore(self, a: dict[str, np.ndarray]) -> None:
+        self.users_, self.items_ = a["users"], a["items"]
+        self.history_ = sp.csr_matrix((np.ones(len(a["h_row"])), (a["h_row"], a["h_col"])),
+                                      shape=(len(self.users_), len(self.items_)))
+
+
+def _matrix(frame: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
+    users = np.array(sorted(frame["user"].unique()), dtype=str)
+    rows = _index(frame["user"].to_numpy(), users)
+    cols = _index(frame["item"].to_numpy(), items)
+    ok = cols >= 0
+    return sp.csr_matrix((frame["weight"].to_numpy(float)[ok], (rows[ok], cols[ok])), shape=(len(users), len(items)))
+
+
+class ItemKNN(_UserItem):
+    """Cosine similarity of items' (weighted) user vectors over the included markets; summed over the history."""
+
+    name = "itemknn"
+
+    def fit(self, markets, target, sources=()):
+        self.target_ = target
+        frame = self._interactions(markets, target, sources)
+        self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
+        x = _matrix(frame, self.items_)
+        co = (x.T @ x).tocsr()
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        inv = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0))
+        self.sim_ = (inv @ co @ inv).tocsr()
+        self.sim_.setdiag(0.0)
+        self.sim_.eliminate_zeros()
+        self._histories(markets, target, self.items_)
+        return self
+
+    def _user_scores(self, rows):
+        return (self.history_[rows] @ self.sim_).toarray()
+
+    def _arrays(self):
+        s = self.sim_.tocoo()
+        return {**self._hist_arrays(), "s_row": s.row, "s_col": s.col, "s_val": s.data}
+
+    def _restore(self, a):
+        self._hist_restore(a)
+        n = len(self.items_)
+        self.sim_ = sp.csr_matrix((a["s_val"], (a["s_row"], a["s_col"])), shape=(n, n))
+
+
+_EASE_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()  # the last few inverted item x item systems
+
+
+class EASE(_UserItem):
+    """EASE^R (Steck 2019): B = I - P / diag(P), P = (X'X + l2 I)^-1, over the target market's items."""
+
+    name = "ease"
+
+    def fit(self, markets, target, sources=()):
+        self.target_ = target
+        frame = self._interactions(markets, target, sources)
+        self.items_ = np.array(sorted(markets[target].train["itemId"].astype(str).unique()), dtype=str)
+        l2 = float(self.params.get("l2", 200.0))
+        key = (l2, hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest(),
+               hashlib.sha1(self.items_.tobytes()).hexdigest())
+        if key not in _EASE_CACHE:  # the same scope data recur (the target alone, in every scope): invert once
+            x = _matrix(frame, self.items_)
+            gram = (x.T @ x).toarray()
+            gram[np.diag_indices_from(gram)] += l2
+            p = np.linalg.inv(gram)
+            weights = (-p / np.diag(p)).astype(np.float32)
+            weights[np.diag_indices_from(weights)] = 0.0
+            _EASE_CACHE[key] = weights
+            while len(_EASE_CACHE) > 4:
+                _EASE_CACHE.popitem(last=False)
+        self.weights_ = _EASE_CACHE[key]
+        self._histories(markets, target, self.items_)
+        return self
+
+    def _user_scores(self, rows):
+        return np.asarray(self.history_[rows] @ self.weights_)
+
+    def _arrays(self):
+        return {**self._hist_arrays(), "weights": self.weights_}
+
+    def _restore(self, a):
+        self._hist_restore(a)
+        self.weights_ = a["weights"]
+
+
+class MatrixFactorisation(_UserItem):
+    """ALS or BPR from the ``implicit`` package on the weighted user x item matrix of the included markets."""
+
+    name = "als"
+    algorithm: ClassVar[str] = "als"
+
+    def fit(self, markets, target, sources=()):
+        from threadpoolctl import threadpool_limits
+
+        self.target_ = target
+        frame = self._interactions(markets, target, sources)
+        self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
+        all_users = np.array(sorted(frame["user"].unique()), dtype=str)
+        x = _matrix(frame, self.items_)
+        factors = int(self.params.get("factors", 64))
+        seed = int(self.params.get("seed", 0))
+        with threadpool_limits(1, "blas"):  # implicit warns (and slows) when BLAS also runs threads
+            if self.algorithm == "bpr":
+                from implicit.cpu.bpr import BayesianPersonalizedRanking as Model
+
+                model = Model(factors=factors, iterations=int(self.params.get("iterations", 100)),
+                              random_state=seed, num_threads=1)
+            else:
+                from implicit.cpu.als import AlternatingLeastSquares as Model
+
+                model = Model(factors=factors, regularization=float(self.params.get("regularization", 0.05)),
+                              iterations=int(self.params.get("iterations", 15)), random_state=seed, num_threads=1)
+            model.fit(x * float(self.params.get("alpha", 10.0)), show_progress=False)
+        target_users = np.char.add(target + SEP, np.array(sorted(markets[target].train["userId"].astype(str)
+                                                                  .unique()), dtype=str))
+        rows = _index(target_users, all_users)
+        self.user_factors_ = np.asarray(model.user_factors)[rows].astype(np.float32)
+        self.item_factors_ = np.asarray(model.item_factors).astype(np.float32)
+        self._histories(markets, target, self.items_)
+        return self
+
+    def _user_scores(self, rows):
+        return self.user_factors_[rows] @ self.item_factors_.T
+
+    def _arrays(self):
+        return {**self._hist_arrays(), "user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _restore(self, a):
+        self._hist_restore(a)
+        self.user_factors_, self.item_factors_ = a["user_factors"], a["item_factors"]
+
+
+class BPR(MatrixFactorisation):
+    name = "bpr"
+    algorithm = "bpr"
+
+
+RANKERS: dict[str, type[Ranker]] = {r.name: r for r in (Popularity, ItemKNN, EASE, MatrixFactorisation, BPR)}
+
+
+def create_ranker(name: str, **params: float) -> Ranker:
+    """A base ranker by name (``popularity``, ``itemknn``, ``ease``, ``als``, ``bpr``)."""
+    if name not in RANKERS:
+        raise UsageError(f"unknown ranker {name!r}; valid: {sorted(RANKERS)} (and 'rerank')")
+    return RANKERS[name](**params)
+
+
+def toy_markets() -> Markets:
+    """Two tiny markets sharing items, for examples and quick checks."""
+    aa = pd.DataFrame({"userId": ["u1", "u1", "u2", "u2", "u3"], "itemId": ["i1", "i2", "i1", "i3", "i2"],
+                       "rating": 5.0})
+    bb = pd.DataFrame({"userId": ["v1", "v1", "v2"], "itemId": ["i1", "i3", "i3"], "rating": 4.0})
+    return Markets(None, {"aa": Market("aa", aa), "bb": Market("bb", bb)})

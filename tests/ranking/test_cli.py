@@ -1,0 +1,34 @@
+"""xmarket split -> fit -> predict -> score from the command line, and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+from tests.robustness.conftest import invoke
+
+
+def test_split_fit_predict_score(rating_dir, tmp_path):
+    root = tmp_path / "root"
+    invoke("xmarket", "split", rating_dir, "--out", root, "--negatives", "20", exit_code=0, names=("de:",))
+    invoke("xmarket", "fit", root, "--target", "de", "--sources", "fr,uk", "--model", "itemknn", "--model-dir",
+           tmp_path / "m", exit_code=0)
+    invoke("xmarket", "predict", "--model-dir", tmp_path / "m", "--run", root / "de" / "valid_run.tsv", "--out",
+           tmp_path / "s.tsv", exit_code=0)
+    res = invoke("xmarket", "score", "--scores", tmp_path / "s.tsv", "--qrel", root / "de" / "valid_qrel.tsv",
+                 exit_code=0)
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(result) == {"ndcg@10", "hr@10", "mrr", "users"} and result["users"] == 40
+    invoke("xmarket", "fit", root, "--target", "de", "--sources", "culture", "--model", "popularity", "--model-dir",
+           tmp_path / "c", exit_code=0)
+
+
+def test_bad_inputs(rating_dir, tmp_path):
+    root = tmp_path / "root"
+    invoke("xmarket", "split", rating_dir, "--out", root, exit_code=0)
+    invoke("xmarket", "fit", root, "--target", "xx", "--model-dir", tmp_path / "m", exit_code=1, names=("'xx'",))
+    invoke("xmarket", "fit", root, "--target", "de", "--sources", "zz", "--model-dir", tmp_path / "m", exit_code=2,
+           names=("zz",))
+    invoke("xmarket", "fit", root, "--target", "de", "--model", "bert", "--model-dir", tmp_path / "m", exit_code=2)
+    invoke("xmarket", "split", tmp_path / "nowhere", "--out", tmp_path / "r2", exit_code=1, names=("does not exist",))
+    invoke("xmarket", "predict", "--model-dir", tmp_path / "none", "--run", root / "de" / "valid_run.tsv", "--out",
+           tmp_path / "s.tsv", exit_code=1, names=("does not exist",))
