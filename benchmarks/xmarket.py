@@ -10,6 +10,8 @@ Per market and scope (local, global, culture, pairwise with each source, all-but
 are fitted on the training data: the LambdaRank re-ranker over every base ranker, EASE and item-kNN
 (``culturecart.ranking``); the (model, scope) of each market is **chosen on validation** (mean valid nDCG@10 over
 seeds), and only then its test figure is read. The gain matrix and the chosen-vs-local test use the re-ranker.
+EASE's L2 strength is chosen on the local scope's validation run (50, 200 or 1000) and reused for every scope;
+the culture weights' temperature on the training data's inner hold-out.
 Reported: test nDCG@10 / HR@10 per market and scope (mean over seeds; CI: user bootstrap of the per-user mean
 over seeds; the seed spread), popularity rankers (local and pooled) beside them, the published table, the 7 x 7
 gain matrix (pairwise minus local, test nDCG@10, paired user-bootstrap CI) and its correlation with the Hofstede
@@ -44,6 +46,7 @@ from culturecart.ranking.crossmarket import (
     full_catalogue,
     hofstede_distance,
     scope_weights,
+    tune_l2,
     tune_tau,
 )
 from culturecart.ranking.markets import Markets, split_markets
@@ -133,11 +136,12 @@ def main() -> None:
         scopes += [(kind, s) for kind in ("pairwise", "all-but") for s in base.names if s != target]
         local = None
         results = {}
+        l2 = tune_l2(base, target)  # EASE's L2 on the local scope's validation run, reused for every scope
         for kind, source in scopes:
             weights = scope_weights(base, target, kind, source, tau=tau if kind == "culture" else None)
             for model in MODELS:
                 started = time.perf_counter()
-                ranker = fit_ranker(base, target, weights, model)
+                ranker = fit_ranker(base, target, weights, model, **({"l2": l2} if model == "ease" else {}))
                 valid, test = per_user(ranker, splits, target, "valid"), per_user(ranker, splits, target, "test")
                 scope = kind if source is None else f"{kind}:{source}"
                 name = f"{model}/{scope}"
@@ -177,7 +181,7 @@ def main() -> None:
             fc = full_catalogue(results[name][0], sub_market, "test")
             full.append({"market": target, "scope": name, "users": len(fc), "ndcg10": fc["ndcg@10"].mean(),
                          "recall10": fc["recall@10"].mean()})
-        print(f"{target}: chosen on validation: {best}; tau {tau}", flush=True)
+        print(f"{target}: chosen on validation: {best}; tau {tau}; EASE l2 {l2}", flush=True)
 
     table = pd.DataFrame(rows)
     best_published = {m: max(v[m] for v in PUBLISHED.values()) for m in markets}

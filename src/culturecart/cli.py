@@ -456,7 +456,7 @@ def xmarket_fit(
 ) -> None:
     """Fit a ranker for the target market on the target plus the chosen sources."""
     from culturecart.atomic import check_output_dir
-    from culturecart.ranking.crossmarket import MODELS, fit_ranker, save_model, scope_weights
+    from culturecart.ranking.crossmarket import MODELS, fit_ranker, save_model, scope_weights, tune_l2
     from culturecart.ranking.markets import read_markets
 
     if model not in MODELS:
@@ -472,7 +472,10 @@ def xmarket_fit(
         if unknown:
             raise UsageError(f"unknown source market(s) {unknown}; markets: {markets.names}")
         weights = {s: 1.0 for s in names if s != target}
-    ranker = fit_ranker(markets, target, weights, model)
+    params = {}
+    if model == "ease" and "valid" in markets[target].runs and "valid" in markets[target].qrels:
+        params["l2"] = tune_l2(markets, target, weights)  # chosen on the valid run, never on test
+    ranker = fit_ranker(markets, target, weights, model, **params)
     save_model(model_dir, ranker, target, weights, model, overwrite=overwrite)
     out.print(f"fitted {model} for {target} with sources {weights or 'none'}; wrote {model_dir}")
 

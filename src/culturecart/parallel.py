@@ -37,11 +37,24 @@ def _prepare(backend: str) -> None:
 
 
 def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs: int = 1,
-                 backend: str = "loky") -> list[Any]:
-    """``[fn(*task) for task in tasks]``, run on ``n_jobs`` workers of ``backend``."""
+                 backend: str = "loky", on_done: Callable[[int], None] | None = None) -> list[Any]:
+    """``[fn(*task) for task in tasks]``, run on ``n_jobs`` workers of ``backend``.
+
+    ``on_done(i)`` is called as each result ``i`` arrives (in task order), e.g. to advance a progress bar.
+    """
     _prepare(backend)
     tasks = list(tasks)
+    results = []
     if n_jobs == 1 or backend == "sequential" or len(tasks) <= 1:
-        return [fn(*t) for t in tasks]
+        stream = (fn(*t) for t in tasks)
+        for i, value in enumerate(stream):
+            results.append(value)
+            if on_done:
+                on_done(i)
+        return results
     with parallel_config(backend=backend, n_jobs=n_jobs):
-        return list(Parallel()(delayed(fn)(*t) for t in tasks))
+        for i, value in enumerate(Parallel(return_as="generator")(delayed(fn)(*t) for t in tasks)):
+            results.append(value)
+            if on_done:
+                on_done(i)
+    return results

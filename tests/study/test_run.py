@@ -109,3 +109,16 @@ def test_one_country_data_skips_culture_with_a_caveat(sim_dir, tmp_path):
     assert any("Fewer than two countries" in n for n in res.notes)
     assert "RQ3" not in set(res.tables["results"]["question"])
     assert Path(tmp_path / "out" / "report.html").exists()
+
+
+def test_progress_shows_one_line_per_finished_unit_off_a_terminal(tmp_path, capsys):
+    from culturecart.study.run import _Reporter
+    from culturecart.study.store import Unit, UnitStore
+
+    store = UnitStore(tmp_path / "units")
+    units = [Unit("demo", f"u{i}", {"i": i}, pow, (i, 2)) for i in range(3)]
+    assert store.run(units, _Reporter(quiet=False)) == [0, 1, 4]
+    err = capsys.readouterr().err
+    assert "demo: 3 unit(s) to compute" in err and "demo: 3/3 done (demo u2)" in err
+    store.run([Unit("demo", "u9", {"i": 9}, pow, (9, 2))], _Reporter(quiet=True))
+    assert capsys.readouterr().err == ""

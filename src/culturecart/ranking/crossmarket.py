@@ -106,6 +106,21 @@ def _lists_ndcg(scores: np.ndarray, users: np.ndarray, labels: np.ndarray) -> fl
     return float(ndcg_at(ranks.to_numpy(), 10).mean())
 
 
+L2_GRID = (50.0, 200.0, 1000.0)
+
+
+def tune_l2(markets: Markets, target: str, sources: dict[str, float] | None = None,
+            grid: Sequence[float] = L2_GRID) -> float:
+    """EASE's L2 strength with the best validation nDCG@10 (the valid run only selects; test is never read)."""
+    best, best_score = grid[0], -1.0
+    for l2 in grid:
+        score = summarise(evaluate_run(create_ranker("ease", l2=l2).fit(markets, target, sources or {}),
+                                       markets[target], "valid"))["ndcg@10"]
+        if score > best_score:
+            best, best_score = l2, score
+    return best
+
+
 def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: str = "rerank",
                **params: float) -> Ranker:
     """Fit ``model`` (a base ranker name or ``rerank``) on the target plus weighted sources."""

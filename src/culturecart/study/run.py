@@ -151,14 +151,57 @@ def _tidy(frame: pd.DataFrame, **constants: Any) -> pd.DataFrame:
 
 
 class _Reporter:
+    """Study messages on stderr (stdout is for results), with a live view of each stage's units.
+
+    On a terminal: a rich progress bar per stage (units done / total, elapsed, ETA, the unit being fitted);
+    otherwise one line per finished unit; ``quiet`` silences both.
+    """
+
     def __init__(self, quiet: bool) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+        self.console = Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True, markup=False)
         self.started = time.perf_counter()
+        self.units = None if quiet else _UnitProgress(self)
 
     def __call__(self, message: str) -> None:
         self.console.print(f"[{time.perf_counter() - self.started:6.1f}s] {message}", markup=False)
+
+
+class _UnitProgress:
+    def __init__(self, reporter: _Reporter) -> None:
+        self.reporter, self.bar, self.task, self.names = reporter, None, None, []
+
+    def start(self, stage: str, names: list[str]) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.names, self.stage, self.count = names, stage, 0
+        if self.reporter.console.is_terminal:
+            self.bar = Progress(TextColumn(stage), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TimeRemainingColumn(), TextColumn("{task.fields[unit]}", markup=False),
+                                console=self.reporter.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(stage, total=len(names), unit=names[0] if names else "")
+
+    def done(self, i: int) -> None:
+        self.count += 1
+        following = self.names[i + 1] if i + 1 < len(self.names) else ""
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, unit=following)
+        else:
+            self.reporter(f"{self.stage}: {self.count}/{len(self.names)} done ({self.names[i]})")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 def _user_data(cfg: StudyConfig) -> tuple[Dataset, str] | None:

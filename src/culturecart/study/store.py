@@ -139,7 +139,14 @@ class UnitStore:
                 todo.append(i)
         if todo and progress:
             progress(f"{units[todo[0]].stage}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
-        values = parallel_map(_execute, [(units[i].fn, units[i].args) for i in todo], self.n_jobs, self.backend)
+        live = getattr(progress, "units", None)  # a reporter with a live display (see study.run)
+        names = [f"{units[i].stage} {units[i].name}" for i in todo]
+        if todo and live:
+            live.start(units[todo[0]].stage, names)
+        values = parallel_map(_execute, [(units[i].fn, units[i].args) for i in todo], self.n_jobs, self.backend,
+                              on_done=live.done if todo and live else None)
+        if todo and live:
+            live.stop()
         shown: set[str] = set()
         for i, (value, caught) in zip(todo, values, strict=True):
             if isinstance(value, Artifact):
