@@ -91,7 +91,9 @@ def _debug(ctx: typer.Context) -> bool:
 
 
 app = typer.Typer(help="Multimodal purchase prediction across cultures.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, cls=GuardedGroup)
+                  pretty_exceptions_enable=False, cls=GuardedGroup,
+                  epilog="Exit codes: 0 ok, 1 invalid input, 2 usage or configuration error, 3 internal error "
+                         "(traceback written to a file; --debug shows it).")
 
 
 @app.callback()

@@ -108,8 +108,10 @@ class MatchingSection(_Section):
 
 
 class ParallelSection(_Section):
-    n_jobs: int = Field(1, ge=1)
+    n_jobs: int = Field(1, ge=1, description="units computed at once (with dask or ray: tasks in flight)")
     backend: str = "loky"
+    address: str | None = Field(None, description="dask: the scheduler of an existing cluster (tcp://host:8786); "
+                                                   "ray: the cluster address (ray://host:10001)")
 
     @field_validator("backend")
     @classmethod

@@ -7,6 +7,7 @@ resumes where it stopped and finishes with the same numbers. Outputs in ``out``:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tempfile
@@ -120,12 +121,21 @@ def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min
             "warnings": [str(w.message) for w in caught]}
 
 
-def _pd_unit(model_dir: str, data: ModalityData, n_boot: int, seed: int) -> pd.DataFrame:
-    return pd_sensitivity(PurchaseModel.load(Path(model_dir) / "pooled"), data, n_boot=n_boot, seed=seed)
+def _pooled_model(files: dict[str, bytes]) -> PurchaseModel:
+    """The pooled model of a unit's model files (sent as bytes: a worker need not see the driver's disk)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, data in files.items():
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / rel).write_bytes(data)
+        return PurchaseModel.load(Path(tmp) / "pooled")
 
 
-def _explain_unit(kind: str, model_dir: str, data: ModalityData) -> pd.DataFrame:
-    model = PurchaseModel.load(Path(model_dir) / "pooled")
+def _pd_unit(model_files: dict[str, bytes], data: ModalityData, n_boot: int, seed: int) -> pd.DataFrame:
+    return pd_sensitivity(_pooled_model(model_files), data, n_boot=n_boot, seed=seed)
+
+
+def _explain_unit(kind: str, model_files: dict[str, bytes], data: ModalityData) -> pd.DataFrame:
+    model = _pooled_model(model_files)
     shares = treeshap_by_modality(model, data) if kind == "treeshap" else attention_by_modality(model, data)
     return shares.rename_axis("country").reset_index()
 
@@ -284,9 +294,11 @@ class _Publisher:
 
 
 def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyResults:
-    """Run every enabled part of the study into ``out`` and write the report; returns what was computed."""
-    from culturecart.report.html import write_report
+    """Run every enabled part of the study into ``out`` and write the report; returns what was computed.
 
+    With ``parallel.backend: dask`` and ``parallel.address``, units run on that Dask cluster: workers compute
+    and return (results and model files), the driver writes the unit store, so no shared file system is needed.
+    """
     out = Path(out)
     say = _Reporter(quiet)
     t0 = time.perf_counter()
@@ -298,6 +310,34 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False,
                                                                    allow_unicode=True))
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
+    with _cluster(cfg):
+        return _run(cfg, out, loaded, store, say, t0)
+
+
+@contextlib.contextmanager
+def _cluster(cfg: StudyConfig):
+    """Connect to the cluster named in ``parallel.address`` for the dask or ray backend (joblib uses it)."""
+    p = cfg.parallel
+    if p.backend == "dask" and p.address:
+        from distributed import Client
+
+        with Client(p.address, set_as_default=True):
+            yield
+    elif p.backend == "ray" and p.address:
+        import ray
+
+        ray.init(address=p.address)
+        try:
+            yield
+        finally:
+            ray.shutdown()
+    else:
+        yield
+
+
+def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) -> StudyResults:
+    from culturecart.report.html import write_report
+
     ds, data_key = loaded or _simulated_data(cfg, out, say)
     say(f"data: {len(ds.events):,} events valid")
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
@@ -430,7 +470,7 @@ def _run_rq2(cfg, data, base, store, res, publish, say) -> pd.DataFrame | None:
         if made is not None:
             unit_key, folder = made
             units.append(Unit("rq2", kind, {**base, "model_unit": unit_key, "split": cfg.rq1.split.model_dump()},
-                              _explain_unit, (kind, str(folder), test)))
+                              _explain_unit, (kind, folder_files(folder), test)))
     for unit, shares in zip(units, store.run(units, say), strict=True):
         res.tables[f"rq2_{unit.name}"] = shares
         long = shares.melt(id_vars="country", var_name="modalities", value_name="value")
@@ -526,7 +566,7 @@ def _run_rq4(cfg, ds, emb, data, split, profiles, base, store, res, publish, say
         test = data.rows(split.test)
         [pd_table] = store.run([Unit("rq4", "partial_dependence",
                                      {**base, "model_unit": unit_key, "split": cfg.culture.split.model_dump()},
-                                     _pd_unit, (str(folder), test, cfg.rq3.n_boot, cfg.seed))], say)
+                                     _pd_unit, (folder_files(folder), test, cfg.rq3.n_boot, cfg.seed))], say)
         if not pd_table.empty:
             res.tables["rq4_partial_dependence"] = pd_table
             implied = pd_table.pivot(index="country", columns="feature", values="pd_slope")
