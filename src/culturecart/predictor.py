@@ -165,10 +165,13 @@ class PurchasePredictor:
     def iter_features(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
                       ) -> tuple[Dataset, int, Any]:
         """The validated dataset, its number of events and a generator of (row positions, features) chunks."""
+        ds = _as_dataset(dataset, "score")
+        return (ds, *self._chunks(ds, chunk_size))
+
+    def _chunks(self, ds: Dataset, chunk_size: int) -> tuple[int, Any]:
         featurizer, _ = self._fitted()
         if chunk_size < 1:
             raise UsageError(f"chunk_size must be at least 1, not {chunk_size}")
-        ds = _as_dataset(dataset, "score")
         emb = encode_dataset(ds, self.config.encoders, progress=False)
         events = ds.table("events").reset_index(drop=True)
         history = featurizer.history_for(events)  # over the whole table: chunks see the same history
@@ -180,13 +183,11 @@ class PurchasePredictor:
                 yield rows, featurizer.transform(ds, emb, keep_text=self.info_.get("keep_text", False),
                                                  history=history, rows=rows)
 
-        return ds, n, chunks()
+        return n, chunks()
 
-    def predict_proba(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
-                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """P(purchased = 1) for every event of ``dataset``, in its row order, scored ``chunk_size`` rows at a time."""
+    def _predict(self, ds: Dataset, chunk_size: int, progress: Callable[[int, int], None] | None) -> np.ndarray:
         _, model = self._fitted()
-        _, n, chunks = self.iter_features(dataset, chunk_size)
+        n, chunks = self._chunks(ds, chunk_size)
         out = np.empty(n, np.float64)
         for rows, data in chunks:
             out[rows] = model.predict_proba(data)
@@ -194,11 +195,19 @@ class PurchasePredictor:
                 progress(len(rows), n)
         return out
 
+    def predict_proba(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """P(purchased = 1) for every event of ``dataset``, in its row order, scored ``chunk_size`` rows at a time.
+
+        ``progress(rows_done_now, total)`` is called after each chunk.
+        """
+        return self._predict(_as_dataset(dataset, "score"), chunk_size, progress)
+
     def score(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
         """The event key columns (those present) and ``p_purchase``, one row per event."""
         ds = _as_dataset(dataset, "score")
-        p = self.predict_proba(ds, chunk_size, progress)
+        p = self._predict(ds, chunk_size, progress)
         events = ds.table("events").reset_index(drop=True)
         keys = events[[c for c in KEY_COLUMNS if c in events.columns]].astype(str)
         return keys.assign(p_purchase=p)
@@ -207,7 +216,7 @@ class PurchasePredictor:
                  n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
         """Metrics on a labelled dataset, each with a user-cluster bootstrap CI: metric, value, ci_low, ci_high."""
         ds = _as_dataset(dataset, "study")
-        p = self.predict_proba(ds)
+        p = self._predict(ds, 100_000, None)
         events = ds.table("events").reset_index(drop=True)
         scored = ~np.isnan(p)  # a local-scope predictor has no model for countries it never saw
         if not scored.any():
