@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -12,8 +14,18 @@ SMALL = ["rq1.models=[lightgbm]", "rq1.subsets=full", "rq1.n_boot=10", "rq3.n_bo
          "rq5.enabled=false", "matching.enabled=false", "parallel.n_jobs=2"]
 
 
+@pytest.fixture
+def restored_environment():
+    # A LocalCluster's nannies set OMP/MKL/OPENBLAS_NUM_THREADS=1 in this process's environment and leave them
+    # there; later tests in this process (and the loky workers they start) would then run with other thread counts.
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.mark.slow
-def test_dask_cluster_gives_the_same_results_as_loky(tmp_path):
+def test_dask_cluster_gives_the_same_results_as_loky(tmp_path, restored_environment):
     distributed = pytest.importorskip("distributed", reason="the dask backend needs dask[distributed]")
     loky = run_study(load_config(preset="twin-small", overrides=[*SMALL, "parallel.backend=loky"]),
                      tmp_path / "loky", quiet=True)
