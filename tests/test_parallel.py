@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 
 from culturecart.parallel import parallel_map
