@@ -146,7 +146,8 @@ def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = 
     A qrel user without scores is an error naming users (``allow_missing``: ranked last, metrics 0); a positive
     that is not among the user's scored items is an error.
     """
-    positives = qrel.drop_duplicates("userId").set_index(qrel.drop_duplicates("userId")["userId"].astype(str))["itemId"]
+    first = qrel.drop_duplicates("userId")
+    positives = pd.Series(first["itemId"].astype(str).to_numpy(), index=first["userId"].astype(str).to_numpy())
     scored_users = set(scores["userId"].astype(str))
     missing = sorted(set(positives.index) - scored_users)
     if missing and not allow_missing:
