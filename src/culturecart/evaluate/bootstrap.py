@@ -30,24 +30,103 @@ class Interval:
     n_boot: int
 
 
-def _resample(n: int, rng: np.random.Generator,
-              members: list[np.ndarray] | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Row indices of one bootstrap sample and, for cluster resampling, the draw number of each row."""
-    if members is None:
-        return rng.integers(0, n, n), None
-    picks = rng.integers(0, len(members), len(members))
-    idx = np.concatenate([members[i] for i in picks])
-    draw = np.repeat(np.arange(len(picks)), [len(members[i]) for i in picks])
-    return idx, draw
+class _Draws:
+    """The resamples of a bootstrap: which rows (or clusters) each replicate draws, in draw order.
+
+    One ``rng.integers`` call per replicate, as a loop over replicates would make, so every path below sees
+    the same resamples for the same seed.
+    """
+
+    def __init__(self, n: int, clusters: np.ndarray | None, n_boot: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        if clusters is None:
+            self.members, self.unit_of_row = None, np.arange(n)
+            units = n
+        else:
+            self.members = _members(clusters)
+            self.unit_of_row = np.unique(clusters, return_inverse=True)[1].ravel()
+            units = len(self.members)
+        self.picks = np.stack([rng.integers(0, units, units) for _ in range(n_boot)]) if n_boot else \
+            np.zeros((0, units), np.int64)
+        self.units = units
+
+    def unit_counts(self, chunk: slice) -> np.ndarray:
+        """Times each unit (row or cluster) is drawn, per replicate of ``chunk`` (replicates x units)."""
+        picks = self.picks[chunk]
+        offsets = (np.arange(len(picks)) * self.units)[:, None]
+        return np.bincount((picks + offsets).ravel(), minlength=len(picks) * self.units).reshape(
+            len(picks), self.units).astype(float)
+
+    def chunks(self, n_rows: int):
+        step = max(1, _CHUNK_CELLS // max(n_rows, 1))
+        return (slice(i, i + step) for i in range(0, len(self.picks), step))
+
+    def indices(self, b: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Row indices of replicate ``b`` and, for cluster resampling, the draw number of each row."""
+        picks = self.picks[b]
+        if self.members is None:
+            return picks, None
+        idx = np.concatenate([self.members[i] for i in picks])
+        draw = np.repeat(np.arange(len(picks)), [len(self.members[i]) for i in picks])
+        return idx, draw
+
+
+_CHUNK_CELLS = 4_000_000  # replicates x rows held at once by the weighted path (32 MB of float64)
 
 
 def _members(clusters: np.ndarray | None) -> list[np.ndarray] | None:
     if clusters is None:
         return None
     _, inverse = np.unique(clusters, return_inverse=True)
+    inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
     bounds = np.flatnonzero(np.diff(inverse[order])) + 1
     return np.split(order, bounds)
+
+
+def _replicate_values(spec, y: np.ndarray, preds: list[np.ndarray], groups: np.ndarray | None,
+                      draws: _Draws) -> list[np.ndarray]:
+    """The metric of each prediction vector on every replicate.
+
+    Weighted forms where the metric has one (a resample is the data weighted by how often each row is drawn),
+    the resample loop otherwise; both give the same values up to floating-point rounding (tested).
+    """
+    finite = all(np.isfinite(p).all() for p in preds)
+    if spec.weighted is not None and finite and not spec.needs_groups:
+        out = [[] for _ in preds]
+        for chunk in draws.chunks(len(y)):
+            w = draws.unit_counts(chunk)[:, draws.unit_of_row]
+            for values, p in zip(out, preds, strict=True):
+                values.append(spec.weighted(y, p, w))
+        return [np.concatenate(v) for v in out]
+    group_unit = _group_units(groups, draws)
+    if spec.per_group is not None and group_unit is not None:
+        out = []
+        for p in preds:
+            kept, per_group = spec.per_group(y, p, groups)
+            values = []
+            for chunk in draws.chunks(len(kept)):
+                w = draws.unit_counts(chunk)[:, group_unit[kept]]
+                values.append(np.divide(w @ per_group, w.sum(axis=1), out=np.full(len(w), np.nan),
+                                        where=w.sum(axis=1) > 0))
+            out.append(np.concatenate(values))
+        return out
+    out = [np.empty(len(draws.picks)) for _ in preds]
+    for b in range(len(draws.picks)):
+        idx, draw = draws.indices(b)
+        g = _regroup(groups, idx, draw)
+        for values, p in zip(out, preds, strict=True):
+            values[b] = spec.fn(y[idx], p[idx], g)
+    return out
+
+
+def _group_units(groups: np.ndarray | None, draws: _Draws) -> np.ndarray | None:
+    """The cluster of each group when clusters are resampled and every group lies inside one; else None."""
+    if groups is None or draws.members is None:
+        return None
+    unit = np.zeros(int(groups.max()) + 1 if len(groups) else 0, np.int64)
+    unit[groups] = draws.unit_of_row
+    return unit if np.array_equal(unit[groups], draws.unit_of_row) else None
 
 
 def bootstrap_ci(metric: str, y: np.ndarray, p: np.ndarray, *, groups: np.ndarray | None = None,
@@ -58,12 +137,8 @@ def bootstrap_ci(metric: str, y: np.ndarray, p: np.ndarray, *, groups: np.ndarra
     y, p = np.asarray(y), np.asarray(p, float)
     groups = _codes(groups)
     estimate = spec.fn(y, p, groups)
-    rng = np.random.default_rng(seed)
-    members = _members(None if clusters is None else np.asarray(clusters))
-    values = []
-    for _ in range(n_boot):
-        idx, draw = _resample(len(y), rng, members)
-        values.append(spec.fn(y[idx], p[idx], _regroup(groups, idx, draw)))
+    draws = _Draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
+    [values] = _replicate_values(spec, y, [p], groups, draws)
     lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2])
     return Interval(float(estimate), float(lo), float(hi), n_boot)
 
@@ -76,14 +151,9 @@ def paired_bootstrap_delta(metric: str, y: np.ndarray, p_a: np.ndarray, p_b: np.
     y, p_a, p_b = np.asarray(y), np.asarray(p_a, float), np.asarray(p_b, float)
     groups = _codes(groups)
     estimate = spec.fn(y, p_a, groups) - spec.fn(y, p_b, groups)
-    rng = np.random.default_rng(seed)
-    members = _members(None if clusters is None else np.asarray(clusters))
-    deltas = []
-    for _ in range(n_boot):
-        idx, draw = _resample(len(y), rng, members)
-        g = _regroup(groups, idx, draw)
-        deltas.append(spec.fn(y[idx], p_a[idx], g) - spec.fn(y[idx], p_b[idx], g))
-    deltas = np.asarray(deltas)
+    draws = _Draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
+    a, b = _replicate_values(spec, y, [p_a, p_b], groups, draws)
+    deltas = a - b
     lo, hi = np.nanquantile(deltas, [alpha / 2, 1 - alpha / 2])
     finite = deltas[np.isfinite(deltas)]
     p_value = float(min(1.0, 2 * min((finite <= 0).mean(), (finite >= 0).mean()))) if len(finite) else float("nan")
@@ -100,9 +170,8 @@ def bootstrap_statistic(stat, n: int, *, clusters: np.ndarray | None = None, n_b
         >>> ci.estimate, ci.low < 4.5 < ci.high
         (4.5, True)
     """
-    rng = np.random.default_rng(seed)
-    members = _members(None if clusters is None else np.asarray(clusters))
-    values = np.array([stat(_resample(n, rng, members)[0]) for _ in range(n_boot)], float)
+    draws = _Draws(n, None if clusters is None else np.asarray(clusters), n_boot, seed)
+    values = np.array([stat(draws.indices(b)[0]) for b in range(n_boot)], float)
     lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2]) if np.isfinite(values).any() else (np.nan, np.nan)
     return Interval(float(stat(np.arange(n))), float(lo), float(hi), n_boot)
 

@@ -29,10 +29,20 @@ Metric = Callable[..., float]
 
 @dataclass(frozen=True)
 class MetricSpec:
+    """A metric and, where it has them, its weighted forms for fast bootstraps.
+
+    ``weighted(y, p, w)`` evaluates the metric under each row of a weight matrix ``w`` (replicates x rows) at
+    once: integer weights equal the metric on the rows repeated that many times (a bootstrap resample).
+    ``per_group(y, p, groups)`` gives a ranking metric's value per group that has a positive (the metric is
+    their mean), so a resample that repeats whole groups is a weighted mean of the same values.
+    """
+
     name: str
     fn: Metric
     higher_is_better: bool
     needs_groups: bool = False
+    weighted: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
+    per_group: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
@@ -48,6 +58,48 @@ def roc_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> f
         return float("nan")
     ranks = rankdata(np.asarray(p, float))
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _tie_blocks(sorted_values: np.ndarray) -> np.ndarray:
+    """First position of each run of equal values in a sorted array."""
+    return np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
+
+
+def roc_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """AUC under each weight row: weighted pairs won plus half the weighted ties (NaN without both classes)."""
+    order = np.argsort(p, kind="stable")
+    pos = np.asarray(y)[order].astype(bool)
+    ws = w[:, order]
+    starts = _tie_blocks(np.asarray(p, float)[order])
+    wpos = np.add.reduceat(np.where(pos, ws, 0.0), starts, axis=1)
+    wneg = np.add.reduceat(np.where(pos, 0.0, ws), starts, axis=1)
+    below = np.cumsum(wneg, axis=1) - wneg
+    won = (wpos * (below + 0.5 * wneg)).sum(axis=1)
+    return _safe_ratio(won, wpos.sum(axis=1) * wneg.sum(axis=1))
+
+
+def pr_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Average precision under each weight row (scikit-learn's step-wise definition, thresholds at ties)."""
+    order = np.argsort(p, kind="stable")[::-1]
+    yo = np.asarray(y, float)[order]
+    ws = w[:, order]
+    last = np.r_[np.flatnonzero(np.diff(np.asarray(p, float)[order])), len(order) - 1]  # end of each tie run
+    tps = np.cumsum(ws * yo, axis=1)[:, last]
+    seen = np.cumsum(ws, axis=1)[:, last]
+    precision = np.nan_to_num(_safe_ratio(tps, seen))
+    recall = _safe_ratio(tps, tps[:, -1:])
+    gain = np.diff(np.concatenate([np.zeros((len(w), 1)), recall], axis=1), axis=1)
+    return np.where(tps[:, -1] > 0, (gain * precision).sum(axis=1), np.nan)
+
+
+def _weighted_mean(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return _safe_ratio(w @ values, w.sum(axis=1))
 
 
 def pr_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
@@ -87,6 +139,27 @@ def ece(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None, n_bins: 
     return float((weights * (curve["observed_rate"] - curve["mean_predicted"]).abs()).sum())
 
 
+def ece_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray, n_bins: int = 15) -> np.ndarray:
+    """ECE under each weight row: sum over bins of |weighted positives - weighted predictions| / total weight."""
+    p = np.asarray(p, float)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    member = np.zeros((len(p), n_bins))
+    member[np.arange(len(p)), bins] = 1.0
+    gap = (w @ (member * (np.asarray(y, float) - p)[:, None]))
+    return _safe_ratio(np.abs(gap).sum(axis=1), w.sum(axis=1))
+
+
+def _row_losses(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    def weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return _weighted_mean(fn(np.asarray(y, float), np.asarray(p, float)), w)
+    return weighted
+
+
+def _log_losses(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
 @dataclass(frozen=True)
 class _Ranking:
     """Rows sorted by group, then by descending score (ties by row order), restricted to groups with a positive."""
@@ -95,6 +168,7 @@ class _Ranking:
     rank: np.ndarray  # 1-based rank within the group
     starts: np.ndarray  # first row of each group
     n_pos: np.ndarray  # positives per group
+    group: np.ndarray  # the group code of each kept group
 
 
 def _ranked(y, p, groups) -> _Ranking:
@@ -114,66 +188,87 @@ def _ranked(y, p, groups) -> _Ranking:
     rank = (np.arange(len(g)) - np.repeat(starts, sizes) + 1)[keep_row]
     sizes = sizes[keep_group]
     new_starts = np.r_[0, np.cumsum(sizes)[:-1]] if len(sizes) else np.zeros(0, int)
-    return _Ranking(yy[keep_row], rank, new_starts.astype(int), n_pos[keep_group])
+    return _Ranking(yy[keep_row], rank, new_starts.astype(int), n_pos[keep_group], g[starts][keep_group])
 
 
 def _per_group(values: np.ndarray, r: _Ranking) -> np.ndarray:
     return np.add.reduceat(values, r.starts)
 
 
-def ndcg_at_k(y, p, groups=None, k: int = 10) -> float:
-    """Mean over groups with a positive of DCG@k / ideal DCG@k (binary gains, log2 discount)."""
-    r = _ranked(y, p, groups)
-    if not len(r.starts):
-        return float("nan")
+def _ndcg_values(r: _Ranking, k: int) -> np.ndarray:
     dcg = _per_group(np.where(r.rank <= k, r.y / np.log2(r.rank + 1), 0.0), r)
     discounts = np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))
-    ideal = discounts[np.minimum(r.n_pos, k).astype(int) - 1]
-    return float(np.mean(dcg / ideal))
+    return dcg / discounts[np.minimum(r.n_pos, k).astype(int) - 1]
+
+
+def _precision_values(r: _Ranking, k: int) -> np.ndarray:
+    return _per_group(np.where(r.rank <= k, r.y, 0.0), r) / k
+
+
+def _recall_values(r: _Ranking, k: int) -> np.ndarray:
+    return _per_group(np.where(r.rank <= k, r.y, 0.0), r) / r.n_pos
+
+
+def _rr_values(r: _Ranking, k: int | None) -> np.ndarray:
+    big = np.iinfo(np.int64).max
+    first = np.minimum.reduceat(np.where(r.y > 0, r.rank, big), r.starts)
+    rr = 1.0 / first
+    return rr if k is None else np.where(first <= k, rr, 0.0)
+
+
+def _group_metric(values: Callable[[_Ranking, int | None], np.ndarray]):
+    """The metric (mean over groups with a positive) and its per-group form, from one per-group function."""
+    def per_group(y, p, groups=None, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        r = _ranked(y, p, groups)
+        return r.group, values(r, k) if len(r.starts) else np.zeros(0)
+
+    def metric(y, p, groups=None, k: int | None = None) -> float:
+        v = per_group(y, p, groups, k)[1]
+        return float(np.mean(v)) if len(v) else float("nan")
+
+    return metric, per_group
+
+
+_ndcg, _ndcg_groups = _group_metric(_ndcg_values)
+_precision, _precision_groups = _group_metric(_precision_values)
+_recall, _recall_groups = _group_metric(_recall_values)
+_mrr, _mrr_groups = _group_metric(_rr_values)
+
+
+def ndcg_at_k(y, p, groups=None, k: int = 10) -> float:
+    """Mean over groups with a positive of DCG@k / ideal DCG@k (binary gains, log2 discount)."""
+    return _ndcg(y, p, groups, k)
 
 
 def precision_at_k(y, p, groups=None, k: int = 10) -> float:
     """Mean over groups with a positive of (positives in the top k) / k."""
-    r = _ranked(y, p, groups)
-    if not len(r.starts):
-        return float("nan")
-    return float(np.mean(_per_group(np.where(r.rank <= k, r.y, 0.0), r) / k))
+    return _precision(y, p, groups, k)
 
 
 def recall_at_k(y, p, groups=None, k: int = 10) -> float:
     """Mean over groups with a positive of (positives in the top k) / positives."""
-    r = _ranked(y, p, groups)
-    if not len(r.starts):
-        return float("nan")
-    return float(np.mean(_per_group(np.where(r.rank <= k, r.y, 0.0), r) / r.n_pos))
+    return _recall(y, p, groups, k)
 
 
 def mrr(y, p, groups=None, k: int | None = None) -> float:
     """Mean reciprocal rank of the first positive per group (0 when it ranks below ``k``)."""
-    r = _ranked(y, p, groups)
-    if not len(r.starts):
-        return float("nan")
-    big = np.iinfo(np.int64).max
-    first = np.minimum.reduceat(np.where(r.y > 0, r.rank, big), r.starts)
-    rr = 1.0 / first
-    if k is not None:
-        rr = np.where(first <= k, rr, 0.0)
-    return float(np.mean(rr))
+    return _mrr(y, p, groups, k)
 
 
 _FIXED: dict[str, MetricSpec] = {
-    "roc_auc": MetricSpec("roc_auc", roc_auc, True),
-    "pr_auc": MetricSpec("pr_auc", pr_auc, True),
-    "log_loss": MetricSpec("log_loss", log_loss, False),
-    "brier": MetricSpec("brier", brier, False),
-    "ece": MetricSpec("ece", ece, False),
-    "mrr": MetricSpec("mrr", mrr, True, needs_groups=True),
+    "roc_auc": MetricSpec("roc_auc", roc_auc, True, weighted=roc_auc_weighted),
+    "pr_auc": MetricSpec("pr_auc", pr_auc, True, weighted=pr_auc_weighted),
+    "log_loss": MetricSpec("log_loss", log_loss, False, weighted=_row_losses(_log_losses)),
+    "brier": MetricSpec("brier", brier, False, weighted=_row_losses(lambda y, p: (p - y) ** 2)),
+    "ece": MetricSpec("ece", ece, False, weighted=ece_weighted),
+    "mrr": MetricSpec("mrr", mrr, True, needs_groups=True, per_group=_mrr_groups),
 }
 _ALIASES = {"auc": "roc_auc", "auroc": "roc_auc", "roc-auc": "roc_auc", "average_precision": "pr_auc",
             "aupr": "pr_auc", "ap": "pr_auc", "pr-auc": "pr_auc", "logloss": "log_loss", "nll": "log_loss",
             "bce": "log_loss", "brier_score": "brier", "calibration_error": "ece"}
-_AT_K = {"ndcg": ndcg_at_k, "precision": precision_at_k, "p": precision_at_k, "recall": recall_at_k,
-         "r": recall_at_k, "mrr": mrr}
+_AT_K = {"ndcg": (ndcg_at_k, _ndcg_groups), "precision": (precision_at_k, _precision_groups),
+         "p": (precision_at_k, _precision_groups), "recall": (recall_at_k, _recall_groups),
+         "r": (recall_at_k, _recall_groups), "mrr": (mrr, _mrr_groups)}
 _AT_K_CANONICAL = {"ndcg": "ndcg", "precision": "precision", "p": "precision", "recall": "recall",
                    "r": "recall", "mrr": "mrr"}
 
@@ -187,13 +282,16 @@ def get_metric_spec(name: str) -> MetricSpec:
     match = re.fullmatch(r"(ndcg|precision|p|recall|r|mrr)(?:@|_at_)(\d+)", key)
     if match:
         base, k = match.group(1), int(match.group(2))
-        fn = _AT_K[base]
+        fn, groups_fn = _AT_K[base]
         canonical = f"{_AT_K_CANONICAL[base]}@{k}"
 
         def at_k(y, p, groups=None, _fn=fn, _k=k):
             return _fn(y, p, groups, k=_k)
 
-        return MetricSpec(canonical, at_k, True, needs_groups=True)
+        def per_group(y, p, groups=None, _fn=groups_fn, _k=k):
+            return _fn(y, p, groups, k=_k)
+
+        return MetricSpec(canonical, at_k, True, needs_groups=True, per_group=per_group)
     raise KeyError(f"unknown metric {name!r}; valid: {sorted(_FIXED)} and ndcg@k, precision@k, recall@k, "
                    f"mrr@k; aliases {sorted(_ALIASES)}")
 
