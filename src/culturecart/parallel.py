@@ -4,6 +4,10 @@
 needs ``distributed`` (connect a ``Client`` to your cluster first) and ``ray`` needs ``ray``. Results come
 back in task order, so a parallel run returns exactly what a serial run returns.
 
+``n_jobs=-1`` uses every core this process may run on. Local workers (loky) get an equal share of the
+cores as their thread budget (joblib sets ``OMP_NUM_THREADS`` and friends in each worker), which the models
+follow, so two workers on two cores run one thread each instead of fighting over both.
+
 Example:
     >>> parallel_map(pow, [(2, 3), (3, 2)], n_jobs=2, backend="threading")
     [8, 9]
@@ -11,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -36,25 +41,70 @@ def _prepare(backend: str) -> None:
         register_ray()
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def thread_budget(requested: int = 0) -> int:
+    """Threads a computation here should use: ``requested`` when positive, else this process's budget.
+
+    The budget is ``OMP_NUM_THREADS`` when set (joblib sets it in each worker to its share of the cores; a user
+    may set it too), every available core otherwise.
+
+    Example:
+        >>> thread_budget(3)
+        3
+    """
+    if requested > 0:
+        return requested
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return available_cores()
+
+
+def resolve_n_jobs(n_jobs: int) -> int:
+    """``-1`` -> every available core; a positive count as it is."""
+    if n_jobs == -1:
+        return available_cores()
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive count or -1 (every core), got {n_jobs}")
+    return n_jobs
+
+
+def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, Any]:
+    return i, fn(*args)
+
+
 def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs: int = 1,
-                 backend: str = "loky", on_done: Callable[[int], None] | None = None) -> list[Any]:
+                 backend: str = "loky", on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """``[fn(*task) for task in tasks]``, run on ``n_jobs`` workers of ``backend``.
 
-    ``on_done(i)`` is called as each result ``i`` arrives (in task order), e.g. to advance a progress bar.
+    Tasks start in the given order (put the longest first); ``on_done(i, result)`` is called as each task
+    finishes, in finishing order, e.g. to store a result at once or to advance a progress bar. The list
+    returned is in task order whatever the finishing order.
     """
     _prepare(backend)
     tasks = list(tasks)
-    results = []
+    n_jobs = resolve_n_jobs(n_jobs)
+    results: list[Any] = [None] * len(tasks)
     if n_jobs == 1 or backend == "sequential" or len(tasks) <= 1:
-        stream = (fn(*t) for t in tasks)
-        for i, value in enumerate(stream):
-            results.append(value)
-            if on_done:
-                on_done(i)
-        return results
-    with parallel_config(backend=backend, n_jobs=n_jobs):
-        for i, value in enumerate(Parallel(return_as="generator")(delayed(fn)(*t) for t in tasks)):
-            results.append(value)
-            if on_done:
-                on_done(i)
+        stream = ((i, fn(*t)) for i, t in enumerate(tasks))
+    else:
+        stream = _unordered(fn, tasks, backend, n_jobs)
+    for i, value in stream:
+        results[i] = value
+        if on_done:
+            on_done(i, value)
     return results
+
+
+def _unordered(fn: Callable[..., Any], tasks: list[Sequence[Any]], backend: str, n_jobs: int):
+    # One task per dispatch, two queued per worker: a long task never holds short ones hostage in its batch.
+    with parallel_config(backend=backend, n_jobs=n_jobs):
+        yield from Parallel(return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")(
+            delayed(_indexed)(fn, i, t) for i, t in enumerate(tasks))

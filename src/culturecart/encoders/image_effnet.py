@@ -21,6 +21,7 @@ import numpy as np
 from culturecart.atomic import atomic_path
 from culturecart.encoders.base import Encoder, EncoderUnavailable
 from culturecart.encoders.image_io import load_rgb
+from culturecart.parallel import thread_budget
 
 IMAGE_SIZE = 224
 
@@ -70,11 +71,12 @@ class EfficientNetLite0Encoder(Encoder):
     modality = "image"
     dim = 1280
 
-    def __init__(self, backend: str = "onnx", threads: int = 2, onnx_dir: str | Path | None = None) -> None:
+    def __init__(self, backend: str = "onnx", threads: int = 0, onnx_dir: str | Path | None = None) -> None:
         if backend not in ("onnx", "torch"):
             raise ValueError(f"backend must be 'onnx' or 'torch', not {backend!r}")
         import torch
 
+        threads = thread_budget(threads)
         torch.set_num_threads(threads)
         self.backend = backend
         # Both back ends compute the same features (tested), so they share one cache version.

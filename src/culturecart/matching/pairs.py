@@ -37,6 +37,7 @@ import numpy as np
 
 from culturecart.atomic import atomic_write_text
 from culturecart.matching.neighbours import MAX_MATCHES, pairs_f1
+from culturecart.parallel import thread_budget
 
 if TYPE_CHECKING:
     from culturecart.matching.pipeline import Steps, Views
@@ -45,7 +46,7 @@ FLOORS = {"tfidf": 0.3, "text": 0.6, "arcface": 0.3, "image": 0.5, "phash": 0.8,
 THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.025), 3)
 MIN2 = np.round(np.arange(0.05, 0.8, 0.025), 3)
 PARAMS = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 63, "min_child_samples": 50,
-          "deterministic": True, "force_row_wise": True, "num_threads": 2, "verbosity": -1}
+          "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(), "verbosity": -1}
 ROUNDS = 300
 CHUNK = 100_000
 

@@ -21,6 +21,7 @@ from culturecart.models.base import ModelConfig, PurchaseModel
 from culturecart.models.features import ModalityData
 from culturecart.models.nets import CrossModalTransformer, MLPFusionNet
 from culturecart.models.preprocess import Preprocessor, token_groups
+from culturecart.parallel import thread_budget
 
 
 class NeuralConfig(ModelConfig):
@@ -34,7 +35,7 @@ class NeuralConfig(ModelConfig):
     balance_classes: bool = True
     calibration: Literal["platt", "temperature", "isotonic", "none"] = "platt"
     valid_share: float = Field(0.1, gt=0, lt=0.5, description="held out by user when no valid set is given")
-    threads: int = 2
+    threads: int = Field(0, ge=0, description="torch threads; 0 = this process's budget (parallel.thread_budget)")
     finetune_epochs: int = Field(10, ge=1)
     finetune_lr_factor: float = Field(0.3, gt=0)
     log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
@@ -79,7 +80,7 @@ class NeuralModel(PurchaseModel):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> NeuralModel:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        torch.set_num_threads(cfg.threads)
+        torch.set_num_threads(thread_budget(cfg.threads))
         if valid is None:
             tr, va = split_by_user(train, cfg.valid_share, cfg.seed)
             train, valid = train.rows(tr), train.rows(va)

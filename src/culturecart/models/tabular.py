@@ -14,6 +14,7 @@ from culturecart.atomic import atomic_write_text
 from culturecart.models.base import ModelConfig, PurchaseModel
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
+from culturecart.parallel import thread_budget
 
 
 def _dense(pre: Preprocessor, data: ModalityData) -> np.ndarray:
@@ -84,7 +85,7 @@ class LightGBMConfig(ModelConfig):
     early_stopping_rounds: int = Field(100, ge=1)
     finetune_rounds: int = Field(300, ge=1, description="extra trees at most when fine-tuning")
     finetune_learning_rate: float = Field(0.01, gt=0)
-    n_jobs: int = 2
+    n_jobs: int = Field(0, ge=0, description="threads; 0 = this process's budget (parallel.thread_budget)")
 
 
 class LightGBMModel(PurchaseModel):
@@ -124,7 +125,7 @@ class LightGBMModel(PurchaseModel):
         params = {"objective": "binary", "learning_rate": learning_rate, "num_leaves": cfg.num_leaves,
                   "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample, "subsample_freq": 1,
                   "colsample_bytree": cfg.colsample_bytree, "reg_lambda": cfg.reg_lambda, "seed": cfg.seed,
-                  "deterministic": True, "force_row_wise": True, "num_threads": cfg.n_jobs, "verbosity": -1}
+                  "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(cfg.n_jobs), "verbosity": -1}
         names = [f"f{i}" for i in range(len(self.feature_names_))]
         dtrain = lgb.Dataset(self._matrix(train), train.y, feature_name=names, free_raw_data=True)
         callbacks, valid_sets = [], []

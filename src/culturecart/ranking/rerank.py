@@ -31,6 +31,7 @@ import pandas as pd
 
 from culturecart.atomic import atomic_write_text
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
+from culturecart.parallel import thread_budget
 from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import EASE, ItemKNN, MatrixFactorisation, Popularity, Ranker
 
@@ -116,7 +117,7 @@ class ReRanker(Ranker):
         params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": 0.05,
                   "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.9, "verbose": -1,
                   "deterministic": True, "force_row_wise": True, "seed": int(self.params.get("seed", 0)),
-                  "num_threads": 2}
+                  "num_threads": thread_budget()}
         self.booster_ = lgb.train(params, dataset, num_boost_round=int(self.params.get("trees", 200)))
         self.bases_ = self._bases(markets, target, weights)
         return self

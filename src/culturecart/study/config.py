@@ -108,10 +108,18 @@ class MatchingSection(_Section):
 
 
 class ParallelSection(_Section):
-    n_jobs: int = Field(1, ge=1, description="units computed at once (with dask or ray: tasks in flight)")
+    n_jobs: int = Field(-1, ge=-1, description="units computed at once, -1 = one per core (with dask or ray: "
+                                              "tasks in flight)")
     backend: str = "loky"
     address: str | None = Field(None, description="dask: the scheduler of an existing cluster (tcp://host:8786); "
                                                    "ray: the cluster address (ray://host:10001)")
+
+    @field_validator("n_jobs")
+    @classmethod
+    def _n_jobs(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("n_jobs must be a positive count or -1 (one per core)")
+        return value
 
     @field_validator("backend")
     @classmethod

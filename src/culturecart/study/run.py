@@ -47,7 +47,8 @@ from culturecart.explain.modality import add_one, leave_one_out, modality_shaple
 from culturecart.models.base import PurchaseModel
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import Featurizer
-from culturecart.models.registry import needs_raw_text
+from culturecart.models.neural import NeuralModel, TransformerModel
+from culturecart.models.registry import model_spec, needs_raw_text
 from culturecart.study.config import StudyConfig
 from culturecart.study.store import Artifact, Unit, UnitStore, fingerprint, folder_files
 
@@ -182,7 +183,8 @@ class _UnitProgress:
     def __init__(self, reporter: _Reporter) -> None:
         self.reporter, self.bar, self.task, self.names = reporter, None, None, []
 
-    def start(self, stage: str, names: list[str]) -> None:
+    def start(self, stage: str, names: list[str], slots: int = 1) -> None:
+        """A stage of ``names`` units, dispatched in that order to ``slots`` workers."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -192,19 +194,24 @@ class _UnitProgress:
             TimeRemainingColumn,
         )
 
-        self.names, self.stage, self.count = names, stage, 0
+        self.names, self.stage, self.count, self.slots, self.finished = names, stage, 0, slots, set()
         if self.reporter.console.is_terminal:
             self.bar = Progress(TextColumn(stage), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 TimeRemainingColumn(), TextColumn("{task.fields[unit]}", markup=False),
                                 console=self.reporter.console, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(stage, total=len(names), unit=names[0] if names else "")
+            self.task = self.bar.add_task(stage, total=len(names), unit=self._running())
+
+    def _running(self) -> str:
+        # Workers take units in dispatch order: the first unfinished ones are the ones being fitted.
+        running = [n for j, n in enumerate(self.names) if j not in self.finished][:self.slots]
+        return ", ".join(running)
 
     def done(self, i: int) -> None:
         self.count += 1
-        following = self.names[i + 1] if i + 1 < len(self.names) else ""
+        self.finished.add(i)
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, unit=following)
+            self.bar.update(self.task, advance=1, unit=self._running())
         else:
             self.reporter(f"{self.stage}: {self.count}/{len(self.names)} done ({self.names[i]})")
 
@@ -402,6 +409,16 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     return res
 
 
+def _fit_cost(model: str, subset: tuple[str, ...], options: dict) -> float:
+    """Rough relative compute of one fit, so that the longest units start first (a scheduling hint only)."""
+    spec = model_spec(model)
+    if spec.cls is TransformerModel:
+        return 10.0 * options.get("epochs", TransformerModel.config_class().epochs)
+    if issubclass(spec.cls, NeuralModel):
+        return 0.4 * options.get("epochs", spec.cls.config_class().epochs) * max(len(subset) / 2, 1)
+    return 0.5 + 0.5 * len(subset)
+
+
 def _run_rq1(cfg, data, base, store, res, publish, say) -> pd.DataFrame:
     c = cfg.rq1
     split = make_split(data, by=c.split.by, test_share=c.split.test_share, valid_share=c.split.valid_share,
@@ -415,7 +432,8 @@ def _run_rq1(cfg, data, base, store, res, publish, say) -> pd.DataFrame:
         units.append(Unit("rq1", f"{name}[{'+'.join(subset)}]",
                           {**base, "split": c.split.model_dump(), "model": name, "subset": subset,
                            "options": options},
-                          _rq1_unit, (name, subset, data, split, cfg.seed, options, keep), artifact=keep))
+                          _rq1_unit, (name, subset, data, split, cfg.seed, options, keep), artifact=keep,
+                          cost=_fit_cost(name, subset, options)))
     say(f"RQ1: {len(units)} model x modality runs")
     preds = store.run(units, say)
     for (name, subset), unit in zip(jobs, units, strict=True):
@@ -494,7 +512,8 @@ def _run_rq3(cfg, data, split, profiles, base, store, res, publish, say) -> pd.D
     common = {**base, "split": cc.split.model_dump(), "model": cc.model, "options": cc.model_options,
               "profiles": profiles.to_dict()}
     units = [Unit("rq3", scope, {**common, "scope": scope}, _scope_unit,
-                  (scope, cc.model, data, split, profiles, cfg.seed, cc.model_options), artifact=True)
+                  (scope, cc.model, data, split, profiles, cfg.seed, cc.model_options), artifact=True,
+                  cost=3.0 if scope in ("finetune", "local") else 2.0)
              for scope in c.scopes]
     say(f"RQ3: {len(units)} scopes of {cc.model}")
     preds = dict(zip(c.scopes, store.run(units, say), strict=True))

@@ -3,8 +3,9 @@
 A unit's key is the SHA-256 of its stage, name and a JSON payload (its config section, the data
 fingerprint, the split...). Results are NumPy arrays (``.npy``), DataFrames (``.parquet``) or JSON-able
 dicts (``.json``), written to a temporary name and renamed, so a killed run leaves either a complete
-result or none. Rerunning skips every unit whose result exists; units are deterministic, so a resumed
-study ends with exactly the numbers of an uninterrupted one.
+result or none. Each result is stored as soon as its unit finishes, so a killed run keeps every finished
+unit. Rerunning skips every unit whose result exists; units are deterministic, so a resumed study ends with
+exactly the numbers of an uninterrupted one.
 
 A unit whose result includes a model returns :class:`Artifact` (the value plus the model's files as bytes):
 workers compute and return, only the driver writes the store (the result and ``<key>.files/``), so the
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
-from culturecart.parallel import parallel_map
+from culturecart.parallel import parallel_map, resolve_n_jobs
 
 _CATEGORIES = {"UserWarning": UserWarning, "RuntimeWarning": RuntimeWarning, "FutureWarning": FutureWarning}
 
@@ -52,6 +53,7 @@ class Unit:
     fn: Callable[..., Any]
     args: tuple = ()
     artifact: bool = False  # the unit returns an Artifact (a model's files beside its value)
+    cost: float = 1.0  # expected compute, relative: the costliest units start first (never part of the key)
 
     @property
     def key(self) -> str:
@@ -139,27 +141,35 @@ class UnitStore:
                 todo.append(i)
         if todo and progress:
             progress(f"{units[todo[0]].stage}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
+        todo.sort(key=lambda i: -units[i].cost)  # stable: equal costs keep their order
         live = getattr(progress, "units", None)  # a reporter with a live display (see study.run)
-        names = [f"{units[i].stage} {units[i].name}" for i in todo]
         if todo and live:
-            live.start(units[todo[0]].stage, names)
-        values = parallel_map(_execute, [(units[i].fn, units[i].args) for i in todo], self.n_jobs, self.backend,
-                              on_done=live.done if todo and live else None)
-        if todo and live:
-            live.stop()
+            live.start(units[todo[0]].stage, [f"{units[i].stage} {units[i].name}" for i in todo],
+                       slots=resolve_n_jobs(self.n_jobs))
         shown: set[str] = set()
-        for i, (value, caught) in zip(todo, values, strict=True):
+
+        def store(j: int, outcome: tuple[Any, list[tuple[str, str]]]) -> None:
+            i, (value, caught) = todo[j], outcome
             if isinstance(value, Artifact):
                 write_files(self.artifact(units[i]), value.files)
                 value = value.value
             _save(self.folder / units[i].key, value)  # last: a result on disk means the unit is complete
             results[i] = _load(self.folder / units[i].key)[1]  # the stored form, as a resumed run sees it
             self.log.append(f"{units[i].stage}/{units[i].name}")
+            self.computed += 1
             for category, message in caught:
                 if message not in shown and category != "DeprecationWarning":
                     shown.add(message)
                     warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=2)
-        self.computed += len(todo)
+            if live:
+                live.done(j)
+
+        try:
+            parallel_map(_execute, [(units[i].fn, units[i].args) for i in todo], self.n_jobs, self.backend,
+                         on_done=store)
+        finally:
+            if todo and live:
+                live.stop()
         return results
 
     def artifact(self, unit: Unit) -> Path:
