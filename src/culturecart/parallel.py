@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -65,6 +66,23 @@ def thread_budget(requested: int = 0) -> int:
         return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
     except ValueError:
         return available_cores()
+
+
+@contextlib.contextmanager
+def torch_threads(requested: int = 0):
+    """Run torch on ``thread_budget(requested)`` threads inside the block, restoring the old count after.
+
+    Torch's float sums depend on its thread count, so training that must give the same model under any
+    core count or ``n_jobs`` asks for a fixed count (the neural models and ArcFace use 1 by default).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(thread_budget(requested))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_n_jobs(n_jobs: int) -> int:

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from culturecart.atomic import atomic_path, atomic_write_text
-from culturecart.parallel import thread_budget
+from culturecart.parallel import torch_threads
 
 
 class TitleVocabulary:
@@ -131,12 +131,15 @@ class ArcFaceHead:
     margin_end: float = 0.5
     dropout: float = 0.2
     seed: int = 0
-    threads: int = 0  # 0 = this process's budget (parallel.thread_budget)
+    threads: int = 1  # fixed: the head must not depend on the core count (0 = this process's budget)
 
     def fit(self, x: np.ndarray, labels: np.ndarray, grams: sp.csr_matrix | None = None) -> ArcFaceHead:
         """Train on dense inputs ``x`` and, optionally, sparse n-gram rows ``grams`` (same rows)."""
+        with torch_threads(self.threads):
+            return self._fit(x, labels, grams)
+
+    def _fit(self, x: np.ndarray, labels: np.ndarray, grams: sp.csr_matrix | None) -> ArcFaceHead:
         torch.manual_seed(self.seed)
-        torch.set_num_threads(thread_budget(self.threads))
         codes = np.unique(np.asarray(labels), return_inverse=True)[1]
         n_classes = int(codes.max()) + 1
         xt, yt = torch.from_numpy(np.asarray(x, np.float32)), torch.from_numpy(codes.astype(np.int64))
@@ -174,13 +177,13 @@ class ArcFaceHead:
 
     @torch.inference_mode()
     def transform(self, x: np.ndarray, grams: sp.csr_matrix | None = None, batch: int = 8192) -> np.ndarray:
-        torch.set_num_threads(thread_budget(self.threads))
         xt = torch.from_numpy(np.asarray(x, np.float32))
         if self.n_grams_ and grams is None:
             raise ValueError("this head was trained with n-gram inputs: pass grams")
         rows = None if not self.n_grams_ else sp.csr_matrix(grams, dtype=np.float32)
-        return torch.cat([self.head_(xt[i:i + batch], _bags(None if rows is None else rows[i:i + batch]))
-                          for i in range(0, len(xt), batch)]).numpy()
+        with torch_threads(self.threads):
+            return torch.cat([self.head_(xt[i:i + batch], _bags(None if rows is None else rows[i:i + batch]))
+                              for i in range(0, len(xt), batch)]).numpy()
 
     def save(self, path: str | Path) -> None:
         state = {k: v.contiguous() for k, v in self.head_.state_dict().items()}

@@ -46,7 +46,7 @@ FLOORS = {"tfidf": 0.3, "text": 0.6, "arcface": 0.3, "image": 0.5, "phash": 0.8,
 THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.025), 3)
 MIN2 = np.round(np.arange(0.05, 0.8, 0.025), 3)
 PARAMS = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 63, "min_child_samples": 50,
-          "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(), "verbosity": -1}
+          "deterministic": True, "force_row_wise": True, "verbosity": -1}
 ROUNDS = 300
 CHUNK = 100_000
 
@@ -182,7 +182,8 @@ class PairScorer:
         y = np.concatenate([codes[s.a] == codes[s.b] for s, codes in sets]).astype(np.float32)
         if y.min() == y.max():
             raise ValueError("the pair scorer needs both matching and non-matching candidate pairs")
-        return lgb.train({**PARAMS, "seed": seed}, lgb.Dataset(x, y), num_boost_round=ROUNDS)
+        return lgb.train({**PARAMS, "seed": seed, "num_threads": thread_budget()}, lgb.Dataset(x, y),
+                         num_boost_round=ROUNDS)
 
     @classmethod
     def fit(cls, folds: list[tuple[PairSet, np.ndarray]], seed: int = 0) -> PairScorer:

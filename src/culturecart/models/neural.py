@@ -21,7 +21,7 @@ from culturecart.models.base import ModelConfig, PurchaseModel
 from culturecart.models.features import ModalityData
 from culturecart.models.nets import CrossModalTransformer, MLPFusionNet
 from culturecart.models.preprocess import Preprocessor, token_groups
-from culturecart.parallel import thread_budget
+from culturecart.parallel import torch_threads
 
 
 class NeuralConfig(ModelConfig):
@@ -35,7 +35,8 @@ class NeuralConfig(ModelConfig):
     balance_classes: bool = True
     calibration: Literal["platt", "temperature", "isotonic", "none"] = "platt"
     valid_share: float = Field(0.1, gt=0, lt=0.5, description="held out by user when no valid set is given")
-    threads: int = Field(0, ge=0, description="torch threads; 0 = this process's budget (parallel.thread_budget)")
+    threads: int = Field(1, ge=0, description="torch threads while training; fixed so the model is the same under "
+                         "any core count or n_jobs (torch's sums depend on it); 0 = this process's budget")
     finetune_epochs: int = Field(10, ge=1)
     finetune_lr_factor: float = Field(0.3, gt=0)
     log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
@@ -80,7 +81,6 @@ class NeuralModel(PurchaseModel):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> NeuralModel:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        torch.set_num_threads(thread_budget(cfg.threads))
         if valid is None:
             tr, va = split_by_user(train, cfg.valid_share, cfg.seed)
             train, valid = train.rows(tr), train.rows(va)
@@ -89,7 +89,8 @@ class NeuralModel(PurchaseModel):
         self.pre_ = Preprocessor(log_skewed=self.config.log_skewed).fit(data)
         self.kinds_ = {m: data.kinds.get(m, "tabular") for m in data.modalities}
         self.net_ = self.build_net(self.pre_.dims(), self.kinds_)
-        self._train_loop(train, valid, cfg.lr, cfg.epochs)
+        with torch_threads(cfg.threads):
+            self._train_loop(train, valid, cfg.lr, cfg.epochs)
         return self
 
     def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> NeuralModel:
@@ -103,7 +104,8 @@ class NeuralModel(PurchaseModel):
             train, valid = train.rows(tr), train.rows(va)
         tuned = copy.copy(self)
         tuned.net_ = copy.deepcopy(self.net_)
-        tuned._train_loop(train, valid, cfg.lr * cfg.finetune_lr_factor, cfg.finetune_epochs, keep_initial=True)
+        with torch_threads(cfg.threads):
+            tuned._train_loop(train, valid, cfg.lr * cfg.finetune_lr_factor, cfg.finetune_epochs, keep_initial=True)
         return tuned
 
     def _train_loop(self, train: ModalityData, valid: ModalityData, lr: float, epochs: int,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -104,13 +105,14 @@ def _load(base: Path) -> tuple[bool, Any]:
     return False, None
 
 
-def _execute(fn: Callable[..., Any], args: tuple) -> tuple[Any, list[tuple[str, str]]]:
+def _execute(fn: Callable[..., Any], args: tuple) -> tuple[Any, list[tuple[str, str]], float]:
     # Runs on a worker: computes and returns, writes nothing. Warnings raised there would print raw and
     # once per unit; they travel back to the driver instead, which shows each distinct one once.
+    started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = fn(*args)
-    return value, [(type(w.message).__name__, str(w.message)) for w in caught]
+    return value, [(type(w.message).__name__, str(w.message)) for w in caught], time.perf_counter() - started
 
 
 @dataclass
@@ -120,14 +122,18 @@ class UnitStore:
     backend: str = "loky"
     computed: int = 0
     reused: int = 0
-    log: list[str] = field(default_factory=list)
+    log: list[dict] = field(default_factory=list)  # per computed unit: stage, name, key, seconds (on its worker)
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
 
-    def run(self, units: Sequence[Unit], progress: Callable[[str], None] | None = None) -> list[Any]:
-        """Results of ``units`` in order: loaded when stored, computed (in parallel) otherwise."""
+    def run(self, units: Sequence[Unit], progress: Callable[[str], None] | None = None,
+            label: str | None = None) -> list[Any]:
+        """Results of ``units`` in order: loaded when stored, computed (in parallel) otherwise.
+
+        ``label`` names the batch in progress messages (default: the first unit's stage).
+        """
         results: list[Any] = [None] * len(units)
         todo = []
         for i, unit in enumerate(units):
@@ -139,23 +145,25 @@ class UnitStore:
                 self.reused += 1
             else:
                 todo.append(i)
+        label = label or (units[0].stage if units else "")
         if todo and progress:
-            progress(f"{units[todo[0]].stage}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
+            progress(f"{label}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
         todo.sort(key=lambda i: -units[i].cost)  # stable: equal costs keep their order
         live = getattr(progress, "units", None)  # a reporter with a live display (see study.run)
         if todo and live:
-            live.start(units[todo[0]].stage, [f"{units[i].stage} {units[i].name}" for i in todo],
+            live.start(label, [f"{units[i].stage} {units[i].name}" for i in todo],
                        slots=resolve_n_jobs(self.n_jobs))
         shown: set[str] = set()
 
-        def store(j: int, outcome: tuple[Any, list[tuple[str, str]]]) -> None:
-            i, (value, caught) = todo[j], outcome
+        def store(j: int, outcome: tuple[Any, list[tuple[str, str]], float]) -> None:
+            i, (value, caught, seconds) = todo[j], outcome
             if isinstance(value, Artifact):
                 write_files(self.artifact(units[i]), value.files)
                 value = value.value
             _save(self.folder / units[i].key, value)  # last: a result on disk means the unit is complete
             results[i] = _load(self.folder / units[i].key)[1]  # the stored form, as a resumed run sees it
-            self.log.append(f"{units[i].stage}/{units[i].name}")
+            self.log.append({"stage": units[i].stage, "name": units[i].name, "key": units[i].key,
+                             "seconds": round(seconds, 3)})
             self.computed += 1
             for category, message in caught:
                 if message not in shown and category != "DeprecationWarning":
