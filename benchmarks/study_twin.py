@@ -1,6 +1,9 @@
 """The main command end to end: `culturecart study --preset twin`, timed, then a kill-and-resume run.
 
-1. A clean run into a fresh folder (seconds, peak RSS of the study process, units computed).
+1. A clean run into a fresh folder (seconds, peak RSS of the study process, units computed), its conclusions
+   compared with the reference run recorded before the speed work (``reference/study_twin.json``: best
+   model and modality set, every RQ1 AUC inside its reference CI, RQ3 winners, RQ4 verdicts; see
+   ``study_conclusions.py``): ``conclusions_equal`` and ``differences``.
 2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
    rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
 Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small] [--out DIR]
@@ -9,6 +12,7 @@ Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import signal
@@ -20,10 +24,20 @@ from pathlib import Path
 
 import pandas as pd
 from _measure import emit
+from study_conclusions import conclusions, differences
+
+REFERENCE = Path(__file__).parent / "reference" / "study_twin.json"
 
 
 def command(preset: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "culturecart.cli", "study", "--preset", preset, "--out", str(out)]
+
+
+def stored(run: Path, prefix: str = "") -> list[Path]:
+    """The unit results stored in a study folder (not the units' model folders)."""
+    folder = run / "units"
+    return [f for f in folder.glob(f"{prefix}*") if f.suffix in (".npy", ".parquet", ".json")] \
+        if folder.is_dir() else []
 
 
 def main() -> None:
@@ -44,27 +58,34 @@ def main() -> None:
         raise SystemExit(done.stderr[-3000:])
     print(done.stderr[-4000:])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    units = len(list((clean / "units").iterdir()))
+    units = len(stored(clean))
+    found = conclusions(clean)
+    reference = json.loads(REFERENCE.read_text("utf-8")) if args.preset == "twin" else None
+    changed = differences(found, reference) if reference else None
 
     resume_preset = args.resume_preset or args.preset
-    reference = clean
+    uninterrupted = clean
     if resume_preset != args.preset:  # an uninterrupted run of the resume preset to compare with
-        reference = root / "reference"
-        subprocess.run(command(resume_preset, reference), capture_output=True, check=True)
+        uninterrupted = root / "uninterrupted"
+        subprocess.run(command(resume_preset, uninterrupted), capture_output=True, check=True)
     proc = subprocess.Popen(command(resume_preset, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    while proc.poll() is None and len(list((killed / "units").glob("rq1-*"))) < args.kill_after:
+    while proc.poll() is None and len(stored(killed, "rq1-")) < args.kill_after:
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    stored_at_kill = len(list((killed / "units").glob("*")))
+    stored_at_kill = len(stored(killed))
     t1 = time.perf_counter()
     resumed = subprocess.run(command(resume_preset, killed), capture_output=True, text=True)
     resume_seconds = time.perf_counter() - t1
     identical = resumed.returncode == 0 and pd.read_parquet(killed / "results.parquet").equals(
-        pd.read_parquet(reference / "results.parquet"))
+        pd.read_parquet(uninterrupted / "results.parquet"))
     emit({
-        "seconds": round(seconds, 1), "peak_rss_mb": round(peak, 1), "units": units,
+        "seconds": round(seconds, 1), "seconds_baseline": reference["seconds"] if reference else None,
+        "speedup": round(reference["seconds"] / seconds, 2) if reference else None,
+        "auc_best": round(found["best"]["auc"], 4), "best": f"{found['best']['model']}[{found['best']['modalities']}]",
+        "conclusions_equal": changed == [] if reference else None, "differences": changed,
+        "peak_rss_mb": round(peak, 1), "units": units,
         "resumed_identical": bool(identical), "units_stored_at_kill": stored_at_kill,
         "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset, "resume_preset": resume_preset,
     })
