@@ -25,6 +25,19 @@ def test_simulate_then_validate(tmp_path: Path):
     assert again.exit_code == 2 and "exists" in again.output
 
 
+def test_simulate_and_convert_report_progress_on_stderr_unless_quiet(tmp_path: Path, sim_dir: Path):
+    loud = runner.invoke(app, ["simulate", "--out", str(tmp_path / "a"), "--users", "40", "--products", "12"])
+    steps = [line for line in loud.stderr.splitlines() if line.startswith("simulate: ")]
+    assert [s.split(" ")[1] for s in steps] == ["1/5", "2/5", "3/5", "4/5", "5/5"] and "events" in steps[3]
+    assert "simulate:" not in loud.stdout and loud.stdout.startswith("wrote ")
+    quiet = runner.invoke(app, ["simulate", "--out", str(tmp_path / "b"), "--users", "40", "--products", "12", "-q"])
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    shopee = sim_dir / "matching" / "shopee.csv"
+    converted = runner.invoke(app, ["convert", "shopee", str(shopee), "--out", str(tmp_path / "c")])
+    assert converted.exit_code == 0, converted.output
+    assert [line.split(" ")[2] for line in converted.stderr.splitlines()] == ["1/3", "2/3", "3/3"]
+
+
 def test_validate_rejects_corrupted_copy_naming_column_and_row(tmp_path: Path, sim_dir: Path):
     bad = tmp_path / "bad"
     shutil.copytree(sim_dir, bad)

@@ -24,3 +24,40 @@ def test_missing_cluster_backend_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed: importing it raises ImportError
     with pytest.raises(ImportError, match="distributed"):
         parallel_map(_square, [(1,), (2,)], n_jobs=2, backend="dask")
+
+
+def _sleep_then(x: float) -> float:
+    import time
+
+    time.sleep(x)
+    return x
+
+
+def test_results_arrive_as_they_finish_and_return_in_task_order():
+    seen = []
+    out = parallel_map(_sleep_then, [(0.6,), (0.0,), (0.0,)], n_jobs=2, backend="loky",
+                       on_done=lambda i, v: seen.append(i))
+    assert out == [0.6, 0.0, 0.0]
+    assert sorted(seen) == [0, 1, 2] and seen[-1] == 0  # the slow first task finished last, reported last
+
+
+def test_thread_budget_follows_omp_num_threads(monkeypatch):
+    from culturecart.parallel import available_cores, resolve_n_jobs, thread_budget
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert thread_budget() == 3 and thread_budget(5) == 5
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert thread_budget() == available_cores() == resolve_n_jobs(-1)
+    with pytest.raises(ValueError, match="-1"):
+        resolve_n_jobs(0)
+
+
+def test_torch_threads_restores_the_count():
+    import torch
+
+    from culturecart.parallel import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -139,12 +139,15 @@ def simulate(
     hofstede: Annotated[Path | None, typer.Option(help="Hofstede scores file for countries not shipped")] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Write a simulated multi-country marketplace (the embedded default dataset) to OUT."""
     from pydantic import ValidationError
 
     from culturecart.config_files import explain_validation
     from culturecart.data.simulate import SimulationConfig, write_marketplace
+    from culturecart.data.simulate.marketplace import SIMULATION_STEPS
+    from culturecart.progress import StepProgress
 
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"--format must be parquet or csv, not {fmt!r}")
@@ -156,7 +159,8 @@ def simulate(
     except ValidationError as exc:
         raise UsageError(explain_validation(exc, "invalid simulation settings")) from None
     try:
-        ds = write_marketplace(out_dir, cfg, fmt=fmt, overwrite=overwrite)
+        with StepProgress("simulate", SIMULATION_STEPS + 1, quiet) as step:
+            ds = write_marketplace(out_dir, cfg, fmt=fmt, overwrite=overwrite, progress=step)
     except KeyError as exc:  # a country without a Hofstede profile: the message says which and how to add one
         raise UsageError(str(exc.args[0])) from None
     summary = {t: len(ds.table(t)) for t in ds.tables()}
@@ -201,23 +205,29 @@ def convert(
     images: Annotated[Path | None, typer.Option(help="image folder (shopee)")] = None,
     limit: Annotated[int | None, typer.Option(help="read only the first N source rows", min=1)] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Convert a public data format into a canonical dataset folder."""
     from culturecart.atomic import check_output_dir
     from culturecart.data.adapters import ADAPTERS, get_adapter
     from culturecart.data.validate import validate_dataset
+    from culturecart.progress import StepProgress
 
     try:
         adapter = get_adapter(fmt)
     except KeyError:
         raise UsageError(f"unknown format {fmt!r}; valid: {sorted(ADAPTERS)}") from None
     check_output_dir(out_dir, overwrite=overwrite)
-    ds = adapter(src, images=images, limit=limit)
-    problems = validate_dataset(ds)
-    if problems:
-        raise InvalidInputError(f"the {fmt} data converted from {src} does not validate; nothing written. "
-                                f"{len(problems)} problem(s):", problems)
-    ds.save(out_dir, overwrite=overwrite)
+    with StepProgress(f"convert {fmt}", 3, quiet) as step:
+        ds = adapter(src, images=images, limit=limit)
+        step(f"read {src.name}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
+        problems = validate_dataset(ds)
+        if problems:
+            raise InvalidInputError(f"the {fmt} data converted from {src} does not validate; nothing written. "
+                                    f"{len(problems)} problem(s):", problems)
+        step("validated")
+        ds.save(out_dir, overwrite=overwrite)
+        step(f"written to {out_dir}")
     out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
 
 
@@ -229,6 +239,7 @@ def encode_cmd(
     text: Annotated[str | None, typer.Option(help="text encoder name (overrides the config)")] = None,
     image: Annotated[str | None, typer.Option(help="image encoder name (overrides the config)")] = None,
     cache: Annotated[Path | None, typer.Option(help="cache folder (default $CULTURECART_CACHE or ~/.cache/culturecart)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Embed a dataset's titles, review texts and images (cached by content hash)."""
     from culturecart.atomic import check_output_dir
@@ -241,7 +252,7 @@ def encode_cmd(
     target = out_dir or path / "embeddings"
     ds = require_valid(path, purpose="any", check_images=False)  # unreadable images are masked and counted
     check_output_dir(target, resume=True)
-    results = encode_dataset(ds, cfg, out=target)
+    results = encode_dataset(ds, cfg, out=target, progress=False if quiet else None)
     for key, emb in results.items():
         out.print(f"{key}: {emb.encoder} {emb.mask.sum():,}/{len(emb.mask):,} rows encoded "
                   f"({emb.n_encoded:,} computed, the rest cached); {len(emb.errors)} unreadable")
@@ -563,11 +574,13 @@ def match_fit(
     inner_folds: Annotated[int, typer.Option(help="GroupKFold folds for threshold tuning", min=2)] = 3,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty model folder")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Learn the ArcFace head and every threshold (GroupKFold on label_group inside the training file)."""
     from culturecart.atomic import check_output_dir
     from culturecart.encoders import REGISTRY
     from culturecart.matching.pipeline import MatchingConfig, MatchingModel
+    from culturecart.progress import StepProgress
 
     check_output_dir(model_dir, overwrite=overwrite)
     try:
@@ -576,9 +589,11 @@ def match_fit(
         raise UsageError(str(exc.args[0])) from None
     _check_image_dir(images)
     frame = _listings(train, need_labels=True)
-    model = MatchingModel(MatchingConfig(text_encoder=text, inner_folds=inner_folds, seed=seed)).fit(
-        frame, images, progress=lambda m: console.print(m))
-    model.save(model_dir, overwrite=overwrite)
+    model = MatchingModel(MatchingConfig(text_encoder=text, inner_folds=inner_folds, seed=seed))
+    with StepProgress("match fit", model.fit_steps(frame) + 1, quiet) as step:
+        model.fit(frame, images, progress=step)
+        model.save(model_dir, overwrite=overwrite)
+        step(f"written to {model_dir}")
     out.print(f"thresholds: {model.thresholds_}")
     out.print(f"wrote {model_dir}")
 
@@ -595,17 +610,21 @@ def match_predict(
     input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV (labels, if any, are not read)")],
     out_csv: Annotated[Path, typer.Option("--out", help="submission CSV: posting_id,matches")],
     images: Annotated[Path | None, typer.Option("--images")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Write posting_id,matches (space-separated ids, itself included, at most 50)."""
     from culturecart.atomic import atomic_write_text, check_output_file
-    from culturecart.matching.pipeline import MatchingModel
+    from culturecart.matching.pipeline import PREDICT_STEPS, MatchingModel
+    from culturecart.progress import StepProgress
 
     check_output_file(out_csv)
     _check_image_dir(images)
     model = MatchingModel.load(model_dir)
     frame = _listings(input_csv).drop(columns=["label_group"], errors="ignore")
-    sub = model.predict(frame, images)
-    atomic_write_text(out_csv, sub.to_csv(index=False))
+    with StepProgress("match predict", PREDICT_STEPS + 1, quiet) as step:
+        sub = model.predict(frame, images, progress=step)
+        atomic_write_text(out_csv, sub.to_csv(index=False))
+        step(f"written to {out_csv}")
     out.print(f"wrote {out_csv} ({len(sub)} rows)")
 
 

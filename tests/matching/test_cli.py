@@ -16,6 +16,8 @@ def fitted(sim_dir, tmp_path_factory):
     res = runner.invoke(app, ["match", "fit", "--train", str(train), "--model-dir", str(model), "--text", "char-hash",
                               "--images", str(sim_dir / "images")])
     assert res.exit_code == 0, res.output
+    steps = [line for line in res.stderr.splitlines() if line.startswith("match fit: ")]
+    assert steps[0].startswith("match fit: 1/7 inner fold 1/3 ready") and steps[-1].startswith("match fit: 7/7 written")
     assert {"matching.json", "pair_scorer.json", "pair_scorer.txt", "arcface.safetensors"} <= {
         f.name for f in model.iterdir()}  # the default steps end with the pair scorer
     return model
@@ -27,6 +29,9 @@ def test_fit_predict_score_round_trip(fitted, sim_dir, tmp_path):
     res = runner.invoke(app, ["match", "predict", "--model-dir", str(fitted), "--input", str(data), "--out", str(sub),
                               "--images", str(sim_dir / "images")])
     assert res.exit_code == 0, res.output
+    assert [line.split(" ")[2] for line in res.stderr.splitlines() if line.startswith("match predict:")] == [
+        "1/3", "2/3", "3/3"]  # progress on stderr, one line per step when stderr is not a terminal
+    assert "match predict" not in res.stdout
     frame = pd.read_csv(sub, dtype=str)
     listings = pd.read_csv(data, dtype=str)
     assert list(frame.columns) == ["posting_id", "matches"] and len(frame) == len(listings)

@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from culturecart.encoders.base import Encoder, ImageReadError
 from culturecart.encoders.cache import EmbeddingCache, content_key, default_cache_dir
 from culturecart.encoders.registry import get_encoder
+from culturecart.progress import STDERR
 
 MAX_CHARS = 2000
 
@@ -175,7 +176,7 @@ def _cache_for(enc: Encoder, cache: EmbeddingCache | str | Path | bool | None) -
 class _progress:
     def __init__(self, show: bool, name: str, total: int) -> None:
         self.bar = Progress(TextColumn(escape(f"encode [{name}]")), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), transient=True) if show else None
+                            TimeRemainingColumn(), console=STDERR, transient=True) if show else None
         self.total = total
 
     def __enter__(self):

@@ -238,6 +238,9 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead |
                  k=k)
 
 
+PREDICT_STEPS = 2  # the calls MatchingModel.predict makes to its progress callback
+
+
 def used_components(steps: Steps) -> list[str]:
     """The components whose own neighbour lists ``steps`` reads (the pair model reads the union's)."""
     if "comb" in steps.components and not (steps.union or steps.pair_model):
@@ -362,14 +365,25 @@ class MatchingModel:
         return TitleHead.fit(frame["title"].fillna("").astype(str), x, frame["label_group"].astype(str).to_numpy(),
                              self.config, seed)
 
+    def fit_steps(self, frame: pd.DataFrame) -> int:
+        """How many times :meth:`fit` calls its ``progress`` on ``frame`` (inner folds, tuning, scorer, head)."""
+        inner = min(self.config.inner_folds, frame["label_group"].nunique()) if "label_group" in frame else 0
+        return inner + 1 + int(self.config.steps.pair_model) + int(self.config.steps.arcface)
+
     def fit(self, frame: pd.DataFrame, images: Path | None = None, progress=None) -> MatchingModel:
+        """Tune on inner folds and fit the final head; ``progress(detail)`` is called :meth:`fit_steps` times."""
         if "label_group" not in frame:
             raise ValueError("matching fit needs a label_group column")
-        folds, x = self.inner_views(frame, images, progress)
+        say = progress or (lambda detail: None)
+        folds, x = self.inner_views(frame, images, say)
         self.thresholds_ = tune_thresholds(folds, self.config.steps)
+        say("thresholds tuned")
         if self.config.steps.pair_model:
             self.scorer_ = fit_pair_scorer(folds, self.thresholds_, self.config.steps, self.config.seed)
+            say("pair scorer fitted")
         self.head_ = self._head(frame, x, self.config.seed) if self.config.steps.arcface else None
+        if self.config.steps.arcface:
+            say("ArcFace head trained")
         return self
 
     def inner_views(self, frame: pd.DataFrame, images: Path | None = None,
@@ -393,9 +407,13 @@ class MatchingModel:
                 progress(f"inner fold {f + 1}/{n_inner} ready")
         return folds, x
 
-    def predict(self, frame: pd.DataFrame, images: Path | None = None) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, images: Path | None = None, progress=None) -> pd.DataFrame:
+        """posting_id and its matches; ``progress(detail)`` is called ``PREDICT_STEPS`` times."""
+        say = progress or (lambda detail: None)
         views = compute_views(frame, self.config, self.head_, images, components=used_components(self.config.steps))
+        say(f"embeddings and neighbours of {len(frame):,} listings")
         rows = predict_rows(views, self.thresholds_, self.config.steps, self.scorer_)
+        say("matches decided")
         ids = frame["posting_id"].astype(str).to_numpy()
         return pd.DataFrame({"posting_id": ids, "matches": [" ".join(ids[r][:MAX_MATCHES]) for r in rows]})
 

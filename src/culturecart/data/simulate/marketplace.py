@@ -16,6 +16,7 @@ story (all effects documented in ``rules.yaml``):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import imagehash
@@ -93,8 +94,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def simulate_marketplace(config: SimulationConfig | None = None) -> Dataset:
+SIMULATION_STEPS = 4  # the calls simulate_marketplace makes to its progress callback
+
+
+def simulate_marketplace(config: SimulationConfig | None = None,
+                         progress: Callable[[str], None] | None = None) -> Dataset:
     """Simulate a complete dataset; images and the Shopee-format file are in ``Dataset.files``.
+
+    ``progress(detail)`` is called after each of the ``SIMULATION_STEPS`` steps.
 
     Example:
         >>> ds = simulate_marketplace(SimulationConfig(n_users=30, n_products=20, seed=3))
@@ -102,6 +109,7 @@ def simulate_marketplace(config: SimulationConfig | None = None) -> Dataset:
         (1, True)
     """
     cfg = config or SimulationConfig()
+    say = progress or (lambda detail: None)
     rules = load_rules(cfg.rules_path)
     profiles = hofstede_profiles(cfg.countries, cfg.hofstede_path)
     beta = country_sensitivities(rules, profiles, cfg.heterogeneity_scale) * cfg.effect_scale
@@ -112,15 +120,19 @@ def simulate_marketplace(config: SimulationConfig | None = None) -> Dataset:
     products = _products(cfg, r_cat)
     items = _listings(cfg, products, langs, r_cat)
     features, feat_stats = _offer_features(items, products, list(rules.features))
+    say(f"{len(items):,} listings")
     files, phashes = _render_listings(cfg, items, products, r_img)
+    say(f"{len(files):,} listing images")
     items["image_path"] = [f"images/{i}.png" for i in items["item_id"]]
     users = _users(cfg, r_user)
     reviews = _reviews(cfg, items, products, users, r_rev, files, r_img)
+    say(f"{len(users):,} users, {len(reviews):,} reviews")
     affinity = {
         "age": r_aff.normal(0, rules.behaviour.affinity_sd, len(language.CATEGORIES)),
         "gender": r_aff.normal(0, rules.behaviour.affinity_sd, len(language.CATEGORIES)),
     }
     events, signal_sd = _events(cfg, rules, items, users, features, beta, alpha, affinity, r_sess, r_imp)
+    say(f"{len(events):,} events")
 
     groups = pd.DataFrame({"item_id": items["item_id"], "label_group": items["product_id"]})
     shopee = pd.DataFrame({"posting_id": items["item_id"], "image": items["item_id"] + ".png",
@@ -428,9 +440,14 @@ def _modality(feature: str) -> str:
 
 
 def write_marketplace(out: str | Path, config: SimulationConfig | None = None, fmt: str = "parquet",
-                      overwrite: bool = False) -> Dataset:
-    """Simulate and write the dataset folder atomically (tables, images, truth.json, matching/)."""
+                      overwrite: bool = False, progress: Callable[[str], None] | None = None) -> Dataset:
+    """Simulate and write the dataset folder atomically (tables, images, truth.json, matching/).
+
+    ``progress`` is called ``SIMULATION_STEPS + 1`` times (the last when the folder is written).
+    """
     check_output_dir(out, overwrite=overwrite)  # before the work, not after it
-    ds = simulate_marketplace(config)
+    ds = simulate_marketplace(config, progress)
     ds.save(out, fmt=fmt, overwrite=overwrite)
+    if progress:
+        progress(f"written to {out}")
     return ds

@@ -1,0 +1,117 @@
+"""How the study's cost grows with the data: the twin study (LightGBM and the transformer; RQ1 and RQ3) at
+about 80k, 400k and 1.6M simulated events.
+
+Each size runs ``culturecart study`` in a fresh process on a simulated marketplace with 2,000, 10,000 and
+40,000 users (the same 600 products, so encoding the catalogue is a fixed cost). Figures per size:
+
+* ``seconds``: the whole command, wall clock;
+* ``fit_score_seconds``: the compute of every fit-and-score unit (from the study's ``timings.json``: seconds
+  each unit spent on its worker), the part that should grow with the data; imports, simulation, encoding and
+  the report are the fixed costs left out;
+* ``peak_rss_mb``: the peak of the summed resident memory of the study process and all its workers (sampled
+  every 0.2 s with psutil), so parallel workers count in full.
+
+``slope_400k_1600k`` is the log-log slope of fit-and-score time between the two largest sizes (1 = linear).
+The transformer trains ``--epochs`` epochs (default 2) at every size, so the work per event is constant.
+Usage: python benchmarks/study_scale.py [--users 2000 10000 40000] [--epochs 2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import yaml
+from _measure import emit
+
+
+def config(users: int, epochs: int) -> dict:
+    return {
+        "name": f"twin scale {users} users",
+        "data": {"preset": "twin", "simulate": {"n_users": users, "n_products": 600, "seed": 0}},
+        "rq1": {"models": ["lightgbm"], "subsets": "full", "extra": ["transformer"], "n_boot": 150,
+                "model_options": {"transformer": {"epochs": epochs}}},
+        "rq2": {"enabled": False}, "rq4": {"enabled": False}, "rq5": {"enabled": False},
+        "rq3": {"n_boot": 150}, "matching": {"enabled": False},
+    }
+
+
+class TreeMemory:
+    """Peak summed RSS of a process and its descendants, sampled in a background thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    with contextlib.suppress(psutil.Error):  # a worker that just exited
+                        total += p.memory_info().rss
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2 ** 20
+
+
+def run(users: int, epochs: int, root: Path) -> dict:
+    folder = root / f"users-{users}"
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg_path = folder / "study.yaml"
+    cfg_path.write_text(yaml.safe_dump(config(users, epochs)), encoding="utf-8")
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "culturecart.cli", "study", str(cfg_path), "--out",
+                             str(folder / "run"), "--quiet"], stderr=subprocess.PIPE, text=True)
+    memory = TreeMemory(proc.pid)
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    peak = memory.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"study with {users} users failed:\n{err[-3000:]}")
+    units = json.loads((folder / "run" / "timings.json").read_text("utf-8"))
+    events = pq.ParquetFile(folder / "run" / "data" / "events.parquet").metadata.num_rows
+    by_stage = {}
+    for u in units:
+        by_stage[u["stage"]] = round(by_stage.get(u["stage"], 0.0) + u["seconds"], 1)
+    figures = {"users": users, "events": events, "seconds": round(seconds, 1),
+               "fit_score_seconds": round(sum(u["seconds"] for u in units), 1), "by_stage": by_stage,
+               "peak_rss_mb": round(peak, 1)}
+    print(json.dumps(figures), flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, nargs="+", default=[2000, 10000, 40000])
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    root = args.out or Path(tempfile.mkdtemp(prefix="cc-scale-"))
+    sizes = [run(u, args.epochs, root) for u in args.users]
+    a, b = sizes[-2], sizes[-1]
+    slope = math.log(b["fit_score_seconds"] / a["fit_score_seconds"]) / math.log(b["events"] / a["events"])
+    emit({"sizes": sizes, "slope_400k_1600k": round(slope, 3), "slope_goal": 1.1,
+          "peak_rss_mb_largest": b["peak_rss_mb"], "peak_rss_goal_mb": 8192, "epochs": args.epochs})
+
+
+if __name__ == "__main__":
+    main()

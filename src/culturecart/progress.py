@@ -1,0 +1,61 @@
+"""Live progress of a long command on stderr (stdout stays for results).
+
+On a terminal: a rich bar (steps done / total, elapsed, ETA, what just finished); otherwise one line per
+step, so logs of batch jobs show where the time goes; ``quiet`` silences both. Library functions take a
+plain ``progress(detail)`` callable, so they neither import rich nor know how they are shown.
+
+Example:
+    >>> with StepProgress("demo", total=2, quiet=True) as step:
+    ...     step("first half"); step("second half")
+    >>> step.done
+    2
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+STDERR = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+class StepProgress:
+    """Counts the steps of a job of ``total`` steps; call the instance once per finished step."""
+
+    def __init__(self, label: str, total: int, quiet: bool = False, console: Console | None = None) -> None:
+        self.label, self.total, self.quiet, self.done = label, max(int(total), 1), quiet, 0
+        self.console = console or STDERR
+        self.started = time.perf_counter()
+        self.bar = self.task = None
+
+    def __enter__(self) -> StepProgress:
+        if not self.quiet and self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn(self.label, markup=False), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TimeRemainingColumn(),
+                                TextColumn("{task.fields[detail]}", markup=False), console=self.console,
+                                transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, detail="")
+        return self
+
+    def __call__(self, detail: str = "", steps: int = 1) -> None:
+        self.done = min(self.done + steps, self.total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, detail=detail)
+        elif not self.quiet:
+            elapsed = time.perf_counter() - self.started
+            self.console.print(f"{self.label}: {self.done}/{self.total} {detail} ({elapsed:.1f}s)", markup=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()

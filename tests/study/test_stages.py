@@ -1,0 +1,65 @@
+"""The stage driver: stages share rounds of units, a waiting stage yields nothing, results go back in order."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from culturecart.study.stages import drive
+from culturecart.study.store import Unit, UnitStore
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def test_stages_share_rounds_and_a_waiting_stage_sees_the_other_publish(tmp_path):
+    published: dict[str, int] = {}
+    rounds: list[list[str]] = []
+
+    class Recording(UnitStore):
+        def run(self, units, progress=None, label=None):
+            rounds.append([u.name for u in units])
+            return super().run(units, progress, label)
+
+    def first():
+        a, b = yield [Unit("s1", "a", 1, _double, (1,)), Unit("s1", "b", 2, _double, (2,))]
+        published["first"] = a + b
+        [c] = yield [Unit("s1", "c", 3, _double, (a + b,))]
+        return pd.DataFrame({"value": [c]})
+
+    def waiting():
+        yield []  # the first stage publishes after its first round
+        [d] = yield [Unit("s2", "d", 4, _double, (published["first"],), cost=9.0)]
+        return pd.DataFrame({"value": [d]})
+
+    store = Recording(tmp_path / "units", n_jobs=2, backend="loky")
+    out = drive([first(), waiting()], store, say=None)
+    assert [t["value"].tolist() for t in out] == [[12], [12]]
+    assert rounds == [["a", "b"], ["c", "d"]]  # one batch per round, across stages
+    assert [u["name"] for u in store.log if u["name"] in ("c", "d")] and all(u["seconds"] >= 0 for u in store.log)
+
+
+def test_costliest_units_start_first_and_each_is_stored_when_it_finishes(tmp_path):
+
+    store = UnitStore(tmp_path, n_jobs=1)
+    stored_before_next = []
+
+    def check(x):
+        stored_before_next.append(len([f for f in tmp_path.glob("*.json")]))
+        return x
+
+    units = [Unit("t", name, name, check, ({"x": name},), cost=c) for name, c in (("cheap", 1.0), ("dear", 5.0))]
+    assert [r["x"] for r in store.run(units)] == ["cheap", "dear"]  # task order kept
+    assert [u["name"] for u in store.log] == ["dear", "cheap"]  # ran costliest first
+    assert stored_before_next == [0, 1]  # the first result was on disk before the second unit ran
+
+
+def test_n_jobs_zero_is_refused():
+    from culturecart.study.config import load_config
+
+    with pytest.raises(Exception, match="-1"):
+        load_config(preset="twin-small", overrides=["parallel.n_jobs=0"])
+    assert json.dumps(load_config(preset="twin").parallel.n_jobs) == "-1"
