@@ -54,7 +54,7 @@ def score_scopes(preds: dict[str, np.ndarray], test: ModalityData, model: str = 
                  seed: int = 0) -> ScopeComparison:
     """Per-country table and winners from each scope's predictions on the test rows."""
     countries = test.meta["country"].astype(object).to_numpy()
-    users = test.meta["user_id"].to_numpy()
+    users = np.unique(test.meta["user_id"].to_numpy(), return_inverse=True)[1].ravel()  # codes in id order
     sessions = test.meta["session_id"].to_numpy()
     rows, win_rows = [], []
     for country in sorted({c for c in countries if isinstance(c, str)}):

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,22 @@ class Interval:
     n_boot: int
 
 
+_RECENT: dict[tuple, _Draws] = {}  # the last few resampling plans: a grid bootstraps many runs on one plan
+
+
+def _draws(n: int, clusters: np.ndarray | None, n_boot: int, seed: int) -> _Draws:
+    """The resampling plan for these rows, clusters, replicates and seed (reused while they repeat)."""
+    if clusters is not None and clusters.dtype.kind not in "iub":
+        return _Draws(n, clusters, n_boot, seed)  # ids of other types are not cheap to key on
+    digest = None if clusters is None else hashlib.sha1(np.ascontiguousarray(clusters).view(np.uint8)).hexdigest()
+    key = (n, digest, n_boot, seed)
+    if key not in _RECENT:
+        if len(_RECENT) >= 4:
+            _RECENT.pop(next(iter(_RECENT)))
+        _RECENT[key] = _Draws(n, clusters, n_boot, seed)
+    return _RECENT[key]
+
+
 class _Draws:
     """The resamples of a bootstrap: which rows (or clusters) each replicate draws, in draw order.
 
@@ -39,16 +57,25 @@ class _Draws:
 
     def __init__(self, n: int, clusters: np.ndarray | None, n_boot: int, seed: int) -> None:
         rng = np.random.default_rng(seed)
+        self.clustered = clusters is not None
         if clusters is None:
-            self.members, self.unit_of_row = None, np.arange(n)
+            self.unit_of_row = np.arange(n)
             units = n
         else:
-            self.members = _members(clusters)
-            self.unit_of_row = np.unique(clusters, return_inverse=True)[1].ravel()
-            units = len(self.members)
+            uniq, inverse = np.unique(clusters, return_inverse=True)
+            self.unit_of_row, units = inverse.ravel(), len(uniq)
         self.picks = np.stack([rng.integers(0, units, units) for _ in range(n_boot)]) if n_boot else \
             np.zeros((0, units), np.int64)
         self.units = units
+        self._weights: tuple[slice, np.ndarray] | None = None
+
+    @functools.cached_property
+    def members(self) -> list[np.ndarray] | None:
+        """Rows of each cluster (for the resample loop only)."""
+        if not self.clustered:
+            return None
+        order = np.argsort(self.unit_of_row, kind="stable")
+        return np.split(order, np.flatnonzero(np.diff(self.unit_of_row[order])) + 1)
 
     def unit_counts(self, chunk: slice) -> np.ndarray:
         """Times each unit (row or cluster) is drawn, per replicate of ``chunk`` (replicates x units)."""
@@ -56,6 +83,15 @@ class _Draws:
         offsets = (np.arange(len(picks)) * self.units)[:, None]
         return np.bincount((picks + offsets).ravel(), minlength=len(picks) * self.units).reshape(
             len(picks), self.units).astype(float)
+
+    def row_weights(self, chunk: slice) -> np.ndarray:
+        """Times each row is drawn, per replicate of ``chunk``; kept when one chunk holds every replicate."""
+        if self._weights is not None and self._weights[0] == chunk:
+            return self._weights[1]
+        w = self.unit_counts(chunk)[:, self.unit_of_row]
+        if chunk == slice(0, len(self.picks)) or (chunk.start == 0 and chunk.stop >= len(self.picks)):
+            self._weights = (chunk, w)
+        return w
 
     def chunks(self, n_rows: int):
         step = max(1, _CHUNK_CELLS // max(n_rows, 1))
@@ -74,16 +110,6 @@ class _Draws:
 _CHUNK_CELLS = 4_000_000  # replicates x rows held at once by the weighted path (32 MB of float64)
 
 
-def _members(clusters: np.ndarray | None) -> list[np.ndarray] | None:
-    if clusters is None:
-        return None
-    _, inverse = np.unique(clusters, return_inverse=True)
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
-    return np.split(order, bounds)
-
-
 def _replicate_values(spec, y: np.ndarray, preds: list[np.ndarray], groups: np.ndarray | None,
                       draws: _Draws) -> list[np.ndarray]:
     """The metric of each prediction vector on every replicate.
@@ -95,7 +121,7 @@ def _replicate_values(spec, y: np.ndarray, preds: list[np.ndarray], groups: np.n
     if spec.weighted is not None and finite and not spec.needs_groups:
         out = [[] for _ in preds]
         for chunk in draws.chunks(len(y)):
-            w = draws.unit_counts(chunk)[:, draws.unit_of_row]
+            w = draws.row_weights(chunk)
             for values, p in zip(out, preds, strict=True):
                 values.append(spec.weighted(y, p, w))
         return [np.concatenate(v) for v in out]
@@ -122,7 +148,7 @@ def _replicate_values(spec, y: np.ndarray, preds: list[np.ndarray], groups: np.n
 
 def _group_units(groups: np.ndarray | None, draws: _Draws) -> np.ndarray | None:
     """The cluster of each group when clusters are resampled and every group lies inside one; else None."""
-    if groups is None or draws.members is None:
+    if groups is None or not draws.clustered:
         return None
     unit = np.zeros(int(groups.max()) + 1 if len(groups) else 0, np.int64)
     unit[groups] = draws.unit_of_row
@@ -137,7 +163,7 @@ def bootstrap_ci(metric: str, y: np.ndarray, p: np.ndarray, *, groups: np.ndarra
     y, p = np.asarray(y), np.asarray(p, float)
     groups = _codes(groups)
     estimate = spec.fn(y, p, groups)
-    draws = _Draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
+    draws = _draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
     [values] = _replicate_values(spec, y, [p], groups, draws)
     lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2])
     return Interval(float(estimate), float(lo), float(hi), n_boot)
@@ -151,7 +177,7 @@ def paired_bootstrap_delta(metric: str, y: np.ndarray, p_a: np.ndarray, p_b: np.
     y, p_a, p_b = np.asarray(y), np.asarray(p_a, float), np.asarray(p_b, float)
     groups = _codes(groups)
     estimate = spec.fn(y, p_a, groups) - spec.fn(y, p_b, groups)
-    draws = _Draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
+    draws = _draws(len(y), None if clusters is None else np.asarray(clusters), n_boot, seed)
     a, b = _replicate_values(spec, y, [p_a, p_b], groups, draws)
     deltas = a - b
     lo, hi = np.nanquantile(deltas, [alpha / 2, 1 - alpha / 2])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.stats import rankdata
 
 
 @dataclass(frozen=True)
@@ -33,20 +34,8 @@ class DeLongResult:
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    n = len(x)
-    ranks = np.empty(n)
-    i = 0
-    while i < n:
-        j = i
-        while j < n and sorted_x[j] == sorted_x[i]:
-            j += 1
-        ranks[i:j] = 0.5 * (i + j - 1) + 1
-        i = j
-    out = np.empty(n)
-    out[order] = ranks
-    return out
+    """1-based ranks, ties sharing the mean of their positions (Sun & Xu 2014's midranks)."""
+    return rankdata(x, method="average")
 
 
 def auc_structural_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

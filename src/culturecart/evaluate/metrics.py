@@ -72,30 +72,57 @@ def _tie_blocks(sorted_values: np.ndarray) -> np.ndarray:
 
 
 def roc_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """AUC under each weight row: weighted pairs won plus half the weighted ties (NaN without both classes)."""
+    """AUC under each weight row: weighted pairs won plus half the weighted ties (NaN without both classes).
+
+    One sort, one cumulative sum of negative weight along the sorted rows, then lookups at the positives only
+    (the rare class in purchase data), so a whole bootstrap costs little more than one AUC per replicate.
+    """
+    p = np.asarray(p, float)
     order = np.argsort(p, kind="stable")
     pos = np.asarray(y)[order].astype(bool)
+    ps = p[order]
+    n = len(ps)
+    new_value = np.r_[True, ps[1:] != ps[:-1]] if n else np.zeros(0, bool)
+    first = np.maximum.accumulate(np.where(new_value, np.arange(n), 0))  # first row of each row's tie run
+    last_value = np.r_[ps[1:] != ps[:-1], True] if n else np.zeros(0, bool)
+    last = np.minimum.accumulate(np.where(last_value, np.arange(n), n)[::-1])[::-1]  # its last row
     ws = w[:, order]
-    starts = _tie_blocks(np.asarray(p, float)[order])
-    wpos = np.add.reduceat(np.where(pos, ws, 0.0), starts, axis=1)
-    wneg = np.add.reduceat(np.where(pos, 0.0, ws), starts, axis=1)
-    below = np.cumsum(wneg, axis=1) - wneg
-    won = (wpos * (below + 0.5 * wneg)).sum(axis=1)
-    return _safe_ratio(won, wpos.sum(axis=1) * wneg.sum(axis=1))
+    negatives = np.zeros((len(w), n + 1))
+    np.cumsum(np.where(pos, 0.0, ws), axis=1, out=negatives[:, 1:])  # negatives[:, k]: weight of rows < k
+    below = negatives[:, first[pos]]
+    tied = negatives[:, last[pos] + 1] - below
+    wpos = ws[:, pos]
+    won = (wpos * (below + 0.5 * tied)).sum(axis=1)
+    total_pos = wpos.sum(axis=1)
+    return _safe_ratio(won, total_pos * (negatives[:, -1]))
 
 
 def pr_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Average precision under each weight row (scikit-learn's step-wise definition, thresholds at ties)."""
-    order = np.argsort(p, kind="stable")[::-1]
-    yo = np.asarray(y, float)[order]
+    """Average precision under each weight row (scikit-learn's step-wise definition, thresholds at ties).
+
+    AP = sum over positive rows i of (w_i / total positive weight) x precision at i's score, where the
+    precision at a score counts every row scoring at least that much (its whole tie run).
+    """
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")
+    pos = np.asarray(y)[order].astype(bool)
+    ps = p[order]
+    n = len(ps)
+    new_value = np.r_[True, ps[1:] != ps[:-1]] if n else np.zeros(0, bool)
+    first = np.maximum.accumulate(np.where(new_value, np.arange(n), 0))[pos]  # tie-run start of each positive
     ws = w[:, order]
-    last = np.r_[np.flatnonzero(np.diff(np.asarray(p, float)[order])), len(order) - 1]  # end of each tie run
-    tps = np.cumsum(ws * yo, axis=1)[:, last]
-    seen = np.cumsum(ws, axis=1)[:, last]
-    precision = np.nan_to_num(_safe_ratio(tps, seen))
-    recall = _safe_ratio(tps, tps[:, -1:])
-    gain = np.diff(np.concatenate([np.zeros((len(w), 1)), recall], axis=1), axis=1)
-    return np.where(tps[:, -1] > 0, (gain * precision).sum(axis=1), np.nan)
+    weight_below = np.zeros((len(w), n + 1))
+    np.cumsum(ws, axis=1, out=weight_below[:, 1:])  # weight_below[:, k]: weight of rows < k
+    wpos = ws[:, pos]
+    pos_below = np.zeros((len(w), len(wpos[0]) + 1))
+    np.cumsum(wpos, axis=1, out=pos_below[:, 1:])
+    rank_of_first = np.searchsorted(np.flatnonzero(pos), first)  # positives before each tie run starts
+    total_pos = pos_below[:, -1:]
+    hits = total_pos - pos_below[:, rank_of_first]  # positive weight scoring >= the row's score
+    seen = weight_below[:, -1:] - weight_below[:, first]  # all weight scoring >= the row's score
+    precision = np.nan_to_num(_safe_ratio(hits, seen))
+    ap = (wpos * precision).sum(axis=1)
+    return np.where(total_pos[:, 0] > 0, _safe_ratio(ap, total_pos[:, 0]), np.nan)
 
 
 def _weighted_mean(values: np.ndarray, w: np.ndarray) -> np.ndarray:
