@@ -51,28 +51,56 @@ def _subset_users(data: ModalityData, rows: np.ndarray, fraction: float, rng: np
     return rows[np.array([u in keep for u in users], bool)] if len(rows) else rows
 
 
-def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
-             seed: int, model: str, profiles: pd.DataFrame | None, overrides: dict) -> dict:
+@dataclass
+class TransferRows:
+    """The rows one learning-curve run fits on and is scored on, and its record without the AUC yet."""
+
+    train: np.ndarray  # sorted row indices
+    valid: np.ndarray
+    test: np.ndarray  # the target country's test rows
+    scope: str  # how the model is fitted on them: "global" (local and global arms) or "culture"
+    record: dict
+
+    @property
+    def fittable(self) -> bool:
+        return self.record["fittable"]
+
+
+def transfer_rows(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
+                  seed: int) -> TransferRows:
+    """Which rows the run (target, arm, fraction, seed) trains, validates and is scored on."""
     country = data.meta["country"].astype(object).to_numpy()
     rng = np.random.default_rng([seed, int(round(fraction * 1000))])  # same users for every arm
     tr_t = _subset_users(data, split.train[country[split.train] == target], fraction, rng)
     va_t = _subset_users(data, split.valid[country[split.valid] == target], fraction, rng)
     src_tr = split.train[np.isin(country[split.train], sources)]
     src_va = split.valid[np.isin(country[split.valid], sources)]
-    test = data.rows(split.test[country[split.test] == target])
+    test = split.test[country[split.test] == target]
+    tr, va = (tr_t, va_t) if arm == "local" else (np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t]))
+    tr, va = np.sort(tr), np.sort(va)
+    y = data.y
+    fittable = bool(len(tr) and y[tr].min() != y[tr].max() and len(test) and y[test].min() != y[test].max())
     record = {"target": target, "arm": arm, "fraction": fraction, "seed": seed, "n_target_rows": len(tr_t),
-              "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan}
-    if arm == "local":
-        tr, va = tr_t, va_t
-    else:
-        tr, va = np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t])
-    train = data.rows(np.sort(tr))
-    if train.n == 0 or train.y.min() == train.y.max() or test.n == 0 or test.y.min() == test.y.max():
+              "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan, "fittable": fittable}
+    return TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record)
+
+
+def usable_valid(data: ModalityData, rows: np.ndarray) -> ModalityData | None:
+    """The validation rows for early stopping, or None when they are empty or hold one class."""
+    valid = data.rows(rows)
+    return valid if valid.n and valid.y.min() != valid.y.max() else None
+
+
+def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
+                 seed: int, model: str, profiles: pd.DataFrame | None, overrides: dict) -> dict:
+    """One learning-curve run: fit on :func:`transfer_rows` and score AUC on the target's test rows."""
+    rows = transfer_rows(data, split, target, sources, arm, fraction, seed)
+    record = {k: v for k, v in rows.record.items() if k != "fittable"}
+    if not rows.fittable:
         return record
-    valid = data.rows(np.sort(va))
-    valid = valid if valid.n and valid.y.min() != valid.y.max() else None
-    scope = "culture" if arm == "culture" else "global"
-    fitted = fit_scope(scope, model, train, valid, profiles=profiles, seed=seed, **overrides)
+    fitted = fit_scope(rows.scope, model, data.rows(rows.train), usable_valid(data, rows.valid), profiles=profiles,
+                       seed=seed, **overrides)
+    test = data.rows(rows.test)
     record["roc_auc"] = get_metric_spec("roc_auc").fn(test.y, fitted.predict_proba(test), None)
     return record
 

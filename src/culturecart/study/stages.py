@@ -10,6 +10,7 @@ model) simply yields nothing until the other has published.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import warnings
 from collections.abc import Generator
@@ -29,9 +30,10 @@ from culturecart.culture.sensitivity import (
     sensitivity_design,
     sensitivity_matrix,
 )
-from culturecart.culture.transfer import summarise_transfer, transfer_run, transfer_tasks
+from culturecart.culture.transfer import summarise_transfer, transfer_rows, transfer_tasks, usable_valid
 from culturecart.data.dataset import Dataset
 from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
+from culturecart.evaluate.metrics import get_metric_spec
 from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
@@ -64,13 +66,28 @@ def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Spl
     return Artifact(p, _model_files(ScopedModel("global", model))) if keep else p
 
 
-def _scope_unit(scope: str, model: str, data: ModalityData, split: Split, profiles: pd.DataFrame, seed: int,
-                options: dict) -> Artifact:
+def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
+              profiles: pd.DataFrame, seed: int, options: dict) -> Artifact:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
-        fitted = fit_scope(scope, model, data.rows(split.train), data.rows(split.valid), profiles=profiles,
-                           seed=seed, **options)
-    return Artifact(np.asarray(fitted.predict_proba(data.rows(split.test)), float), _model_files(fitted))
+        fitted = fit_scope(scope, model, data.rows(train), usable_valid(data, valid), profiles=profiles, seed=seed,
+                           **options)
+    return Artifact(np.asarray(fitted.predict_proba(data.rows(test)), float), _model_files(fitted))
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()[:20]
+
+
+def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, train: np.ndarray,
+             valid: np.ndarray, test: np.ndarray, profiles: pd.DataFrame, seed: int, options: dict, base: dict,
+             cost: float) -> Unit:
+    """A scope fitted on these rows and scored on ``test``, keyed by what it computes, not by who asks:
+    RQ3's global and culture scopes are also RQ5's full-data runs, and are computed once."""
+    payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
+               "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
+    return Unit(stage, name, payload, _fit_unit, (scope, model, data, train, valid, test, profiles, seed, options),
+                artifact=True, cost=cost, shared="fit")
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -256,11 +273,8 @@ def enough_countries(data: ModalityData, split: Split, min_rows: int) -> list[st
 
 def rq3(cfg, data, split, profiles, base, store, res, publish, say) -> Stage:
     c, cc = cfg.rq3, cfg.culture
-    common = {**base, "split": cc.split.model_dump(), "model": cc.model, "options": cc.model_options,
-              "profiles": profiles.to_dict()}
-    units = [Unit("rq3", scope, {**common, "scope": scope}, _scope_unit,
-                  (scope, cc.model, data, split, profiles, cfg.seed, cc.model_options), artifact=True,
-                  cost=3.0 if scope in ("finetune", "local") else 2.0)
+    units = [fit_unit("rq3", scope, scope, cc.model, data, split.train, split.valid, split.test, profiles, cfg.seed,
+                      cc.model_options, base, cost=3.0 if scope in ("finetune", "local") else 2.0)
              for scope in c.scopes]
     say(f"RQ3: {len(units)} scopes of {cc.model}")
     preds = dict(zip(c.scopes, (yield units), strict=True))
@@ -355,13 +369,17 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
         return None
     tasks = transfer_tasks(data, targets, fractions=c.fractions, arms=c.arms, seeds=range(c.seeds),
                            sources=c.sources)
-    common = {**base, "split": cc.split.model_dump(), "model": cc.model, "options": cc.model_options,
-              "profiles": profiles.to_dict()}
-    units = [Unit("rq5", f"{t[0]}-{t[2]}-{t[3]}-{t[4]}", {**common, "task": t}, transfer_run,
-                  (data, split, *t, cc.model, profiles, cc.model_options),
-                  cost=0.5 if t[2] == "local" else 1.5) for t in tasks]
+    runs = [transfer_rows(data, split, *t) for t in tasks]
+    fits = [r for r in runs if r.fittable]
+    units = [fit_unit("rq5", f"{r.record['target']}-{r.record['arm']}-{r.record['fraction']}-{r.record['seed']}",
+                      r.scope, cc.model, data, r.train, r.valid, split.test, profiles, r.record["seed"],
+                      cc.model_options, base, cost=0.5 if r.record["arm"] == "local" else 1.5) for r in fits]
     say(f"RQ5: {len(units)} learning-curve fits for {targets}")
-    runs = pd.DataFrame((yield units))
+    scored = yield units
+    auc = get_metric_spec("roc_auc").fn
+    for r, p in zip(fits, scored, strict=True):  # each fit scored the whole test split: keep the target's rows
+        r.record["roc_auc"] = auc(data.y[r.test], p[np.searchsorted(split.test, r.test)], None)
+    runs = pd.DataFrame([{k: v for k, v in r.record.items() if k != "fittable"} for r in runs])
     curves = summarise_transfer(runs, targets, c.arms)
     res.tables.update(rq5_runs=runs, rq5_curves=curves.summary, rq5_data_equivalent=curves.data_equivalent)
     s = curves.summary.rename(columns={"target": "country", "arm": "scope"})

@@ -55,9 +55,12 @@ class Unit:
     args: tuple = ()
     artifact: bool = False  # the unit returns an Artifact (a model's files beside its value)
     cost: float = 1.0  # expected compute, relative: the costliest units start first (never part of the key)
+    shared: str | None = None  # a kind of work several stages may ask for: the key is the kind and payload only
 
     @property
     def key(self) -> str:
+        if self.shared:  # the same fit asked for by two stages is computed and stored once
+            return f"{self.shared}-{fingerprint([self.shared, self.payload])}"
         return f"{self.stage}-{fingerprint([self.stage, self.name, self.payload])}"
 
 
@@ -135,8 +138,13 @@ class UnitStore:
         ``label`` names the batch in progress messages (default: the first unit's stage).
         """
         results: list[Any] = [None] * len(units)
-        todo = []
+        todo, twins = [], {}  # twins: a key asked for again in this batch -> the positions waiting on it
+        first_of: dict[str, int] = {}
         for i, unit in enumerate(units):
+            if unit.key in first_of:
+                twins.setdefault(first_of[unit.key], []).append(i)
+                continue
+            first_of[unit.key] = i
             found, value = _load(self.folder / unit.key)
             if found and unit.artifact and not self.artifact(unit).is_dir():
                 found = False  # a result stored without its model (an older store): compute it again
@@ -178,6 +186,9 @@ class UnitStore:
         finally:
             if todo and live:
                 live.stop()
+        for i, waiting in twins.items():
+            for j in waiting:
+                results[j] = results[i]
         return results
 
     def artifact(self, unit: Unit) -> Path:
