@@ -120,5 +120,6 @@ def test_progress_shows_one_line_per_finished_unit_off_a_terminal(tmp_path, caps
     assert store.run(units, _Reporter(quiet=False)) == [0, 1, 4]
     err = capsys.readouterr().err
     assert "demo: 3 unit(s) to compute" in err and "demo: 3/3 done (demo u2)" in err
+    assert "demo: 1/3 done (demo u0); fitting demo u1" in err  # the unit in flight is named
     store.run([Unit("demo", "u9", {"i": 9}, pow, (9, 2))], _Reporter(quiet=True))
     assert capsys.readouterr().err == ""

@@ -31,7 +31,7 @@ import pandas as pd
 from culturecart.atomic import atomic_write_text
 from culturecart.culture.conditioning import with_culture
 from culturecart.models.base import PurchaseModel
-from culturecart.models.features import ModalityData
+from culturecart.models.features import ModalityData, usable_valid
 from culturecart.models.registry import create_model
 from culturecart.parallel import parallel_map
 
@@ -107,13 +107,11 @@ def _country_rows(data: ModalityData, country: str) -> np.ndarray:
 
 
 def _fit_local(model: str, overrides: dict, train: ModalityData, valid: ModalityData | None) -> PurchaseModel:
-    usable_valid = valid if valid is not None and valid.n and valid.y.min() != valid.y.max() else None
-    return create_model(model, **overrides).fit(train, usable_valid)
+    return create_model(model, **overrides).fit(train, usable_valid(valid))
 
 
 def _fine_tune(base: PurchaseModel, train: ModalityData, valid: ModalityData | None) -> PurchaseModel:
-    usable_valid = valid if valid is not None and valid.n and valid.y.min() != valid.y.max() else None
-    return base.fine_tune(train, usable_valid)
+    return base.fine_tune(train, usable_valid(valid))
 
 
 def fit_scope(scope: str, model: str, train: ModalityData, valid: ModalityData | None = None, *,

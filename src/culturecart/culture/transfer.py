@@ -29,7 +29,7 @@ from scipy import stats
 from culturecart.culture.scopes import fit_scope
 from culturecart.evaluate.metrics import get_metric_spec
 from culturecart.evaluate.splits import Split
-from culturecart.models.features import ModalityData
+from culturecart.models.features import ModalityData, usable_valid
 from culturecart.parallel import parallel_map
 
 ARMS = ("local", "global", "culture")
@@ -85,12 +85,6 @@ def transfer_rows(data: ModalityData, split: Split, target: str, sources: list[s
     return TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record)
 
 
-def usable_valid(data: ModalityData, rows: np.ndarray) -> ModalityData | None:
-    """The validation rows for early stopping, or None when they are empty or hold one class."""
-    valid = data.rows(rows)
-    return valid if valid.n and valid.y.min() != valid.y.max() else None
-
-
 def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
                  seed: int, model: str, profiles: pd.DataFrame | None, overrides: dict) -> dict:
     """One learning-curve run: fit on :func:`transfer_rows` and score AUC on the target's test rows."""
@@ -98,7 +92,7 @@ def transfer_run(data: ModalityData, split: Split, target: str, sources: list[st
     record = {k: v for k, v in rows.record.items() if k != "fittable"}
     if not rows.fittable:
         return record
-    fitted = fit_scope(rows.scope, model, data.rows(rows.train), usable_valid(data, rows.valid), profiles=profiles,
+    fitted = fit_scope(rows.scope, model, data.rows(rows.train), usable_valid(data.rows(rows.valid)), profiles=profiles,
                        seed=seed, **overrides)
     test = data.rows(rows.test)
     record["roc_auc"] = get_metric_spec("roc_auc").fn(test.y, fitted.predict_proba(test), None)

@@ -112,3 +112,8 @@ def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
 
     featurizer = Featurizer(max_levels=max_levels, embedding_dim=embedding_dim).fit(ds, embeddings)
     return featurizer.transform(ds, embeddings, keep_text=keep_text)
+
+
+def usable_valid(valid: ModalityData | None) -> ModalityData | None:
+    """``valid`` when it can steer early stopping (rows of both classes), else None."""
+    return valid if valid is not None and valid.n and valid.y.min() != valid.y.max() else None

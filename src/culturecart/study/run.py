@@ -32,6 +32,7 @@ from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import Featurizer
 from culturecart.models.registry import needs_raw_text
+from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
 from culturecart.study.stages import TIDY_COLUMNS
@@ -90,45 +91,29 @@ class _Reporter:
 
 
 class _UnitProgress:
+    """One :class:`~culturecart.progress.StepProgress` per batch of units; the detail names the units in flight."""
+
     def __init__(self, reporter: _Reporter) -> None:
-        self.reporter, self.bar, self.task, self.names = reporter, None, None, []
+        self.reporter, self.steps, self.names = reporter, None, []
 
     def start(self, stage: str, names: list[str], slots: int = 1) -> None:
-        """A stage of ``names`` units, dispatched in that order to ``slots`` workers."""
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.names, self.stage, self.count, self.slots, self.finished = names, stage, 0, slots, set()
-        if self.reporter.console.is_terminal:
-            self.bar = Progress(TextColumn(stage), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TimeRemainingColumn(), TextColumn("{task.fields[unit]}", markup=False),
-                                console=self.reporter.console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(stage, total=len(names), unit=self._running())
+        """A batch of ``names`` units, dispatched in that order to ``slots`` workers."""
+        self.names, self.slots, self.finished = names, slots, set()
+        self.steps = StepProgress(stage, len(names), console=self.reporter.console).__enter__()
 
     def _running(self) -> str:
         # Workers take units in dispatch order: the first unfinished ones are the ones being fitted.
         running = [n for j, n in enumerate(self.names) if j not in self.finished][:self.slots]
-        return ", ".join(running)
+        return f"; fitting {', '.join(running)}" if running else ""
 
     def done(self, i: int) -> None:
-        self.count += 1
         self.finished.add(i)
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, unit=self._running())
-        else:
-            self.reporter(f"{self.stage}: {self.count}/{len(self.names)} done ({self.names[i]})")
+        self.steps(f"done ({self.names[i]}){self._running()}")
 
     def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
+        if self.steps is not None:
+            self.steps.__exit__(None, None, None)
+            self.steps = None
 
 
 def _user_data(cfg: StudyConfig) -> tuple[Dataset, str] | None:

@@ -30,7 +30,7 @@ from culturecart.culture.sensitivity import (
     sensitivity_design,
     sensitivity_matrix,
 )
-from culturecart.culture.transfer import summarise_transfer, transfer_rows, transfer_tasks, usable_valid
+from culturecart.culture.transfer import summarise_transfer, transfer_rows, transfer_tasks
 from culturecart.data.dataset import Dataset
 from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
 from culturecart.evaluate.metrics import get_metric_spec
@@ -38,7 +38,7 @@ from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
 from culturecart.models.base import PurchaseModel
-from culturecart.models.features import ModalityData
+from culturecart.models.features import ModalityData, usable_valid
 from culturecart.models.neural import NeuralModel, TransformerModel
 from culturecart.models.registry import model_spec
 from culturecart.study.store import Artifact, Unit, UnitStore, folder_files
@@ -70,7 +70,7 @@ def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, val
               profiles: pd.DataFrame, seed: int, options: dict) -> Artifact:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
-        fitted = fit_scope(scope, model, data.rows(train), usable_valid(data, valid), profiles=profiles, seed=seed,
+        fitted = fit_scope(scope, model, data.rows(train), usable_valid(data.rows(valid)), profiles=profiles, seed=seed,
                            **options)
     return Artifact(np.asarray(fitted.predict_proba(data.rows(test)), float), _model_files(fitted))
 
