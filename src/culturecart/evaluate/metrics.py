@@ -66,9 +66,18 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _tie_blocks(sorted_values: np.ndarray) -> np.ndarray:
-    """First position of each run of equal values in a sorted array."""
-    return np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
+def _tie_runs(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows sorted by score: the order, which sorted rows are positive, and each sorted row's first and last
+    position among the rows with the same score."""
+    p = np.asarray(p, float)
+    order = np.argsort(p, kind="stable")
+    ps = p[order]
+    n = len(ps)
+    changes = ps[1:] != ps[:-1]
+    first = np.maximum.accumulate(np.where(np.r_[True, changes], np.arange(n), 0)) if n else np.zeros(0, int)
+    last = np.minimum.accumulate(np.where(np.r_[changes, True], np.arange(n), n)[::-1])[::-1] if n else \
+        np.zeros(0, int)
+    return order, np.asarray(y)[order].astype(bool), first, last
 
 
 def roc_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -77,15 +86,8 @@ def roc_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
     One sort, one cumulative sum of negative weight along the sorted rows, then lookups at the positives only
     (the rare class in purchase data), so a whole bootstrap costs little more than one AUC per replicate.
     """
-    p = np.asarray(p, float)
-    order = np.argsort(p, kind="stable")
-    pos = np.asarray(y)[order].astype(bool)
-    ps = p[order]
-    n = len(ps)
-    new_value = np.r_[True, ps[1:] != ps[:-1]] if n else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(new_value, np.arange(n), 0))  # first row of each row's tie run
-    last_value = np.r_[ps[1:] != ps[:-1], True] if n else np.zeros(0, bool)
-    last = np.minimum.accumulate(np.where(last_value, np.arange(n), n)[::-1])[::-1]  # its last row
+    order, pos, first, last = _tie_runs(y, p)
+    n = len(order)
     ws = w[:, order]
     negatives = np.zeros((len(w), n + 1))
     np.cumsum(np.where(pos, 0.0, ws), axis=1, out=negatives[:, 1:])  # negatives[:, k]: weight of rows < k
@@ -103,18 +105,13 @@ def pr_auc_weighted(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
     AP = sum over positive rows i of (w_i / total positive weight) x precision at i's score, where the
     precision at a score counts every row scoring at least that much (its whole tie run).
     """
-    p = np.asarray(p, float)
-    order = np.argsort(p, kind="stable")
-    pos = np.asarray(y)[order].astype(bool)
-    ps = p[order]
-    n = len(ps)
-    new_value = np.r_[True, ps[1:] != ps[:-1]] if n else np.zeros(0, bool)
-    first = np.maximum.accumulate(np.where(new_value, np.arange(n), 0))[pos]  # tie-run start of each positive
+    order, pos, first, _ = _tie_runs(y, p)
+    n, first = len(order), first[pos]  # the tie-run start of each positive
     ws = w[:, order]
     weight_below = np.zeros((len(w), n + 1))
     np.cumsum(ws, axis=1, out=weight_below[:, 1:])  # weight_below[:, k]: weight of rows < k
     wpos = ws[:, pos]
-    pos_below = np.zeros((len(w), len(wpos[0]) + 1))
+    pos_below = np.zeros((len(w), wpos.shape[1] + 1))
     np.cumsum(wpos, axis=1, out=pos_below[:, 1:])
     rank_of_first = np.searchsorted(np.flatnonzero(pos), first)  # positives before each tie run starts
     total_pos = pos_below[:, -1:]
