@@ -8,8 +8,9 @@ Each size runs ``culturecart study`` in a fresh process on a simulated marketpla
 * ``fit_score_seconds``: the compute of every fit-and-score unit (from the study's ``timings.json``: seconds
   each unit spent on its worker), the part that should grow with the data; imports, simulation, encoding and
   the report are the fixed costs left out;
-* ``peak_rss_mb``: the peak of the summed resident memory of the study process and all its workers (sampled
-  every 0.2 s with psutil), so parallel workers count in full.
+* ``peak_rss_mb`` / ``peak_pss_mb``: the peak of the summed resident (proportional) memory of the study process
+  and all its workers, sampled every 0.2 s with psutil (see ``TreeMemory``); ``peak_rss_main_mb``: the study
+  process alone.
 
 ``slope_400k_1600k`` is the log-log slope of fit-and-score time between the two largest sizes (1 = linear).
 The transformer trains ``--epochs`` epochs (default 2) at every size, so the work per event is constant.
@@ -47,10 +48,16 @@ def config(users: int, epochs: int) -> dict:
 
 
 class TreeMemory:
-    """Peak summed RSS of a process and its descendants, sampled in a background thread."""
+    """Peak summed memory of a process and its descendants, sampled in a background thread.
+
+    ``rss``: resident set sizes added up (pages shared between processes, such as the data the workers
+    memory-map, count once per process); ``pss``: proportional set sizes added up (a shared page is split among
+    the processes mapping it), the tree's actual footprint; ``main``: the study process alone (RSS).
+    """
 
     def __init__(self, pid: int) -> None:
-        self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self.root, self._stop = psutil.Process(pid), threading.Event()
+        self.peak = {"rss": 0, "pss": 0, "main": 0}
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -58,19 +65,21 @@ class TreeMemory:
         while not self._stop.is_set():
             try:
                 procs = [self.root, *self.root.children(recursive=True)]
-                total = 0
+                rss = pss = 0
                 for p in procs:
                     with contextlib.suppress(psutil.Error):  # a worker that just exited
-                        total += p.memory_info().rss
-                self.peak = max(self.peak, total)
+                        info = p.memory_full_info()
+                        rss, pss = rss + info.rss, pss + info.pss
+                self.peak["rss"], self.peak["pss"] = max(self.peak["rss"], rss), max(self.peak["pss"], pss)
+                self.peak["main"] = max(self.peak["main"], self.root.memory_info().rss)
             except psutil.Error:
                 pass
             time.sleep(0.2)
 
-    def stop(self) -> float:
+    def stop(self) -> dict[str, float]:
         self._stop.set()
         self._thread.join()
-        return self.peak / 2 ** 20
+        return {k: round(v / 2 ** 20, 1) for k, v in self.peak.items()}
 
 
 def run(users: int, epochs: int, root: Path) -> dict:
@@ -94,7 +103,7 @@ def run(users: int, epochs: int, root: Path) -> dict:
         by_stage[u["stage"]] = round(by_stage.get(u["stage"], 0.0) + u["seconds"], 1)
     figures = {"users": users, "events": events, "seconds": round(seconds, 1),
                "fit_score_seconds": round(sum(u["seconds"] for u in units), 1), "by_stage": by_stage,
-               "peak_rss_mb": round(peak, 1)}
+               "peak_rss_mb": peak["rss"], "peak_pss_mb": peak["pss"], "peak_rss_main_mb": peak["main"]}
     print(json.dumps(figures), flush=True)
     return figures
 
@@ -110,7 +119,8 @@ def main() -> None:
     a, b = sizes[-2], sizes[-1]
     slope = math.log(b["fit_score_seconds"] / a["fit_score_seconds"]) / math.log(b["events"] / a["events"])
     emit({"sizes": sizes, "slope_400k_1600k": round(slope, 3), "slope_goal": 1.1,
-          "peak_rss_mb_largest": b["peak_rss_mb"], "peak_rss_goal_mb": 8192, "epochs": args.epochs})
+          "peak_rss_mb_largest": b["peak_rss_mb"], "peak_pss_mb_largest": b["peak_pss_mb"], "peak_rss_goal_mb": 8192,
+          "epochs": args.epochs})
 
 
 if __name__ == "__main__":

@@ -72,6 +72,9 @@ def token_groups(names: list[str]) -> np.ndarray:
     return np.array([order[k] for k in keys], dtype=np.int64)
 
 
+_CHUNK_ROWS = 65_536
+
+
 @dataclass
 class Preprocessor:
     stats: dict[str, BlockStats] = field(default_factory=dict)
@@ -115,14 +118,21 @@ class Preprocessor:
                 raise InvalidInputError(
                     f"the {m} columns differ from those seen in fit: missing {lacking[:10]}, unexpected {extra[:10]}"
                     + ("" if lacking or extra else " (same columns in another order)"))
-            x = log1p_columns(data.blocks[m].astype(np.float64), st.log)
-            nan = np.isnan(x)
-            z = (np.where(nan, st.median, x) - st.mean) / st.std
-            if st.kind == "tabular" and st.indicate.any():
-                z = np.concatenate([z, nan[:, st.indicate].astype(np.float64)], axis=1)
             present = data.present[m].copy()
-            z[~present] = 0.0
-            blocks[m] = z.astype(np.float32)
+            block = data.blocks[m]
+            out = np.empty((len(block), len(st.mean) + int(st.indicate.sum()) if st.kind == "tabular"
+                            else len(st.mean)), np.float32)
+            # In row chunks: the float64 temporaries of a million-row embedding block would take gigabytes.
+            for start in range(0, len(block), _CHUNK_ROWS):
+                rows = slice(start, start + _CHUNK_ROWS)
+                x = log1p_columns(block[rows].astype(np.float64), st.log)
+                nan = np.isnan(x)
+                z = (np.where(nan, st.median, x) - st.mean) / st.std
+                if st.kind == "tabular" and st.indicate.any():
+                    z = np.concatenate([z, nan[:, st.indicate].astype(np.float64)], axis=1)
+                z[~present[rows]] = 0.0
+                out[rows] = z
+            blocks[m] = out
             masks[m] = present
         return blocks, masks
 

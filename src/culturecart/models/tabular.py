@@ -99,13 +99,16 @@ class LightGBMModel(PurchaseModel):
     config_class = LightGBMConfig
 
     def _matrix(self, data: ModalityData) -> np.ndarray:
+        """The blocks side by side in one float32 array, NaN where a row lacks the modality (one copy)."""
         d = self._inputs(data)
-        parts = []
-        for m in d.modalities:
-            block = d.blocks[m].copy()
-            block[~d.present[m]] = np.nan
-            parts.append(block)
-        return np.concatenate(parts, axis=1)
+        widths = [d.blocks[m].shape[1] for m in d.modalities]
+        out = np.empty((d.n, sum(widths)), np.float32)
+        start = 0
+        for m, width in zip(d.modalities, widths, strict=True):
+            out[:, start:start + width] = d.blocks[m]
+            out[~d.present[m], start:start + width] = np.nan
+            start += width
+        return out
 
     def feature_modalities(self) -> list[str]:
         """The modality of each feature column, in order."""
