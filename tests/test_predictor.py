@@ -176,6 +176,8 @@ def test_cli_fit_then_predict_with_evaluation(markets, fast, tmp_path):
                  "--evaluate", exit_code=0)
     scored = json.loads(res.stdout.strip().splitlines()[-1])
     assert scored["rows"] == len(pd.read_csv(tmp_path / "s.csv")) and 0.5 < scored["auc"] <= 1
+    rows = f"{scored['rows']:,}/{scored['rows']:,} rows"
+    assert f"predict: {rows}" in res.stderr and "rows/s" in res.stderr  # progress on stderr, off a terminal
     assert list(pd.read_csv(tmp_path / "s.csv").columns) == ["session_id", "user_id", "item_id", "p_purchase"]
     invoke("predict", markets / "new", "--model-dir", tmp_path / "m", "--out", tmp_path / "s.parquet", exit_code=0)
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == len(pd.read_csv(tmp_path / "s.csv"))

@@ -23,6 +23,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from culturecart.errors import EXIT_INTERNAL, CultureCartError, InvalidInputError, UsageError
+from culturecart.progress import RowProgress
 
 # markup=False: paths, ids and values from the user's data are printed as they are, never as rich markup.
 console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
@@ -368,7 +369,7 @@ def predict(
         raise UsageError(f"--out must end in .parquet or .csv, not {out_file.name!r}")
     check_output_file(out_file)
     predictor = PurchasePredictor.load(model_dir)
-    with _RowProgress(quiet, "predict") as progress:
+    with RowProgress("predict", quiet, console) as progress:
         scores = predictor.score(path, chunk_size=chunk_size, progress=progress)
     with atomic_path(out_file) as tmp:
         if out_file.name.endswith(".csv"):
@@ -389,45 +390,6 @@ def predict(
         p = scores["p_purchase"].to_numpy()[ok]
         out.print(json.dumps({"auc": round(get_metric("roc_auc")(y[ok], p), 6),
                               "pr_auc": round(get_metric("pr_auc")(y[ok], p), 6), "rows": int(ok.sum())}))
-
-
-class _RowProgress:
-    """A rich progress bar (rows/s, ETA) on stderr when it is a terminal; otherwise one line per chunk."""
-
-    def __init__(self, quiet: bool, label: str) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.quiet, self.label, self.done, self.started = quiet, label, 0, time.perf_counter()
-        self.bar = None if quiet or not console.is_terminal else Progress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console, transient=True)
-        self.task = None
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __call__(self, rows: int, total: int) -> None:
-        self.done += rows
-        rate = f"{self.done / max(time.perf_counter() - self.started, 1e-9):,.0f} rows/s"
-        if self.bar is not None:
-            if self.task is None:
-                self.task = self.bar.add_task(self.label, total=total, rate=rate)
-            self.bar.update(self.task, completed=self.done, rate=rate)
-        elif not self.quiet:
-            console.print(f"{self.label}: {self.done:,}/{total:,} rows ({rate})")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 xmarket_app = typer.Typer(help="Cross-market recommendation on the markets layout: split, fit, predict, score.",

@@ -59,3 +59,45 @@ class StepProgress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class RowProgress:
+    """Progress of a job over rows whose total the first call tells: ``progress(rows_just_done, total)``.
+
+    A rich bar with rows/s and ETA on a terminal; otherwise one line per call (a chunk); ``quiet`` silences it.
+    """
+
+    def __init__(self, label: str, quiet: bool = False, console: Console | None = None) -> None:
+        self.label, self.quiet, self.console = label, quiet, console or STDERR
+        self.done, self.started, self.bar, self.task = 0, time.perf_counter(), None, None
+
+    def __enter__(self) -> RowProgress:
+        if not self.quiet and self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn(self.label, markup=False), BarColumn(), MofNCompleteColumn(),
+                                TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+        return self
+
+    def __call__(self, rows: int, total: int) -> None:
+        self.done += rows
+        rate = f"{self.done / max(time.perf_counter() - self.started, 1e-9):,.0f} rows/s"
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task(self.label, total=total, rate=rate)
+            self.bar.update(self.task, completed=self.done, rate=rate)
+        elif not self.quiet:
+            self.console.print(f"{self.label}: {self.done:,}/{total:,} rows ({rate})", markup=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
