@@ -41,7 +41,7 @@ from culturecart.models.base import PurchaseModel
 from culturecart.models.features import ModalityData, usable_valid
 from culturecart.models.neural import NeuralModel, TransformerModel
 from culturecart.models.registry import model_spec
-from culturecart.study.store import Artifact, Unit, UnitStore, folder_files
+from culturecart.study.store import Artifact, Unit, UnitStore, folder_files, write_files
 
 TIDY_COLUMNS = ["question", "model", "scope", "country", "modalities", "feature", "dimension", "fraction", "metric",
                 "value", "ci_low", "ci_high", "test", "p_value", "p_adjusted"]
@@ -117,10 +117,8 @@ def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min
 def _pooled_model(files: dict[str, bytes]) -> PurchaseModel:
     """The pooled model of a unit's model files (sent as bytes: a worker need not see the driver's disk)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for rel, data in files.items():
-            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / rel).write_bytes(data)
-        return PurchaseModel.load(Path(tmp) / "pooled")
+        write_files(Path(tmp) / "model", files)
+        return PurchaseModel.load(Path(tmp) / "model" / "pooled")
 
 
 def _pd_unit(model_files: dict[str, bytes], data: ModalityData, n_boot: int, seed: int) -> pd.DataFrame:
