@@ -20,6 +20,16 @@ from rich.console import Console
 STDERR = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
+def _bar(label: str, console: Console, *columns):
+    """A started, transient rich bar: the label, the bar, done/total, then ``columns``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(), *columns, console=console,
+                   transient=True)
+    bar.start()
+    return bar
+
+
 class StepProgress:
     """Counts the steps of a job of ``total`` steps; call the instance once per finished step."""
 
@@ -31,20 +41,10 @@ class StepProgress:
 
     def __enter__(self) -> StepProgress:
         if not self.quiet and self.console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn(self.label, markup=False), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), TimeRemainingColumn(),
-                                TextColumn("{task.fields[detail]}", markup=False), console=self.console,
-                                transient=True)
-            self.bar.start()
+            self.bar = _bar(self.label, self.console, TimeElapsedColumn(), TimeRemainingColumn(),
+                            TextColumn("{task.fields[detail]}", markup=False))
             self.task = self.bar.add_task(self.label, total=self.total, detail="")
         return self
 
@@ -73,19 +73,10 @@ class RowProgress:
 
     def __enter__(self) -> RowProgress:
         if not self.quiet and self.console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TaskProgressColumn,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn(self.label, markup=False), BarColumn(), MofNCompleteColumn(),
-                                TaskProgressColumn(), TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-                                console=self.console, transient=True)
-            self.bar.start()
+            self.bar = _bar(self.label, self.console, TaskProgressColumn(), TextColumn("{task.fields[rate]}"),
+                            TimeRemainingColumn())
         return self
 
     def __call__(self, rows: int, total: int) -> None:
