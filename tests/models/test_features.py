@@ -18,6 +18,17 @@ def test_modalities_and_no_leaky_columns(sim_features):
     assert all(b.dtype == np.float32 and len(b) == sim_features.n for b in sim_features.blocks.values())
 
 
+def test_embeddings_are_stored_once_per_item(sim_features):
+    items = sim_features.meta["item_id"].to_numpy()
+    for m in ("text", "image"):
+        block = sim_features.blocks[m]
+        assert block.table.shape[0] == len(set(items)) < sim_features.n
+        # the same item has the same vector wherever it appears
+        first = {}
+        for row, item in zip(np.asarray(block)[:500], items[:500], strict=True):
+            np.testing.assert_array_equal(first.setdefault(item, row), row)
+
+
 def test_user_history_uses_only_earlier_sessions():
     events = pd.DataFrame({
         "session_id": ["a", "a", "b", "c", "d"], "user_id": ["u", "u", "u", "u", "v"],

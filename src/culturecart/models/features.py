@@ -17,7 +17,8 @@ With ``keep_text=True`` the raw text behind the text block (title, then the revi
 ``meta["text"]`` for models that tokenise it themselves (``ngram_logistic``).
 
 Embeddings are reduced to ``embedding_dim`` components by PCA fitted on the catalogue's unique
-vectors (items or reviews, not events, and no labels), so blocks stay small on millions of events.
+vectors (items or reviews, not events, and no labels), and the text and image blocks keep one row per
+item (a :class:`~culturecart.models.blocks.RowBlock`), so blocks stay small on millions of events.
 
 Columns that are outcomes of the impression are never features: ``clicked`` and ``dwell_time_s``
 (a purchase needs a click) and the label itself; ``LEAKY_COLUMNS`` lists them. Missing values stay
@@ -35,6 +36,7 @@ import pandas as pd
 
 from culturecart.data.dataset import Dataset
 from culturecart.encoders.encode import Embeddings
+from culturecart.models.blocks import RowBlock
 
 MODALITIES = ("offer", "consumer", "behaviour", "text", "image")
 LEAKY_COLUMNS = frozenset({"clicked", "dwell_time_s", "purchased", "stars", "rating_given"})
@@ -47,10 +49,11 @@ MAX_LEVELS = 30
 class ModalityData:
     """Feature blocks per modality (float32, NaN = missing) for ``n`` rows, with labels and row metadata.
 
-    ``meta`` has ``session_id``, ``user_id``, ``item_id``, ``country`` and ``timestamp`` (where known).
+    A block is a float32 array or a :class:`~culturecart.models.blocks.RowBlock` (rows looked up in a table:
+    embeddings per item, row subsets); both read the same way. ``meta`` has ``session_id``, ``user_id``, ``item_id``, ``country`` and ``timestamp`` (where known).
     """
 
-    blocks: dict[str, np.ndarray]
+    blocks: dict[str, np.ndarray | RowBlock]
     names: dict[str, list[str]]
     present: dict[str, np.ndarray]
     y: np.ndarray
@@ -66,9 +69,9 @@ class ModalityData:
         return [m for m in MODALITIES if m in self.blocks]
 
     def rows(self, index: np.ndarray) -> ModalityData:
-        """The subset of rows ``index`` (integer positions or a boolean mask)."""
+        """The subset of rows ``index`` (integer positions or a boolean mask); blocks are row views, not copies."""
         idx = np.asarray(index)
-        return replace(self, blocks={m: b[idx] for m, b in self.blocks.items()},
+        return replace(self, blocks={m: RowBlock.of(b, idx) for m, b in self.blocks.items()},
                        present={m: p[idx] for m, p in self.present.items()}, y=self.y[idx],
                        meta=self.meta.iloc[idx].reset_index(drop=True))
 

@@ -42,6 +42,7 @@ import pandas as pd
 from culturecart.data.dataset import Dataset
 from culturecart.encoders.encode import Embeddings
 from culturecart.errors import InvalidInputError
+from culturecart.models.blocks import RowBlock
 from culturecart.models.features import (
     ID_COLUMNS,
     LEAKY_COLUMNS,
@@ -275,7 +276,7 @@ class Featurizer:
         blocks, names, present, kinds = {}, {}, {}, {}
         self.unseen_ = {}
 
-        def add(name: str, block: np.ndarray, cols: list[str], kind: str, rows_present: np.ndarray | None = None):
+        def add(name: str, block: np.ndarray | RowBlock, cols: list[str], kind: str, rows_present: np.ndarray | None = None):
             if block.shape[1] == 0:
                 return
             blocks[name], names[name], kinds[name] = block, cols, kind
@@ -327,11 +328,15 @@ class Featurizer:
         return {k: self.projections_[k].apply(v) for k, v in embeddings.items() if k in self.projections_}
 
     def _add_embeddings(self, ds: Dataset, events: pd.DataFrame, embeddings: dict[str, Embeddings], add) -> None:
+        """The text and image blocks, one table row per item (per event where each event has its own review)."""
         n = len(events)
-        item_ids = events["item_id"].astype(str).to_numpy()
-        text_parts, text_names, text_present = [], [], np.zeros(n, bool)
+        codes, items = pd.factorize(events["item_id"].astype(str).to_numpy())
+        per_event = "reviews.text" in self.projections_ and self.review_scope_ == "event"
+        text_rows, text_items = (np.arange(n), events["item_id"].astype(str).to_numpy()) if per_event \
+            else (codes, items)
+        text_parts, text_names, text_present = [], [], np.zeros(len(text_items), bool)
         if "items.title" in self.projections_:
-            vec, ok = _lookup(embeddings.get("items.title"), self._dim("items.title"), item_ids, ds.items)
+            vec, ok = _lookup(embeddings.get("items.title"), self._dim("items.title"), text_items, ds.items)
             text_parts.append(vec)
             text_names += [f"title_{i}" for i in range(vec.shape[1])]
             text_present |= ok
@@ -339,22 +344,23 @@ class Featurizer:
             dim = self._dim("reviews.text")
             emb = embeddings.get("reviews.text")
             if emb is not None and ds.reviews is not None:
-                key = "review_id" if self.review_scope_ == "event" else "item_id"
+                key = "review_id" if per_event else "item_id"
                 frame = pd.DataFrame(np.where(emb.mask[:, None], emb.vectors, np.nan))
                 frame[key] = ds.reviews[key].astype(str).to_numpy()
                 means = frame.groupby(key).mean()
-                lookup = events["session_id" if self.review_scope_ == "event" else "item_id"].astype(str)
+                lookup = events["session_id"].astype(str).to_numpy() if per_event else text_items
                 vec = means.reindex(lookup).to_numpy(np.float32)
             else:
-                vec = np.full((n, dim), np.nan, np.float32)
+                vec = np.full((len(text_items), dim), np.nan, np.float32)
             text_parts.append(vec)
             text_names += [f"review_{i}" for i in range(vec.shape[1])]
             text_present |= ~np.isnan(vec).any(axis=1)
         if text_parts:
-            add("text", np.concatenate(text_parts, axis=1), text_names, "embedding", text_present)
+            add("text", RowBlock(np.concatenate(text_parts, axis=1), text_rows), text_names, "embedding",
+                text_present[text_rows])
         if "items.image_path" in self.projections_:
-            vec, ok = _lookup(embeddings.get("items.image_path"), self._dim("items.image_path"), item_ids, ds.items)
-            add("image", vec, [f"image_{i}" for i in range(vec.shape[1])], "embedding", ok)
+            vec, ok = _lookup(embeddings.get("items.image_path"), self._dim("items.image_path"), items, ds.items)
+            add("image", RowBlock(vec, codes), [f"image_{i}" for i in range(vec.shape[1])], "embedding", ok[codes])
 
     def _dim(self, key: str) -> int:
         return self.projections_[key].dim

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.stats import skew
 
 from culturecart.errors import InvalidInputError
+from culturecart.models.blocks import CHUNK_ROWS
 from culturecart.models.features import ModalityData
 
 
@@ -72,7 +73,14 @@ def token_groups(names: list[str]) -> np.ndarray:
     return np.array([order[k] for k in keys], dtype=np.int64)
 
 
-_CHUNK_ROWS = 65_536
+_GROUP_COLUMNS = 8
+
+
+def _column_groups(width: int) -> list[slice]:
+    """Consecutive column groups of about ``_GROUP_COLUMNS``, none of a single column unless the block has one
+    (a one-column reduction sums pairwise, a wider one row by row: the grouping must not change the sums)."""
+    edges = np.linspace(0, width, max(1, width // _GROUP_COLUMNS) + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 @dataclass
@@ -90,19 +98,29 @@ class Preprocessor:
         self.stats = {}
         self.columns = {m: list(data.names[m]) for m in data.modalities}
         for m in data.modalities:
-            x = data.blocks[m].astype(np.float64)
-            rows = data.present[m]
+            block, rows = data.blocks[m], data.present[m]
             kind = data.kinds.get(m, "tabular")
-            xs = x[rows] if rows.any() else x
-            log = skewed_columns(xs) if self.log_skewed and kind == "tabular" else np.zeros(x.shape[1], bool)
-            xs = log1p_columns(xs, log)
-            median = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(x.shape[1])
-            filled = np.where(np.isnan(xs), median, xs)
-            mean, std = filled.mean(axis=0), filled.std(axis=0)
-            indicate = np.isnan(xs).any(axis=0) if kind == "tabular" else np.zeros(x.shape[1], bool)
-            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate, kind, log,
-                                       partial=not bool(rows.all()))
+            selected = np.flatnonzero(rows) if rows.any() else slice(None)
+            # A few columns at a time: float64 copies of a million-row block would take gigabytes. Every
+            # statistic is per column, and groups of two or more columns reduce in the same order as the whole
+            # block, so the numbers do not depend on the grouping.
+            parts = [self._column_stats(block[selected, cols].astype(np.float64), kind)
+                     for cols in _column_groups(block.shape[1])]
+            median, mean, std, indicate, log = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0)
+                                                for i in range(5))
+            self.stats[m] = BlockStats(median, mean, np.where(std > 1e-9, std, 1.0), indicate.astype(bool), kind,
+                                       log.astype(bool), partial=not bool(rows.all()))
         return self
+
+    def _column_stats(self, xs: np.ndarray, kind: str) -> tuple[np.ndarray, ...]:
+        width = xs.shape[1]
+        log = skewed_columns(xs) if self.log_skewed and kind == "tabular" else np.zeros(width, bool)
+        xs = log1p_columns(xs, log)
+        median = np.nan_to_num(np.nanmedian(xs, axis=0)) if len(xs) else np.zeros(width)
+        filled = np.where(np.isnan(xs), median, xs)
+        mean, std = filled.mean(axis=0), filled.std(axis=0)
+        indicate = np.isnan(xs).any(axis=0) if kind == "tabular" else np.zeros(width, bool)
+        return median, mean, std, indicate, log
 
     def transform(self, data: ModalityData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Dense float32 blocks (no NaN) and the per-row presence mask of each modality."""
@@ -123,8 +141,8 @@ class Preprocessor:
             out = np.empty((len(block), len(st.mean) + int(st.indicate.sum()) if st.kind == "tabular"
                             else len(st.mean)), np.float32)
             # In row chunks: the float64 temporaries of a million-row embedding block would take gigabytes.
-            for start in range(0, len(block), _CHUNK_ROWS):
-                rows = slice(start, start + _CHUNK_ROWS)
+            for start in range(0, len(block), CHUNK_ROWS):
+                rows = slice(start, start + CHUNK_ROWS)
                 x = log1p_columns(block[rows].astype(np.float64), st.log)
                 nan = np.isnan(x)
                 z = (np.where(nan, st.median, x) - st.mean) / st.std

@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression
 
 from culturecart.atomic import atomic_write_text
 from culturecart.models.base import ModelConfig, PurchaseModel
+from culturecart.models.blocks import copy_rows
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
 from culturecart.parallel import thread_budget
@@ -105,7 +106,7 @@ class LightGBMModel(PurchaseModel):
         out = np.empty((d.n, sum(widths)), np.float32)
         start = 0
         for m, width in zip(d.modalities, widths, strict=True):
-            out[:, start:start + width] = d.blocks[m]
+            copy_rows(d.blocks[m], out[:, start:start + width])
             out[~d.present[m], start:start + width] = np.nan
             start += width
         return out
