@@ -12,7 +12,10 @@ Each size runs ``culturecart study`` in a fresh process on a simulated marketpla
   and all its workers, sampled every 0.2 s with psutil (see ``TreeMemory``); ``peak_rss_main_mb``: the study
   process alone.
 
-``slope_400k_1600k`` is the log-log slope of fit-and-score time between the two largest sizes (1 = linear).
+``slope_400k_1600k`` is the log-log slope of fit-and-score time between the two largest sizes (1 = linear);
+``slope_by_unit`` the same per unit. LightGBM's early stopping keeps more trees on more data (``lightgbm_trees``
+per size), so its units grow faster than the data even at a constant cost per tree; the transformer's fixed
+epochs are a constant work per event.
 The transformer trains ``--epochs`` epochs (default 2) at every size, so the work per event is constant.
 Usage: python benchmarks/study_scale.py [--users 2000 10000 40000] [--epochs 2] [--out DIR]
 """
@@ -82,6 +85,17 @@ class TreeMemory:
         return {k: round(v / 2 ** 20, 1) for k, v in self.peak.items()}
 
 
+def lightgbm_trees(models: Path) -> dict[str, int]:
+    """Trees kept (the early-stopping best iteration) by each single-booster LightGBM model the study published:
+    LightGBM fits more rounds on more data before validation stops improving, work that grows with the data."""
+    out = {}
+    for name in ("rq1-lightgbm", "rq3-global", "rq3-culture"):
+        boosters = sorted((models / name).rglob("*.txt"))
+        if len(boosters) == 1:
+            out[name] = boosters[0].read_text("utf-8").count("\nTree=")
+    return out
+
+
 def run(users: int, epochs: int, root: Path) -> dict:
     folder = root / f"users-{users}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,6 +117,8 @@ def run(users: int, epochs: int, root: Path) -> dict:
         by_stage[u["stage"]] = round(by_stage.get(u["stage"], 0.0) + u["seconds"], 1)
     figures = {"users": users, "events": events, "seconds": round(seconds, 1),
                "fit_score_seconds": round(sum(u["seconds"] for u in units), 1), "by_stage": by_stage,
+               "unit_seconds": {f"{u['stage']} {u['name']}": u["seconds"] for u in units},
+               "lightgbm_trees": lightgbm_trees(folder / "run" / "models"),
                "peak_rss_mb": peak["rss"], "peak_pss_mb": peak["pss"], "peak_rss_main_mb": peak["main"]}
     print(json.dumps(figures), flush=True)
     return figures
@@ -118,7 +134,9 @@ def main() -> None:
     sizes = [run(u, args.epochs, root) for u in args.users]
     a, b = sizes[-2], sizes[-1]
     slope = math.log(b["fit_score_seconds"] / a["fit_score_seconds"]) / math.log(b["events"] / a["events"])
-    emit({"sizes": sizes, "slope_400k_1600k": round(slope, 3), "slope_goal": 1.1,
+    per_unit = {name: round(math.log(b["unit_seconds"][name] / seconds) / math.log(b["events"] / a["events"]), 3)
+                for name, seconds in a["unit_seconds"].items() if b["unit_seconds"].get(name) and seconds > 0}
+    emit({"sizes": sizes, "slope_400k_1600k": round(slope, 3), "slope_goal": 1.1, "slope_by_unit": per_unit,
           "peak_rss_mb_largest": b["peak_rss_mb"], "peak_pss_mb_largest": b["peak_pss_mb"], "peak_rss_goal_mb": 8192,
           "epochs": args.epochs})
 
