@@ -6,6 +6,7 @@
    ``study_conclusions.py``): ``conclusions_equal`` and ``differences``.
 2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
    rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
+Every run starts with an empty user cache, as on a fresh machine (see ``fresh_cache``).
 Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small] [--out DIR]
 """
 
@@ -29,6 +30,12 @@ from study_conclusions import conclusions, differences
 REFERENCE = Path(__file__).parent / "reference" / "study_twin.json"
 
 
+def fresh_cache(root: Path) -> None:
+    """Run the studies with an empty user cache (``CULTURECART_CACHE``), as on a fresh machine: the encoders'
+    one-time ONNX export and every embedding are computed in the timed run."""
+    os.environ["CULTURECART_CACHE"] = str(root / "user-cache")
+
+
 def command(preset: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "culturecart.cli", "study", "--preset", preset, "--out", str(out)]
 
@@ -50,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="cc-study-"))
     clean, killed = root / "clean", root / "killed"
+    fresh_cache(root)
 
     t0 = time.perf_counter()
     done = subprocess.run(command(args.preset, clean), capture_output=True, text=True)

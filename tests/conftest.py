@@ -62,5 +62,15 @@ def small_study(tmp_path_factory):
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
 
+    from culturecart.encoders.cache import default_cache_dir
+
     out = tmp_path_factory.mktemp("study") / "run"
-    return run_study(load_config(preset="twin-small", overrides=STUDY_FAST), out, quiet=True)
+    # An empty default cache (the exported ONNX model shared), so tests can check what the study writes there.
+    cache = tmp_path_factory.mktemp("default-cache")
+    if (default_cache_dir() / "onnx").is_dir():
+        (cache / "onnx").symlink_to(default_cache_dir() / "onnx")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CULTURECART_CACHE", str(cache))
+        results = run_study(load_config(preset="twin-small", overrides=STUDY_FAST), out, quiet=True)
+    results.default_cache = cache
+    return results

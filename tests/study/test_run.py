@@ -35,6 +35,14 @@ def test_study_writes_every_output(small_study):
     assert all((out / "models" / name / "predictor.json").exists() for name in made)
 
 
+def test_the_matching_folds_read_the_studys_own_embedding_cache(small_study):
+    # The study encoded the same titles and images before the folds ran: they find them in OUT/cache and put
+    # nothing in the user's default cache.
+    assert not list((small_study.default_cache / "embeddings").rglob("*.npy"))
+    folders = {p.name.split("-v")[0] for p in (small_study.out / "cache" / "embeddings").iterdir()}
+    assert {small_study.config.encoders.text.name, "effnet-lite0"} <= folders
+
+
 def test_a_study_model_scores_data_from_the_command_line(small_study, tmp_path):
     from tests.robustness.conftest import invoke
 

@@ -77,13 +77,17 @@ def ladder_folds(path: str, folds: int) -> int:
 
 
 def ladder_fold(path: str, images: str | None, fold: int, folds: int = 5, seed: int = 0,
-                text_encoder: str = "use-m3", inner_folds: int = 3) -> dict[str, dict]:
-    """One outer fold of the ladder: each step's test-fold F1 and the thresholds it tuned on the inner folds."""
+                text_encoder: str = "use-m3", inner_folds: int = 3, cache: str | None = None) -> dict[str, dict]:
+    """One outer fold of the ladder: each step's test-fold F1 and the thresholds it tuned on the inner folds.
+
+    ``cache``: the embedding cache folder (None: the default one); a study passes its own, which its encoding of
+    the same titles and images has filled.
+    """
     frame, labels = _read(path)
     n_folds = min(folds, len(np.unique(labels)))
     tr, te = list(GroupKFold(n_splits=n_folds).split(frame, groups=labels))[fold]
     img = Path(images) if images else None
-    config = MatchingConfig(text_encoder=text_encoder, inner_folds=inner_folds, seed=seed)
+    config = MatchingConfig(text_encoder=text_encoder, inner_folds=inner_folds, seed=seed, embedding_cache=cache)
     train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
     model = MatchingModel(replace(config, seed=seed + 100 * fold))
     inner, x = model.inner_views(train, img)

@@ -85,6 +85,8 @@ class MatchingConfig:
     arcface_dim: int = 256
     seed: int = 0
     steps: Steps = field(default_factory=Steps)
+    # Where embeddings are cached (None: the default cache folder); a setting of the run, not saved with the model.
+    embedding_cache: str | None = None
 
 
 @dataclass
@@ -140,11 +142,11 @@ def _phash_bits(ints: np.ndarray) -> np.ndarray:
     return (2 * bits - 1) / 8.0  # unit norm
 
 
-def text_inputs(titles: pd.Series, encoder: str) -> np.ndarray:
+def text_inputs(titles: pd.Series, encoder: str, cache: str | None = None) -> np.ndarray:
     """The pretrained encoder's normalised vector per title (masked titles are 0)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        emb = encode(titles.tolist(), encoder, progress=False)
+        emb = encode(titles.tolist(), encoder, cache=cache, progress=False)
     return np.nan_to_num(l2_normalize(np.nan_to_num(emb.vectors)))
 
 
@@ -175,8 +177,8 @@ class TitleHead:
                    ArcFaceHead.load(folder / "arcface.safetensors", dim=dim))
 
 
-def _image_vectors(frame: pd.DataFrame, images: Path | None,
-                   encoder: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _image_vectors(frame: pd.DataFrame, images: Path | None, encoder: str,
+                   cache: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(vectors, mask) of the listing images, or None without an image folder or any readable file."""
     if images is None:
         return None
@@ -187,7 +189,7 @@ def _image_vectors(frame: pd.DataFrame, images: Path | None,
                       stacklevel=3)
     if missing == len(paths):
         return None
-    emb = encode(paths, encoder, on_error="mask", progress=False)
+    emb = encode(paths, encoder, cache=cache, on_error="mask", progress=False)
     return emb.vectors, emb.mask
 
 
@@ -204,7 +206,7 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead |
         tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1, sublinear_tf=True,
                                 dtype=np.float32).fit_transform(titles)
         neighbours["tfidf"] = knn(tfidf, k)
-    x = text_inputs(titles, config.text_encoder) if inputs is None else inputs
+    x = text_inputs(titles, config.text_encoder, config.embedding_cache) if inputs is None else inputs
     if "text" in wanted:
         neighbours["text"] = knn(x, k)
     text_sides = {"text": x}
@@ -225,7 +227,7 @@ def compute_views(frame: pd.DataFrame, config: MatchingConfig, head: TitleHead |
     if "phash" in wanted:
         neighbours["phash"] = hamming_knn(ints, k)
     image_side = _phash_bits(ints)
-    img = _image_vectors(frame, images, config.image_encoder)
+    img = _image_vectors(frame, images, config.image_encoder, config.embedding_cache)
     if img is not None:
         vec, mask = img
         side = l2_normalize(np.nan_to_num(vec))
@@ -397,7 +399,7 @@ class MatchingModel:
         n_inner = min(c.inner_folds, n_groups)
         if n_inner < 2:
             raise InvalidInputError(f"matching fit needs at least 2 label groups, got {n_groups}")
-        x = text_inputs(frame["title"].fillna("").astype(str), c.text_encoder)
+        x = text_inputs(frame["title"].fillna("").astype(str), c.text_encoder, c.embedding_cache)
         folds = []
         for f, (tr, va) in enumerate(GroupKFold(n_splits=n_inner).split(x, groups=labels)):
             head = self._head(frame.iloc[tr], x[tr], c.seed + f) if c.steps.arcface else None
@@ -426,7 +428,8 @@ class MatchingModel:
             if self.scorer_ is not None:
                 self.scorer_.save(tmp)
             atomic_write_text(tmp / "matching.json", json.dumps(
-                {"config": asdict(self.config), "thresholds": self.thresholds_}, indent=2))
+                {"config": {k: v for k, v in asdict(self.config).items() if k != "embedding_cache"},
+                 "thresholds": self.thresholds_}, indent=2))
         return folder
 
     @classmethod

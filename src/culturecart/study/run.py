@@ -286,7 +286,8 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled:
         res.notes.append("Fewer than two countries: RQ3-RQ5 (culture analyses) were skipped.")
     if cfg.matching.enabled:
-        stages.append(stage.matching(cfg, ds, base, res, say))
+        # The folds read the titles and images the study's encoding has just cached (the same files and texts).
+        stages.append(stage.matching(cfg, ds, base, res, say, cache=enc.cache_dir))
     tidy = stage.drive(stages, store, say)
 
     publish.remove_stale()

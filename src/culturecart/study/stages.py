@@ -384,8 +384,9 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
     return _tidy(s.assign(metric="roc_auc", test="mean over seeds, t interval"), question="RQ5", model=cc.model)
 
 
-def matching(cfg, ds, base, res, say) -> Stage:
+def matching(cfg, ds, base, res, say, cache: str | None = None) -> Stage:
     from culturecart.matching.ladder import combine_folds, ladder_fold, ladder_folds
+    from culturecart.matching.pipeline import MatchingConfig
 
     path = Path(cfg.matching.input) if cfg.matching.input else ds.resolve(ds.meta.get("matching_file"))
     if path is None or not Path(path).exists():
@@ -395,7 +396,7 @@ def matching(cfg, ds, base, res, say) -> Stage:
     payload = {**base, "input": str(path), "folds": cfg.matching.folds}
     folds = yield [Unit("matching", f"fold {f + 1}", {**payload, "fold": f}, ladder_fold,
                         (str(path), str(images) if images else None, f, cfg.matching.folds, cfg.seed,
-                         cfg.encoders.text.name), cost=8.0)
+                         cfg.encoders.text.name, MatchingConfig().inner_folds, cache), cost=8.0)
                    for f in range(ladder_folds(str(path), cfg.matching.folds))]
     frame = pd.DataFrame(combine_folds(folds))
     res.tables["matching_ladder"] = frame
