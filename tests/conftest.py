@@ -59,10 +59,9 @@ def sim_split(sim_features):
 @pytest.fixture(scope="session")
 def small_study(tmp_path_factory):
     """One small study run (twin-small preset + STUDY_FAST), written once per test session."""
+    from culturecart.encoders.cache import default_cache_dir
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
-
-    from culturecart.encoders.cache import default_cache_dir
 
     out = tmp_path_factory.mktemp("study") / "run"
     # An empty default cache (the exported ONNX model shared), so tests can check what the study writes there.
@@ -74,3 +73,28 @@ def small_study(tmp_path_factory):
         results = run_study(load_config(preset="twin-small", overrides=STUDY_FAST), out, quiet=True)
     results.default_cache = cache
     return results
+
+
+MARKETS_FAST = ["ranking.n_boot=100"]
+
+
+@pytest.fixture(scope="session")
+def markets_dir(tmp_path_factory):
+    """Three small synthetic markets (de, fr, jp) in the markets layout, 30 negatives per held-out item."""
+    from culturecart.ranking.markets import split_markets, write_markets
+    from tests.ranking.conftest import write_market
+
+    src = tmp_path_factory.mktemp("ratings-src")
+    for k, (market, users) in enumerate((("de", 40), ("fr", 30), ("jp", 36))):
+        write_market(src, market, users, seed=k)
+    return write_markets(split_markets(src, negatives=30, seed=0), tmp_path_factory.mktemp("markets") / "xm")
+
+
+@pytest.fixture(scope="session")
+def market_study(markets_dir, tmp_path_factory):
+    """One study run on ``markets_dir`` (RQ3 and RQ5 for the item-kNN ranker)."""
+    from culturecart.study.config import load_config
+    from culturecart.study.run import run_study
+
+    cfg = load_config(overrides=[f"data.markets={markets_dir}", *MARKETS_FAST])
+    return run_study(cfg, tmp_path_factory.mktemp("market-study") / "run", quiet=True)

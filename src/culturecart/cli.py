@@ -116,12 +116,15 @@ def study(
     overrides: Annotated[list[str] | None, typer.Option("--set", help="dotted override, e.g. --set rq5.seeds=2")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only the final report path")] = False,
 ) -> None:
-    """Run the whole study (RQ1-RQ5, matching when configured) and write results and report.html."""
+    """Run the whole study (RQ1-RQ5, matching when configured) and write results and report.html.
+
+    On a markets folder (``data.markets``: ratings per market) it runs RQ3 and RQ5 for rankers."""
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
 
     if config is None and preset is None and not overrides:
-        raise UsageError("give a study YAML file, --preset twin, or --set data.path=DATASET")
+        raise UsageError("give a study YAML file, --preset twin, --set data.path=DATASET or "
+                         "--set data.markets=MARKETS_FOLDER")
     cfg = load_config(config, preset, overrides or [])
     result = run_study(cfg, out_dir, quiet=quiet)
     out.print(f"report: {result.out / 'report.html'}")

@@ -54,3 +54,19 @@ def test_report_renders_offline_without_console_errors(small_study, browser, tmp
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     text = browser.find_element("id", "summary").text
     assert "RQ1" in text and "AUC" in text and "RQ5" in text
+
+
+@pytest.mark.slow
+def test_markets_report_renders_its_sections_offline(market_study, browser):
+    browser.get((market_study.out / "report.html").resolve().as_uri())
+    ids = browser.execute_script("return Array.from(document.querySelectorAll('section')).map(s => s.id)")
+    assert [s for s in SECTIONS if s not in ids] == []
+    broken = browser.execute_script(
+        "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
+    assert browser.execute_script("return document.images.length") >= 3 and broken == 0
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    for section in ("rq1", "rq2", "rq4"):
+        assert "cannot answer" in browser.find_element("id", section).text
+    rq5 = browser.find_element("id", "rq5").text
+    assert "Mantel" in rq5 and "zero-shot" in rq5
+    assert "nDCG@10" in browser.find_element("id", "rq3").text

@@ -92,6 +92,14 @@ class Ranker(ABC):
     def score(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """One score per (user, item) pair of the target market; unknown users or items score 0."""
 
+    def with_histories(self, markets: Markets) -> Ranker:
+        """Score the users of ``markets[target]`` from their histories there, keeping what was learned.
+
+        A model learned from part of the target's data (or only from the sources) then still reads each user's
+        whole history as its query; rankers without user histories are unchanged.
+        """
+        return self
+
     @abstractmethod
     def _arrays(self) -> dict[str, np.ndarray]:
         ...
@@ -164,6 +172,10 @@ class _UserItem(Ranker):
         ok = cols >= 0
         self.history_ = sp.csr_matrix((np.ones(ok.sum()), (rows[ok], cols[ok])), shape=(len(self.users_), len(items)))
         self.history_.data[:] = 1.0
+
+    def with_histories(self, markets: Markets) -> _UserItem:
+        self._histories(markets, self.target_, self.items_)
+        return self
 
     def _pairs(self, users, items) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         u = _index(users, self.users_)
@@ -318,6 +330,10 @@ class MatrixFactorisation(_UserItem):
         self.item_factors_ = np.asarray(model.item_factors).astype(np.float32)
         self._histories(markets, target, self.items_)
         return self
+
+    def with_histories(self, markets: Markets) -> MatrixFactorisation:
+        raise UsageError(f"{self.name} learns a factor per training user: it cannot score users from histories it "
+                         "was not fitted on (use itemknn, ease or popularity)")
 
     def _user_scores(self, rows):
         return self.user_factors_[rows] @ self.item_factors_.T

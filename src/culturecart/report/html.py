@@ -206,6 +206,99 @@ def _matching(res) -> tuple[str, str]:
     return text, _p(text) + _img(plots.ladder_bars(f), "matching F1 ladder") + _table(f)
 
 
+NOT_FROM_RATINGS = {
+    "rq1": "Ratings carry no text, images, behaviour logs, consumer or item attributes and no purchase labels: "
+           "there are no modalities to fuse, so this data cannot answer RQ1.",
+    "rq2": "Without modalities or features there is nothing to attribute a prediction to: this data cannot "
+           "answer RQ2.",
+    "rq4": "Feature sensitivities need item and offer features (price, discount, shipping...) beside the outcome; "
+           "ratings have none, so this data cannot answer RQ4.",
+}
+
+
+def _cannot(key: str) -> tuple[str, str]:
+    text = NOT_FROM_RATINGS[key]
+    return text, _p(text)
+
+
+def _rq3_markets(res) -> tuple[str, str]:
+    t, w = res.tables.get("rq3_table"), res.tables.get("rq3_winners")
+    if t is None or t.empty:
+        return "RQ3 was not run.", "<p>RQ3 was not run.</p>"
+    model = res.config.ranking.model
+    counts = w["winner"].value_counts()
+    vs = t[t["metric"] == "ndcg@10 vs local"]
+    better = vs[(vs["p_adjusted"] < 0.05) & (vs["value"] > 0)]
+    worse = vs[(vs["p_adjusted"] < 0.05) & (vs["value"] < 0)]
+    cfs = t[(t["metric"] == "cultural_fit_score") & (t["scope"] == "global")]["value"]
+    text = (f"With the {model} ranker, the scope with the highest test nDCG@10 is "
+            + ", ".join(f"{k} in {v} market(s)" for k, v in counts.items())
+            + f" of {len(w)}. Against the local model, {len(better)} of {len(vs)} pooled scopes are significantly "
+            f"better and {len(worse)} significantly worse (Wilcoxon on per-user nDCG@10, Benjamini-Hochberg). The "
+            f"global model's median cultural-fit score on nDCG@10 is {_fmt(cfs.median(), 3)} (1 = as good as the "
+            "local model; above 1: pooling helps).")
+    body = _p(text) + _img(plots.forest(t, "ndcg@10"), "per-market nDCG@10 by scope")
+    body += "<h3>Best scope per market (test nDCG@10)</h3>" + _table(w)
+    body += "<h3>Per-market table: nDCG@10, HR@10, paired differences vs local, cultural-fit score</h3>"
+    return text, body + _table(t, 120)
+
+
+def _rq5_markets(res) -> tuple[str, str]:
+    gain, link, curves = (res.tables.get(k) for k in ("rq5_gain", "rq5_gain_hofstede", "rq5_curves"))
+    parts, body = [], ""
+    if gain is not None and not gain.empty:
+        sig = gain[(gain["p_adjusted"] < 0.05) & (gain["gain"] > 0)]
+        parts.append(f"adding one source market raises the target's test nDCG@10 in {int((gain['gain'] > 0).sum())} "
+                     f"of {len(gain)} source x target pairs ({len(sig)} significant after Benjamini-Hochberg); "
+                     f"the largest gain is {gain['gain'].max():+.4f} ({gain.loc[gain['gain'].idxmax(), 'source']} "
+                     f"into {gain.loc[gain['gain'].idxmax(), 'target']})")
+        body += _img(plots.gain_heatmap(gain), "gain matrix")
+        if link is not None and not link.empty and np.isfinite(link["r"].iloc[0]):
+            r = link.iloc[0]
+            parts.append(f"the gain's correlation with the Hofstede distance of the two countries is r = "
+                         f"{r['r']:.3f} (Mantel permutation p = {r['p']:.3f}, {int(r['permutations'])} permutations of "
+                         f"{int(r['markets'])} markets; partial r given the source's size {r['partial_r']:.3f}, "
+                         f"p = {r['partial_p']:.3f})")
+    if curves is not None and not curves.empty:
+        for target, g in curves.groupby("target"):
+            zero = g[(g["fraction"] == 0) & (g["arm"] == "global")]["value"]
+            full = g[(g["fraction"] == 1) & (g["arm"] == "local")]["value"]
+            if len(zero) and len(full):
+                parts.append(f"{target}: zero-shot from the other markets {_fmt(zero.iloc[0])} vs "
+                             f"{_fmt(full.iloc[0])} for the local model on all its data")
+        body += "<h3>Learning curves over the target's training data</h3>"
+        body += _img(plots.learning_curves_plot(curves, "test nDCG@10", "share of the target's training ratings"),
+                     "learning curves")
+        body += _table(curves, 120)
+    if not parts:
+        return "RQ5 was not run.", "<p>RQ5 was not run.</p>"
+    text = "Adding markets: " + "; ".join(parts) + "."
+    if gain is not None and not gain.empty:
+        body += "<h3>Gain matrix (rows: target, source added)</h3>" + _table(gain, 80)
+    return text, _p(text) + body
+
+
+def _methods_markets(res) -> str:
+    c, r = res.config, res.config.ranking
+    items = [
+        f"Data: markets folder {html.escape(res.dataset_name)}, {res.n_rows:,} training ratings, markets' countries "
+        f"{', '.join(res.countries)}; leave-one-out per user (valid and test lists of one held-out item and its "
+        "sampled negatives).",
+        f"Ranker: {r.model} {r.model_options or ''}; scopes {', '.join(r.scopes)} (culture: sources weighted by "
+        "exp(-d / tau) of the Hofstede distance, tau tuned on the training data's inner hold-out).",
+        f"RQ3: test nDCG@10 and HR@10 with {r.n_boot} user-bootstrap resamples; every scope vs local by the "
+        "Wilcoxon signed-rank test on per-user nDCG@10 (Benjamini-Hochberg over all comparisons); cultural-fit "
+        "score (nDCG - chance) / (local nDCG - chance), chance = nDCG@10 of a random order of the list.",
+        f"RQ5: gain matrix (target + one source vs local, paired per user); Mantel permutation test of gain vs "
+        f"Hofstede distance; learning curves at shares {r.fractions} of the target's training ratings "
+        f"({r.seeds} subsample(s) each), arms {', '.join(r.arms)}; users' full histories are the ranker's input at "
+        "every share (share 0 = zero-shot from the sources).",
+        f"Run: {res.units_computed} unit(s) computed and {res.units_reused} reused from an earlier run, "
+        f"{res.seconds:.0f} s; seed {c.seed}; parallel backend {c.parallel.backend} x {c.parallel.n_jobs}.",
+    ]
+    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+
+
 def _methods(res) -> str:
     c = res.config
     items = [
@@ -238,8 +331,11 @@ def write_report(res, path: str | Path) -> Path:
     """Render the report for a finished study into ``path`` (atomically)."""
     path = Path(path)
     answers, bodies = {}, {}
-    for key, fn in (("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5),
-                    ("matching", _matching)):
+    markets = getattr(res, "kind", "events") == "markets"
+    sections = (("rq1", lambda r: _cannot("rq1")), ("rq2", lambda r: _cannot("rq2")), ("rq3", _rq3_markets),
+                ("rq4", lambda r: _cannot("rq4")), ("rq5", _rq5_markets)) if markets else (
+        ("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5), ("matching", _matching))
+    for key, fn in sections:
         answers[key], bodies[key] = fn(res)
     titles = {"rq1": "RQ1 - Does fusing modalities predict purchases better than any one modality?",
               "rq2": "RQ2 - Which modalities and features drive the prediction?",
@@ -247,7 +343,7 @@ def write_report(res, path: str | Path) -> Path:
               "rq4": "RQ4 - Which features is each culture sensitive to, and does it match prior research?",
               "rq5": "RQ5 - How much does adding a country's data help?",
               "matching": "Product matching"}
-    shown = [k for k in titles if bodies[k]]
+    shown = [k for k in titles if bodies.get(k)]
     caveats = list(dict.fromkeys(res.notes + [
         "Few countries make every culture-level correlation uncertain; read the permutation p-values and the "
         "number of countries beside each figure.",
@@ -265,7 +361,8 @@ def write_report(res, path: str | Path) -> Path:
         f"<section id='summary'><h2>Summary</h2>{summary}</section>",
     ]
     doc += [f"<section id='{k}'><h2>{html.escape(titles[k])}</h2>{bodies[k]}</section>" for k in shown]
-    doc += [f"<section id='methods'><h2>Methods (what ran)</h2>{_methods(res)}</section>",
+    methods = _methods_markets(res) if markets else _methods(res)
+    doc += [f"<section id='methods'><h2>Methods (what ran)</h2>{methods}</section>",
             "<section id='caveats'><h2>Caveats</h2><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
             + "</ul></section>", "</body></html>"]
     atomic_write_text(path, "\n".join(doc))

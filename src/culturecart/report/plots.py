@@ -128,7 +128,8 @@ def hofstede_scatter(sensitivity: pd.DataFrame, profiles: pd.DataFrame, verdicts
     return to_data_uri(fig)
 
 
-def learning_curves_plot(summary: pd.DataFrame) -> str:
+def learning_curves_plot(summary: pd.DataFrame, ylabel: str = "test AUC",
+                         xlabel: str = "share of target-country training users") -> str:
     targets = sorted(summary["target"].unique())
     fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 3.8), squeeze=False)
     colours = {"local": "#d62728", "global": "#1f77b4", "culture": "#2ca02c"}
@@ -137,7 +138,7 @@ def learning_curves_plot(summary: pd.DataFrame) -> str:
             g = g.sort_values("fraction")
             ax.plot(g["fraction"], g["value"], marker="o", label=arm, color=colours.get(arm))
             ax.fill_between(g["fraction"], g["ci_low"], g["ci_high"], alpha=0.15, color=colours.get(arm))
-        ax.set(title=f"target {target}", xlabel="share of target-country training users", ylabel="test AUC")
+        ax.set(title=f"target {target}", xlabel=xlabel, ylabel=ylabel)
         ax.legend(fontsize=8)
     return to_data_uri(fig)
 
@@ -149,4 +150,37 @@ def ladder_bars(frame: pd.DataFrame) -> str:
         ax.text(v, i, f" {v:.3f}", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set(title="Product matching: mean F1 ladder (GroupKFold)", xlabel="mean F1")
+    return to_data_uri(fig)
+
+
+def gain_heatmap(gain: pd.DataFrame) -> str:
+    """The source x target gain matrix (value and CI per cell, * BH-adjusted p < 0.05) beside gain vs distance."""
+    wide = gain.pivot(index="target", columns="source", values="gain")
+    names = sorted(set(wide.index) | set(wide.columns))
+    wide = wide.reindex(index=[n for n in names if n in wide.index], columns=names)
+    cell = gain.set_index(["target", "source"])
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(1.1 * len(names) + 9, 0.75 * len(wide) + 2.2),
+                                 gridspec_kw={"width_ratios": [1.6, 1]})
+    lim = float(np.nanmax(np.abs(wide.to_numpy()))) if np.isfinite(wide.to_numpy()).any() else 1.0
+    im = ax.imshow(wide.to_numpy(float), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    for i, t in enumerate(wide.index):
+        for j, s in enumerate(wide.columns):
+            if (t, s) in cell.index:
+                c = cell.loc[(t, s)]
+                star = "*" if c["p_adjusted"] < 0.05 else ""
+                ax.text(j, i, f"{c['gain']:+.3f}{star}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]", ha="center",
+                        va="center", fontsize=6.5)
+    ax.set_xticks(range(len(wide.columns)), wide.columns)
+    ax.set_yticks(range(len(wide.index)), wide.index)
+    ax.set(xlabel="source market added", ylabel="target market",
+           title="Gain in test nDCG@10 from one source (vs local; 95% CI, * BH p < 0.05)")
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    ok = gain["hofstede_distance"].notna()
+    bx.axhline(0, color="#999", lw=0.8)
+    bx.errorbar(gain.loc[ok, "hofstede_distance"], gain.loc[ok, "gain"],
+                yerr=[gain.loc[ok, "gain"] - gain.loc[ok, "ci_low"], gain.loc[ok, "ci_high"] - gain.loc[ok, "gain"]],
+                fmt="o", ms=4, alpha=0.7, capsize=2)
+    bx.set(xlabel="Hofstede distance of the two countries", ylabel="gain in test nDCG@10",
+           title="Gain vs cultural distance")
+    fig.tight_layout()
     return to_data_uri(fig)

@@ -34,6 +34,8 @@ class _Section(BaseModel):
 class DataSection(_Section):
     preset: Literal["twin"] | None = Field(None, description="simulate the built-in marketplace")
     path: str | None = Field(None, description="a canonical dataset folder (see culturecart convert)")
+    markets: str | None = Field(None, description="a markets folder (ratings per market; see culturecart xmarket "
+                                                  "split): RQ3 and RQ5 for rankers")
     simulate: dict[str, Any] = Field(default_factory=dict, description="SimulationConfig settings")
     check_images: bool = True
 
@@ -107,6 +109,31 @@ class MatchingSection(_Section):
     folds: int = Field(5, ge=2)
 
 
+class RankingSection(_Section):
+    """RQ3 / RQ5 on a markets folder (``data.markets``): one ranker in every scope, gains and learning curves."""
+
+    model: Literal["itemknn", "ease", "popularity"] = Field(
+        "itemknn", description="a ranker whose scores follow the user's history, so a model fitted on part of the "
+                               "target's data (or none: zero-shot) still scores every target user")
+    model_options: dict[str, Any] = Field(default_factory=dict, description="e.g. {l2: 200} for ease")
+    scopes: list[Literal["local", "global", "culture"]] = Field(
+        default_factory=lambda: ["local", "global", "culture"])
+    gain_matrix: bool = Field(True, description="RQ5: every source x target pair (target + one source vs local)")
+    fractions: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0],
+                                   description="RQ5 learning curves: shares of the target's training interactions")
+    arms: list[Literal["local", "global"]] = Field(default_factory=lambda: ["local", "global"])
+    seeds: int = Field(1, ge=1, description="subsamples per fraction below 1")
+    n_boot: int = Field(1000, ge=10)
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        bad = [f for f in value if not 0 <= f <= 1]
+        if bad:
+            raise ValueError(f"fractions must lie in [0, 1], got {bad}")
+        return sorted(set(value))
+
+
 class ParallelSection(_Section):
     n_jobs: int = Field(-1, ge=-1, description="units computed at once, -1 = one per core (with dask or ray: "
                                               "tasks in flight)")
@@ -142,6 +169,7 @@ class StudyConfig(_Section):
     rq4: RQ4Section = Field(default_factory=RQ4Section)
     rq5: RQ5Section = Field(default_factory=RQ5Section)
     matching: MatchingSection = Field(default_factory=MatchingSection)
+    ranking: RankingSection = Field(default_factory=RankingSection)
     parallel: ParallelSection = Field(default_factory=ParallelSection)
 
 
@@ -215,6 +243,8 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
         raise ConfigError(_explain(err)) from None
     except KeyError as err:  # unknown model or encoder names
         raise ConfigError(f"invalid study config: {err.args[0]}") from None
-    if cfg.data.preset is None and cfg.data.path is None:
-        raise ConfigError("data: set data.preset (twin) or data.path (a canonical dataset folder)")
+    given = [k for k in ("preset", "path", "markets") if getattr(cfg.data, k) is not None]
+    if len(given) != 1:
+        raise ConfigError("data: set exactly one of data.preset (twin), data.path (a canonical dataset folder) or "
+                          f"data.markets (a markets folder); got {given or 'none'}")
     return cfg

@@ -60,6 +60,7 @@ class StudyResults:
     seconds: float = 0.0
     units_computed: int = 0
     units_reused: int = 0
+    kind: str = "events"  # "events" (a canonical dataset) or "markets" (ratings per market: RQ3 and RQ5 only)
 
 
 # ---- helpers ----
@@ -128,6 +129,23 @@ def _user_data(cfg: StudyConfig) -> tuple[Dataset, str] | None:
     return ds, _dataset_fingerprint(root)
 
 
+def _markets_data(cfg: StudyConfig):
+    """The markets folder of ``data.markets``, read and validated; None for the other kinds of data."""
+    if not cfg.data.markets:
+        return None
+    from culturecart.ranking.markets import read_markets
+
+    root = Path(cfg.data.markets)
+    markets = read_markets(root)
+    if not markets.targets("test"):
+        raise StudyError(f"{root}: no market has test_run.tsv and test_qrel.tsv, so there is nothing to rank "
+                         "(build the layout with `culturecart xmarket split`)")
+    lacking = [m for m in markets.targets("test") if "valid" not in markets[m].runs]
+    if lacking:
+        raise StudyError(f"{root}: markets {lacking} have a test run but no valid_run.tsv / valid_qrel.tsv")
+    return markets
+
+
 def _simulated_data(cfg: StudyConfig, out: Path, say: Callable[[str], None]) -> tuple[Dataset, str]:
     sim = SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
     key = fingerprint(sim.model_dump())
@@ -145,7 +163,7 @@ def _check_inputs(cfg: StudyConfig) -> None:
         load_hofstede(cfg.culture.hofstede_path)
     if cfg.matching.enabled and cfg.matching.input and not Path(cfg.matching.input).is_file():
         raise ConfigError(f"matching.input {cfg.matching.input} is not a file")
-    if not cfg.data.path:
+    if cfg.data.preset:
         try:
             SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
         except (TypeError, ValueError) as err:
@@ -208,11 +226,14 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     check_output_dir(out, resume=True)
     _check_inputs(cfg)
     loaded = _user_data(cfg)
+    markets = _markets_data(cfg)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False,
                                                                    allow_unicode=True))
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
     with _cluster(cfg):
+        if markets is not None:
+            return _run_markets(cfg, markets, out, store, say, t0)
         return _run(cfg, out, loaded, store, say, t0)
 
 
@@ -238,8 +259,6 @@ def _cluster(cfg: StudyConfig):
 
 
 def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) -> StudyResults:
-    from culturecart.report.html import write_report
-
     ds, data_key = loaded or _simulated_data(cfg, out, say)
     say(f"data: {len(ds.events):,} events valid")
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
@@ -289,8 +308,15 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
         # The folds read the titles and images the study's encoding has just cached (the same files and texts).
         stages.append(stage.matching(cfg, ds, base, res, say, cache=enc.cache_dir))
     tidy = stage.drive(stages, store, say)
-
     publish.remove_stale()
+    return _finish(res, tidy, store, out, say, t0)
+
+
+def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore, out: Path, say,
+            t0: float) -> StudyResults:
+    """Write results.parquet, the tables, timings and the report."""
+    from culturecart.report.html import write_report
+
     results = pd.concat([t for t in tidy if t is not None and not t.empty], ignore_index=True) if tidy else \
         pd.DataFrame(columns=TIDY_COLUMNS)
     results.to_parquet(out / "results.parquet.tmp", index=False)
@@ -306,3 +332,19 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     say(f"done: {store.computed} unit(s) computed, {store.reused} reused, {res.seconds:.0f}s")
     say(f"report: {report}")
     return res
+
+
+def _run_markets(cfg: StudyConfig, markets, out: Path, store: UnitStore, say, t0: float) -> StudyResults:
+    """RQ3 and RQ5 for rankers on a markets folder (see :mod:`culturecart.study.markets`)."""
+    from culturecart.study import markets as ranking
+
+    root = Path(cfg.data.markets)
+    ratings = sum(len(markets[m].train) for m in markets.names)
+    say(f"markets: {', '.join(markets.names)} ({ratings:,} training ratings; targets "
+        f"{', '.join(markets.targets('test'))})")
+    countries = sorted({markets[m].country or m for m in markets.names})
+    res = StudyResults(cfg, out, root.name, ratings, countries, [], kind="markets")
+    res.notes.extend(ranking.caveats(markets))
+    base = {"markets": ranking.markets_fingerprint(root), "seed": cfg.seed}
+    tidy = stage.drive(ranking.stages(cfg, markets, base, res, say), store, say)
+    return _finish(res, tidy, store, out, say, t0)
