@@ -29,17 +29,17 @@ Usage: python benchmarks/xmarket.py [--seeds 3] [--markets ca,de,...] [--full-ca
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
 from _measure import emit, peak_rss_mb
-from scipy.stats import pearsonr, wilcoxon
+from scipy.stats import wilcoxon
 
 from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.paths import data_root
+from culturecart.ranking.analysis import mantel_test
 from culturecart.ranking.crossmarket import (
     evaluate_run,
     fit_ranker,
@@ -87,28 +87,6 @@ def per_user(ranker, splits: list[Markets], target: str, run: str) -> pd.DataFra
     out = sum(frames) / len(frames)
     out["ndcg_seed"] = list(zip(*[f["ndcg@10"].to_numpy() for f in frames], strict=True))
     return out
-
-
-def mantel(gain: pd.DataFrame, dist: pd.DataFrame, size: pd.Series) -> dict:
-    """Pearson r of gain vs distance over ordered pairs, its partial r given log source size; exact permutation p."""
-    names = list(gain.index)
-    pairs = [(t, s) for t in names for s in names if t != s and not np.isnan(gain.loc[t, s])]
-
-    def stats(labels: list[str]) -> tuple[float, float]:
-        relabel = dict(zip(names, labels, strict=True))
-        g = np.array([gain.loc[t, s] for t, s in pairs])
-        d = np.array([dist.loc[relabel[t], relabel[s]] for t, s in pairs])
-        z = np.log(np.array([size[s] for _, s in pairs], float))
-        r = pearsonr(g, d).statistic
-        resid = [v - np.polyval(np.polyfit(z, v, 1), z) for v in (g, d)]
-        return float(r), float(pearsonr(*resid).statistic)
-
-    r, partial = stats(names)
-    perms = [stats(list(p)) for p in itertools.permutations(names)]
-    p_r = float(np.mean([abs(x) >= abs(r) - 1e-12 for x, _ in perms]))
-    p_partial = float(np.mean([abs(y) >= abs(partial) - 1e-12 for _, y in perms]))
-    return {"r": r, "p": p_r, "partial_r": partial, "partial_p": p_partial, "pairs": len(pairs),
-            "permutations": len(perms)}
 
 
 def main() -> None:
@@ -223,7 +201,7 @@ def main() -> None:
             gain.loc[t, s] = g
         dist = pd.DataFrame([[hofstede_distance(base[a].country, base[b].country) for b in names] for a in names],
                             index=names, columns=names)
-        link = mantel(gain, dist, size)
+        link = mantel_test(gain, dist, size)
         print("\nGain matrix (pairwise minus local, test nDCG@10; rows target, columns source):")
         print(gain.round(4).to_string())
         print(f"gain vs Hofstede distance: r {link['r']:.3f} (Mantel p {link['p']:.3f}), partial r given source size "
