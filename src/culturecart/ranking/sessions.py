@@ -56,22 +56,31 @@ class CoVisitation:
         self.popular_ = counts.sort_values(ascending=False, kind="stable").index[:max(self.top_n, 100)].tolist()
         return self
 
-    def recommend(self, histories: Sequence[Sequence[str]], k: int = 100) -> list[list[str]]:
-        """Top ``k`` items for each history (most likely next item first)."""
+    def scores(self, histories: Sequence[Sequence[str]]) -> pd.DataFrame:
+        """Every co-visited item of each history with its score: columns q (the history's position), item, score;
+        items already in the history are left out; sorted by q, then score (highest first), then item."""
         rows = [(q, item, self.decay ** age) for q, h in enumerate(histories)
                 for age, item in enumerate(reversed(list(h)[-self.recent:]))]
         query = pd.DataFrame(rows, columns=["q", "src", "r"])
         scored = query.merge(self.neighbours_, on="src", how="inner")
         scored["s"] = scored["r"] * scored["w"]
-        scores = scored.groupby(["q", "dst"], sort=False)["s"].sum().reset_index()
-        scores = scores.sort_values(["q", "s", "dst"], ascending=[True, False, True], kind="stable")
-        by_q = dict(iter(scores.groupby("q", sort=False)["dst"]))
+        out = scored.groupby(["q", "dst"], sort=False)["s"].sum().reset_index()
+        out.columns = ["q", "item", "score"]
+        seen = pd.DataFrame([(q, i) for q, h in enumerate(histories) for i in set(h)], columns=["q", "item"])
+        out = out.merge(seen.assign(_seen=True), on=["q", "item"], how="left")
+        out = out[out["_seen"].isna()].drop(columns="_seen")
+        return out.sort_values(["q", "score", "item"], ascending=[True, False, True], kind="stable").reset_index(
+            drop=True)
+
+    def recommend(self, histories: Sequence[Sequence[str]], k: int = 100) -> list[list[str]]:
+        """Top ``k`` items for each history (most likely next item first)."""
+        scores = self.scores(histories)
+        by_q = dict(iter(scores.groupby("q", sort=False)["item"]))
         out = []
         for q, h in enumerate(histories):
-            seen = set(h)
-            ranked = [i for i in (by_q[q].tolist() if q in by_q else []) if i not in seen][:k]
+            ranked = by_q[q].tolist()[:k] if q in by_q else []
             if len(ranked) < k:
-                taken = set(ranked) | seen
+                taken = set(ranked) | set(h)
                 ranked += [i for i in self.popular_ if i not in taken][:k - len(ranked)]
             out.append(ranked)
         return out
