@@ -49,3 +49,11 @@ def test_same_seed_same_lists_and_sources_help_a_small_locale():
     hist = [s[:-1] for s in test]
     assert a.recommend(hist, k=10) == b.recommend(hist, k=10)
     assert _mrr(a, test) > _mrr(SessionReRanker(trees=30, seed=1).fit(small), test)
+
+
+def test_next_new_item_mode_never_recommends_the_sessions_own_items():
+    train, test = _chains(1500, 7, revisit=0.5), _chains(200, 8)
+    rerank = SessionReRanker(trees=30, repeats=False).fit(train)
+    lists = rerank.recommend([s[:-1] for s in test], k=20)
+    assert all(not set(rec) & set(s[:-1]) for rec, s in zip(lists, test, strict=True))
+    assert _mrr(rerank, test) > 0.5  # chains: the next step is learnable

@@ -13,14 +13,15 @@ sessions how often, and for which positions). Each (session, candidate) pair get
 * the candidate's popularity (log count) in the target locale and in the scope, and as a session's last item;
   the session's length; for the session's own items, how many steps from the end and how often it was seen.
 
-Training follows the held-out protocol of the cross-market re-ranker: a share ``holdout`` of the target's
-training sessions have their last item held out; the base models are fitted on the other sessions and the
-re-ranker learns to put the held-out item first among its candidates; then the base models are refitted on
-every training session. Test sessions are never read in fitting.
+Training holds out the last item of the target's training sessions, in ``folds`` folds: the base models are
+fitted on the other folds' sessions and the re-ranker learns to put the held-out item first among its
+candidates; then the base models are refitted on every training session. With ``repeats=False`` the session's
+own items are not candidates and only held-out items new to their session are examples: the next *new* item,
+as Amazon-M2's task 2 asks. Test sessions are never read in fitting.
 
 Example:
     >>> sessions = [["a", "b", "c"], ["a", "b", "d"], ["x", "b", "c"], ["a", "c", "d"]] * 10
-    >>> r = SessionReRanker(trees=5, holdout=0.5).fit(sessions)
+    >>> r = SessionReRanker(trees=5, folds=2).fit(sessions)
     >>> r.recommend([["a", "b"]], k=2)[0][0] in {"c", "d"}
     True
 """
@@ -63,11 +64,12 @@ def _counts(items: Sequence[str]) -> pd.Series:
 @dataclass
 class SessionReRanker:
     candidates: int = 100
-    holdout: float = 0.2
+    folds: int = 3
     trees: int = 300
     learning_rate: float = 0.05
     seed: int = 0
     covisit: dict = field(default_factory=dict)  # CoVisitation settings of the two candidate models
+    repeats: bool = True  # the session's own items are candidates; False: only new items (Amazon-M2's task 2)
 
     def _bases(self, target: Sequence[Sequence[str]], sources: Sequence[Sequence[str]]) -> _Bases:
         scope = list(target) + list(sources)
@@ -98,7 +100,7 @@ class SessionReRanker:
         frame = parts["target"].merge(parts["scope"], on=["q", "item"], how="outer")
         # The session's own items are candidates too: where the target is the last item viewed (sessions of
         # Amazon-M2's task 3), users return to an item they saw; its age (steps from the end) says how recently.
-        own = pd.DataFrame([(q, item, age) for q, h in enumerate(histories)
+        own = pd.DataFrame([(q, item, age) for q, h in enumerate(histories) if self.repeats
                             for age, item in enumerate(reversed(list(h)))], columns=["q", "item", "age"])
         own = own.groupby(["q", "item"], sort=False).agg(age=("age", "min"), count_in_session=("age", "size"))
         own = own.reset_index().assign(in_session=1.0)
@@ -128,14 +130,17 @@ class SessionReRanker:
         """``sessions``: the target locale's training sessions (items in order, the next item last); ``sources``:
         other locales' sessions pooled into the scope (none: a local model)."""
         sessions = [list(s) for s in sessions if len(s)]
-        rng = np.random.default_rng(self.seed)
-        held = rng.random(len(sessions)) < self.holdout
-        held &= np.array([len(s) >= 2 for s in sessions])
-        inner = [s for s, h in zip(sessions, held, strict=True) if not h]
-        queries = [s[:-1] for s, h in zip(sessions, held, strict=True) if h]
-        answers = np.array([s[-1] for s, h in zip(sessions, held, strict=True) if h], dtype=object)
-        frame = self._frame(self._bases(inner, sources), queries)
-        frame["label"] = (frame["item"].to_numpy() == answers[frame["q"].to_numpy()]).astype(int)
+        fold = np.random.default_rng(self.seed).integers(0, self.folds, len(sessions))
+        usable = np.array([len(s) >= 2 and (self.repeats or s[-1] not in s[:-1]) for s in sessions])
+        frames = []
+        for k in range(self.folds):  # each session's last item is predicted by bases fitted on the other folds
+            inner = [s for s, f in zip(sessions, fold, strict=True) if f != k]
+            held = [s for s, f, u in zip(sessions, fold, usable, strict=True) if f == k and u]
+            answers = np.array([s[-1] for s in held], dtype=object)
+            part = self._frame(self._bases(inner, sources), [s[:-1] for s in held])
+            part["label"] = (part["item"].to_numpy() == answers[part["q"].to_numpy()]).astype(int)
+            frames.append(part.assign(q=part["q"] + k * len(sessions)))
+        frame = pd.concat(frames, ignore_index=True)
         frame = frame[frame.groupby("q")["label"].transform("max") > 0]  # lists without the answer teach nothing
         groups = frame.groupby("q", sort=False).size().to_numpy()
         params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": self.learning_rate,
