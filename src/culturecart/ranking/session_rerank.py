@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from culturecart.parallel import thread_budget
-from culturecart.ranking.sessions import CoVisitation
+from culturecart.ranking.sessions import CoVisitation, ranked_lists
 
 FEATURES = ("s_target", "r_target", "s_scope", "r_scope", "next_target", "next_scope", "prev_target",
             "prev_scope", "final_target", "final_scope", "all_target", "s_target_rel", "s_scope_rel", "pop_target",
@@ -63,6 +63,8 @@ def _counts(items: Sequence[str]) -> pd.Series:
 
 @dataclass
 class SessionReRanker:
+    """``fit(sessions, sources)`` / ``recommend(histories, k)``, as :class:`CoVisitation` (module docstring)."""
+
     candidates: int = 100
     folds: int = 3
     trees: int = 300
@@ -159,12 +161,4 @@ class SessionReRanker:
         frame = self._frame(self.bases_, histories)
         frame["p"] = self.booster_.predict(frame[list(FEATURES)].to_numpy(np.float32))
         frame = frame.sort_values(["q", "p", "item"], ascending=[True, False, True], kind="stable")
-        by_q = dict(iter(frame.groupby("q", sort=False)["item"]))
-        out = []
-        for q, h in enumerate(histories):
-            ranked = by_q[q].tolist()[:k] if q in by_q else []
-            if len(ranked) < k:
-                taken = set(ranked) | set(h)
-                ranked += [i for i in self.popular_ if i not in taken][:k - len(ranked)]
-            out.append(ranked)
-        return out
+        return ranked_lists(frame, histories, self.popular_, k)

@@ -37,6 +37,21 @@ def _pairs(sessions: Sequence[Sequence[str]], window: int, backward_weight: floa
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["src", "dst", "w"])
 
 
+def ranked_lists(ordered: pd.DataFrame, histories: Sequence[Sequence[str]], popular: Sequence[str],
+                 k: int) -> list[list[str]]:
+    """Each history's first ``k`` items of ``ordered`` (columns q, item; best first within q), then the
+    ``popular`` items it does not hold yet."""
+    by_q = dict(iter(ordered.groupby("q", sort=False)["item"]))
+    out = []
+    for q, h in enumerate(histories):
+        ranked = by_q[q].tolist()[:k] if q in by_q else []
+        if len(ranked) < k:
+            taken = set(ranked) | set(h)
+            ranked += [i for i in popular if i not in taken][:k - len(ranked)]
+        out.append(ranked)
+    return out
+
+
 @dataclass
 class CoVisitation:
     window: int = 3
@@ -74,16 +89,7 @@ class CoVisitation:
 
     def recommend(self, histories: Sequence[Sequence[str]], k: int = 100) -> list[list[str]]:
         """Top ``k`` items for each history (most likely next item first)."""
-        scores = self.scores(histories)
-        by_q = dict(iter(scores.groupby("q", sort=False)["item"]))
-        out = []
-        for q, h in enumerate(histories):
-            ranked = by_q[q].tolist()[:k] if q in by_q else []
-            if len(ranked) < k:
-                taken = set(ranked) | set(h)
-                ranked += [i for i in self.popular_ if i not in taken][:k - len(ranked)]
-            out.append(ranked)
-        return out
+        return ranked_lists(self.scores(histories), histories, self.popular_, k)
 
 
 @dataclass
