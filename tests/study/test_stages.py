@@ -63,3 +63,14 @@ def test_n_jobs_zero_is_refused():
     with pytest.raises(Exception, match="-1"):
         load_config(preset="twin-small", overrides=["parallel.n_jobs=0"])
     assert json.dumps(load_config(preset="twin").parallel.n_jobs) == "-1"
+
+
+def test_a_shared_unit_asked_twice_in_a_batch_is_computed_once(tmp_path):
+    messages = []
+    store = UnitStore(tmp_path, n_jobs=1)
+    units = [Unit("s1", "fit", {"x": 3}, _double, (3,), shared="fit"),
+             Unit("s2", "same fit", {"x": 3}, _double, (3,), shared="fit"),
+             Unit("s2", "other", {"x": 4}, _double, (4,), shared="fit")]
+    assert store.run(units, messages.append) == [6, 6, 8]
+    assert store.computed == 2 and store.reused == 0
+    assert messages == ["s1: 2 unit(s) to compute, 0 reused, 1 asked twice (computed once)"]

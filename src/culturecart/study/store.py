@@ -155,7 +155,9 @@ class UnitStore:
                 todo.append(i)
         label = label or (units[0].stage if units else "")
         if todo and progress:
-            progress(f"{label}: {len(todo)} unit(s) to compute, {len(units) - len(todo)} reused")
+            shared = sum(len(w) for w in twins.values())
+            progress(f"{label}: {len(todo)} unit(s) to compute, {len(units) - len(todo) - shared} reused"
+                     + (f", {shared} asked twice (computed once)" if shared else ""))
         todo.sort(key=lambda i: -units[i].cost)  # stable: equal costs keep their order
         live = getattr(progress, "units", None)  # a reporter with a live display (see study.run)
         if todo and live:
