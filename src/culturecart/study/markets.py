@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from culturecart.evaluate.bootstrap import bootstrap_statistic
 from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.ranking.analysis import chance_ndcg, mantel_test, mean_interval, paired_test
 from culturecart.ranking.crossmarket import evaluate_run, hofstede_distance, scope_weights
@@ -121,8 +122,6 @@ def rq3(cfg, markets: Markets, base: dict, res, say) -> Stage:
             lift = b[i].mean() - chance
             return float((a[i].mean() - chance) / lift) if lift > 0 else float("nan")
 
-        from culturecart.evaluate.bootstrap import bootstrap_statistic
-
         iv = bootstrap_statistic(cfs, len(a), n_boot=r.n_boot, seed=cfg.seed)
         rows.append({**common, "metric": "cultural_fit_score", "value": iv.estimate, "ci_low": iv.low,
                      "ci_high": iv.high, "test": f"(nDCG@10 - {chance:.4f}) / (local nDCG@10 - {chance:.4f})"})
@@ -170,18 +169,18 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     curve_runs = runs[len(targets) + len(pairs):]
     tidy = []
     if pairs:
-        rows = []
+        profiles, rows = _profiles(cfg), []
         for (t, s), frame in zip(pairs, pair_runs, strict=True):
             test = _test(frame)
             delta, p = paired_test(test["ndcg@10"].to_numpy(), local[t]["ndcg@10"].reindex(test.index).to_numpy(),
                                    r.n_boot, cfg.seed)
             rows.append({"target": t, "source": s, "gain": delta.estimate, "ci_low": delta.low, "ci_high": delta.high,
                          "p_value": p, "hofstede_distance": hofstede_distance(markets[t].country, markets[s].country,
-                                                                              _profiles(cfg))})
+                                                                              profiles)})
         gain = pd.DataFrame(rows)
         gain["p_adjusted"] = benjamini_hochberg(gain["p_value"].to_numpy())
         wide = gain.pivot(index="target", columns="source", values="gain").reindex(index=names, columns=names)
-        dist = pd.DataFrame([[hofstede_distance(markets[a].country, markets[b].country, _profiles(cfg))
+        dist = pd.DataFrame([[hofstede_distance(markets[a].country, markets[b].country, profiles)
                               for b in names] for a in names], index=names, columns=names)
         size = pd.Series({m: len(markets[m].train) for m in names})
         link = mantel_test(wide, dist, size, seed=cfg.seed)
