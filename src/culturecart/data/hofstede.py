@@ -134,6 +134,16 @@ def shipped_hofstede() -> pd.DataFrame:
         {d: float for d in DIMENSIONS})
 
 
+def with_extra_profiles(path: str | Path | None) -> pd.DataFrame:
+    """The shipped scores, with the countries of the Hofstede file at ``path`` (when given) added or replacing
+    theirs."""
+    base = shipped_hofstede()
+    if not path:
+        return base
+    extra = load_hofstede(path)
+    return pd.concat([extra, base[~base.index.isin(extra.index)]])
+
+
 def hofstede_profiles(countries: list[str], path: str | Path | None = None) -> pd.DataFrame:
     """Six-dimension profiles for ``countries`` (ISO alpha-2), from ``path`` or the shipped scores.
 

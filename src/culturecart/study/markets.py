@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from culturecart.data.hofstede import with_extra_profiles
 from culturecart.evaluate.bootstrap import bootstrap_statistic
 from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.ranking.analysis import chance_ndcg, mantel_test, mean_interval, paired_test
@@ -142,16 +143,6 @@ def rq3(cfg, markets: Markets, base: dict, res, say) -> Stage:
         question="RQ3", model=r.model, feature=lambda f: "market:" + f["feature"]))
 
 
-def _profiles(cfg) -> pd.DataFrame:
-    from culturecart.data.hofstede import load_hofstede, shipped_hofstede
-
-    base = shipped_hofstede()
-    if cfg.culture.hofstede_path:
-        extra = load_hofstede(cfg.culture.hofstede_path)
-        base = pd.concat([extra, base[~base.index.isin(extra.index)]])
-    return base
-
-
 def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     r = cfg.ranking
     targets, names = markets.targets("test"), markets.names
@@ -169,7 +160,7 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     curve_runs = runs[len(targets) + len(pairs):]
     tidy = []
     if pairs:
-        profiles, rows = _profiles(cfg), []
+        profiles, rows = with_extra_profiles(cfg.culture.hofstede_path), []
         for (t, s), frame in zip(pairs, pair_runs, strict=True):
             test = _test(frame)
             delta, p = paired_test(test["ndcg@10"].to_numpy(), local[t]["ndcg@10"].reindex(test.index).to_numpy(),

@@ -23,7 +23,7 @@ import yaml
 
 from culturecart.atomic import atomic_write_text, check_output_dir
 from culturecart.data.dataset import Dataset
-from culturecart.data.hofstede import load_hofstede, shipped_hofstede
+from culturecart.data.hofstede import load_hofstede, with_extra_profiles
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.data.validate import require_valid
 from culturecart.encoders.dataset import encode_dataset
@@ -171,10 +171,7 @@ def _check_inputs(cfg: StudyConfig) -> None:
 
 
 def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
-    base = shipped_hofstede()
-    if cfg.culture.hofstede_path:
-        extra = load_hofstede(cfg.culture.hofstede_path)
-        base = pd.concat([extra, base[~base.index.isin(extra.index)]])
+    base = with_extra_profiles(cfg.culture.hofstede_path)
     return base.loc[[c for c in countries if c in base.index]]
 
 
