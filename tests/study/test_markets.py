@@ -117,3 +117,15 @@ def test_bad_markets_input_is_refused_with_a_clear_message(markets_dir, tmp_path
         load_config(preset="twin", overrides=[f"data.markets={markets_dir}"])
     with pytest.raises(ConfigError, match="fractions"):
         load_config(overrides=[f"data.markets={markets_dir}", "ranking.fractions=[0.5,1.5]"])
+
+
+def test_the_culture_scope_reads_the_profiles_it_is_given(markets_dir):
+    from culturecart.data.hofstede import DIMENSIONS, with_extra_profiles
+    from culturecart.ranking.crossmarket import scope_weights
+
+    markets = read_markets(markets_dir)
+    custom = with_extra_profiles(None)
+    custom.loc["JP", list(DIMENSIONS)] = custom.loc["FR", list(DIMENSIONS)]  # a user's file making JP like FR
+    shipped = scope_weights(markets, "fr", "culture", tau=0.2)
+    theirs = scope_weights(markets, "fr", "culture", tau=0.2, profiles=custom)
+    assert theirs["jp"] == pytest.approx(1.0) and shipped["jp"] < 0.5 and theirs["de"] == shipped["de"]

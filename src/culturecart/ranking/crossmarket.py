@@ -58,17 +58,19 @@ def hofstede_distance(a: str | None, b: str | None, profiles: pd.DataFrame | Non
     return float(np.sqrt(np.sum((x[ok] - y[ok]) ** 2) * len(DIMENSIONS) / max(ok.sum(), 1)))
 
 
-def culture_weights(markets: Markets, target: str, tau: float) -> dict[str, float]:
-    """``exp(-d / tau)`` per source market (median distance where a profile is missing)."""
+def culture_weights(markets: Markets, target: str, tau: float,
+                    profiles: pd.DataFrame | None = None) -> dict[str, float]:
+    """``exp(-d / tau)`` per source market (median distance where a profile is missing); ``profiles``: the
+    Hofstede table (default: the shipped scores)."""
     others = [m for m in markets.names if m != target]
-    dist = {m: hofstede_distance(markets[target].country, markets[m].country) for m in others}
+    dist = {m: hofstede_distance(markets[target].country, markets[m].country, profiles) for m in others}
     known = [d for d in dist.values() if not np.isnan(d)]
     fill = float(np.median(known)) if known else 0.0
     return {m: float(np.exp(-(fill if np.isnan(d) else d) / tau)) for m, d in dist.items()}
 
 
 def scope_weights(markets: Markets, target: str, scope: str, source: str | None = None,
-                  tau: float | None = None) -> dict[str, float]:
+                  tau: float | None = None, profiles: pd.DataFrame | None = None) -> dict[str, float]:
     """The sources of a scope with their weights."""
     others = [m for m in markets.names if m != target]
     if scope == "local":
@@ -80,18 +82,21 @@ def scope_weights(markets: Markets, target: str, scope: str, source: str | None 
             raise UsageError(f"scope {scope} needs a source market other than {target!r}; markets: {others}")
         return {source: 1.0} if scope == "pairwise" else {m: 1.0 for m in others if m != source}
     if scope == "culture":
-        return culture_weights(markets, target, tau if tau is not None else tune_tau(markets, target))
+        if tau is None:
+            tau = tune_tau(markets, target, profiles=profiles)
+        return culture_weights(markets, target, tau, profiles)
     raise UsageError(f"unknown scope {scope!r}; valid: {list(SCOPES)}")
 
 
-def tune_tau(markets: Markets, target: str, grid: Sequence[float] = TAU_GRID, seed: int = 0) -> float:
+def tune_tau(markets: Markets, target: str, grid: Sequence[float] = TAU_GRID, seed: int = 0,
+             profiles: pd.DataFrame | None = None) -> float:
     """The culture weights' temperature with the best inner-hold-out nDCG@10 of item-kNN (training data only)."""
     inner_market, held = hold_out_last(markets[target])
     inner = Markets(markets.root, {**markets.markets, target: inner_market})
     users, items, labels = sample_lists(held, markets[target], 99, np.random.default_rng(seed))
     best, best_score = grid[0], -1.0
     for tau in grid:
-        ranker = ItemKNN().fit(inner, target, culture_weights(markets, target, tau))
+        ranker = ItemKNN().fit(inner, target, culture_weights(markets, target, tau, profiles))
         score = _lists_ndcg(ranker.score(users, items), users, labels)
         if score > best_score:
             best, best_score = tau, score

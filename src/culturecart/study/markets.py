@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from culturecart.data.hofstede import with_extra_profiles
+from culturecart.data.hofstede import DIMENSIONS, with_extra_profiles
 from culturecart.evaluate.bootstrap import bootstrap_statistic
 from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.ranking.analysis import chance_ndcg, mantel_test, mean_interval, paired_test
@@ -63,13 +63,14 @@ def fraction_view(markets: Markets, target: str, fraction: float, seed: int) -> 
 
 
 def rank_scope(markets: Markets, target: str, scope: str, source: str | None, model: str, options: dict,
-               fraction: float = 1.0, seed: int = 0) -> pd.DataFrame:
+               fraction: float = 1.0, seed: int = 0, profiles: pd.DataFrame | None = None) -> pd.DataFrame:
     """Fit ``model`` on the target (its ``fraction``) and the scope's sources; per-user valid and test metrics.
 
+    ``profiles``: the Hofstede table of the culture scope (default: the shipped scores).
     Columns: run, userId, ndcg@10, hr@10, rr, cold, candidates (the list's length).
     """
     view = fraction_view(markets, target, fraction, seed)
-    weights = scope_weights(view, target, scope, source)
+    weights = scope_weights(view, target, scope, source, profiles=profiles)
     ranker = create_ranker(model, **options).fit(view, target, weights).with_histories(markets)
     frames = []
     for run in ("valid", "test"):
@@ -85,9 +86,13 @@ def _unit(stage: str, name: str, markets: Markets, target: str, scope: str, sour
     seed = seed if fraction < 1 else 0  # the full data are not drawn: one fit, whatever the seed
     payload = {**base, "target": target, "scope": scope, "source": source, "model": r.model,
                "options": r.model_options, "fraction": fraction, "seed": seed}
+    profiles = None
+    if scope == "culture":  # the only scope that reads the profiles (the user's Hofstede file included)
+        profiles = with_extra_profiles(cfg.culture.hofstede_path)
+        payload["profiles"] = profiles[list(DIMENSIONS)].to_dict()
     cost = (1.0 + (len(markets.names) - 1) * (scope != "local")) * max(fraction, 0.1)
     return Unit(stage, name, payload, rank_scope, (markets, target, scope, source, r.model, r.model_options,
-                                                   fraction, seed), cost=cost, shared="rank")
+                                                   fraction, seed, profiles), cost=cost, shared="rank")
 
 
 def _test(frame: pd.DataFrame) -> pd.DataFrame:
