@@ -64,7 +64,8 @@ def fraction_view(markets: Markets, target: str, fraction: float, seed: int) -> 
 
 def rank_scope(markets: Markets, target: str, scope: str, source: str | None, model: str, options: dict,
                fraction: float = 1.0, seed: int = 0, profiles: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Fit ``model`` on the target (its ``fraction``) and the scope's sources; per-user valid and test metrics.
+    """Fit ``model`` on the target (its ``fraction``) and the scope's sources; per-user test metrics (the study
+    chooses nothing, so the valid lists are not scored).
 
     ``profiles``: the Hofstede table of the culture scope (default: the shipped scores).
     Columns: run, userId, ndcg@10, hr@10, rr, cold, candidates (the list's length).
@@ -72,12 +73,10 @@ def rank_scope(markets: Markets, target: str, scope: str, source: str | None, mo
     view = fraction_view(markets, target, fraction, seed)
     weights = scope_weights(view, target, scope, source, profiles=profiles)
     ranker = create_ranker(model, **options).fit(view, target, weights).with_histories(markets)
-    frames = []
-    for run in ("valid", "test"):
-        per_user = evaluate_run(ranker, markets[target], run)
-        lengths = markets[target].runs[run].drop_duplicates("userId").set_index("userId")["candidates"].str.len()
-        frames.append(per_user.assign(run=run, candidates=lengths.reindex(per_user["userId"]).to_numpy()))
-    return pd.concat(frames, ignore_index=True)[["run", "userId", "ndcg@10", "hr@10", "rr", "cold", "candidates"]]
+    per_user = evaluate_run(ranker, markets[target], "test")
+    lengths = markets[target].runs["test"].drop_duplicates("userId").set_index("userId")["candidates"].str.len()
+    per_user = per_user.assign(run="test", candidates=lengths.reindex(per_user["userId"]).to_numpy())
+    return per_user[["run", "userId", "ndcg@10", "hr@10", "rr", "cold", "candidates"]]
 
 
 def _unit(stage: str, name: str, markets: Markets, target: str, scope: str, source: str | None, cfg, base: dict,

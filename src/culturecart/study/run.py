@@ -140,9 +140,6 @@ def _markets_data(cfg: StudyConfig):
     if not markets.targets("test"):
         raise StudyError(f"{root}: no market has test_run.tsv and test_qrel.tsv, so there is nothing to rank "
                          "(build the layout with `culturecart xmarket split`)")
-    lacking = [m for m in markets.targets("test") if "valid" not in markets[m].runs]
-    if lacking:
-        raise StudyError(f"{root}: markets {lacking} have a test run but no valid_run.tsv / valid_qrel.tsv")
     return markets
 
 
