@@ -1,12 +1,15 @@
 """RQ3-RQ5 on the simulated marketplace, scored against its planted truth (truth.json).
 
-RQ4: the country-interaction logit on clicked impressions (P(buy | click) is the simulator's own
-logit) recovers per-country sensitivities; ``rq4_spearman`` is Spearman's rho between recovered
-coefficients and planted betas over every (country, observable offer feature) pair: price, discount,
-free shipping, premium brand, rating, review count, all in log-odds per catalogue SD in both. The image
-and review indices are learned proxies with an arbitrary scale: they are scored within feature
-(``rq4_index_within_spearman``: across countries) and in ``rq4_spearman_all`` (every feature pooled,
-for transparency). ``rq4_within_feature_spearman`` averages the across-country rho over features.
+RQ4, headline: the **within-feature, across-country recovery**: per feature, Spearman's rho across the
+countries between the recovered slopes of the country-interaction logit (on clicked impressions:
+P(buy | click) is the simulator's own logit) and the planted ones, with a 95% interval from resampling users
+within each country (one-step bootstrap, ``culturecart.culture.recovery``); planted ties (UAI: FR = ES; PDI:
+DE = GB) take their mid-rank and each feature also reports the highest attainable rho
+(``rq4_within_feature``: {feature: [rho, low, high, max_attainable]}; ``rq4_within_feature_mean``: the mean
+over features with its interval). The image and review indices are learned proxies with an arbitrary scale,
+scored within feature only. Secondary, labelled so: ``rq4_pooled_spearman_secondary`` pools every (country,
+observable feature) pair, which mostly measures whether the base size of each feature's effect is recovered
+(price -0.8 vs discount +0.35), not which countries are more sensitive.
 
 RQ3: global / local / culture-conditioned / fine-tuned LightGBM per country. Expected winner: a pooled
 scope (global, culture or finetune) in every country: each country holds 1/8 of the data while the
@@ -41,6 +44,7 @@ from culturecart.culture import (
     sensitivity_design,
     sensitivity_matrix,
 )
+from culturecart.culture.recovery import planted_sensitivities, user_bootstrap, within_feature_recovery
 from culturecart.data import SimulationConfig, write_marketplace
 from culturecart.data.hofstede import shipped_hofstede
 from culturecart.encoders import EncodersConfig
@@ -82,8 +86,10 @@ def main() -> None:
     eff.to_csv(out / "rq4_effects.csv", index=False)
     rq4.heterogeneity.to_csv(out / "rq4_heterogeneity.csv", index=False)
     observable = eff[~eff["feature"].isin(PROXY)]
-    within = {f: float(spearmanr(g["coef"], g["planted"]).statistic) for f, g in eff.groupby("feature")
-              if g["planted"].std() > 1e-9}
+    planted = planted_sensitivities(truth, rq4.countries, list(design.x.columns))
+    within = within_feature_recovery(rq4.effects, user_bootstrap(design, rq4, n_boot=args.n_boot, seed=args.seed),
+                                     planted)
+    within.to_csv(out / "rq4_within_feature.csv", index=False)
     corr = hofstede_correlations(sensitivity_matrix(rq4), profiles, seed=args.seed)
     verdicts = literature_verdicts(corr)
     verdicts.to_csv(out / "rq4_literature.csv", index=False)
@@ -121,11 +127,16 @@ def main() -> None:
     print(rq3.winners.to_string(index=False))
     print(verdicts[["feature", "dimension", "expected_sign", "rho", "p_value", "verdict"]].to_string(index=False))
     print(s.to_string(index=False))
+    print(within.to_string(index=False))
+    per = within[within["feature"] != "mean over features"]
+    mean = within[within["feature"] == "mean over features"].iloc[0]
     emit({
-        "rq4_spearman": round(float(spearmanr(observable["coef"], observable["planted"]).statistic), 4),
-        "rq4_spearman_all": round(float(spearmanr(eff["coef"], eff["planted"]).statistic), 4),
-        "rq4_within_feature_spearman": round(float(np.mean(list(within.values()))), 4),
-        "rq4_index_within_spearman": {f: round(within[f], 3) for f in PROXY if f in within},
+        "rq4_within_feature": {r.feature: [round(r.spearman, 3), round(r.ci_low, 3), round(r.ci_high, 3),
+                                           round(r.max_attainable, 3)] for r in per.itertuples()},
+        "rq4_within_feature_mean": [round(mean["spearman"], 4), round(mean["ci_low"], 4), round(mean["ci_high"], 4)],
+        "rq4_pooled_spearman_secondary": round(float(spearmanr(observable["coef"], observable["planted"]).statistic),
+                                               4),
+        "rq4_pooled_spearman_all_secondary": round(float(spearmanr(eff["coef"], eff["planted"]).statistic), 4),
         "rq4_pd_spearman": round(pd_spearman, 4),
         "rq4_heterogeneity_significant": int((rq4.heterogeneity["p_value"] < 0.05).sum()),
         "rq4_literature_agree": int((verdicts["verdict"] == "agree").sum()),

@@ -131,6 +131,40 @@ def study(
 
 
 @app.command()
+def calibrate(
+    config: Annotated[Path | None, typer.Argument(help="the study's YAML (optional with --preset)")] = None,
+    replicates: Annotated[int, typer.Option("--replicates", min=1, help="null replicates (no cultural "
+                                                                        "differences); 100+ for a false-positive "
+                                                                        "rate within +-0.05")] = 100,
+    planted: Annotated[int | None, typer.Option("--planted", min=1, help="replicates per planted scale (default: "
+                                                                         "a fifth of --replicates, at least 5)")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="the study's output folder: its units are reused and the "
+                                                        "report gains the calibration")] = Path("runs/study"),
+    preset: Annotated[str | None, typer.Option(help="built-in study: twin or twin-small")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="dotted override, e.g. --set "
+                                                                      "calibration.scales=[0.5,1]")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="only the final report path")] = False,
+) -> None:
+    """How far to trust RQ3/RQ4: false-positive rates, power and minimum detectable effects on the study's own data.
+
+    Redraws the purchase labels of the study's RQ4 rows from its fitted logit without country differences (the
+    null) and with them scaled (power), reruns RQ3/RQ4 on each replicate, and adds "How far to trust these
+    answers" to the study's report. Rerun to resume; more replicates add to the stored ones."""
+    from culturecart.study.config import load_config
+    from culturecart.study.run import run_study
+
+    if config is None and preset is None and not overrides:
+        raise UsageError("give a study YAML file, --preset twin or --set data.path=DATASET")
+    extra = [f"calibration.replicates={replicates}"] + ([f"calibration.planted_replicates={planted}"] if planted else [])
+    cfg = load_config(config, preset, [*(overrides or []), *extra])
+    if cfg.data.markets:
+        raise UsageError("calibrate needs an events dataset (data.preset or data.path): a markets folder has no "
+                         "RQ4 logit to draw labels from")
+    result = run_study(cfg, out_dir, quiet=quiet)
+    out.print(f"report: {result.out / 'report.html'}")
+
+
+@app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the dataset to")],
     countries: Annotated[str, typer.Option(help="comma-separated ISO 3166 alpha-2 codes")] = "KR,US,GB,DE,JP,FR,ES,ID",

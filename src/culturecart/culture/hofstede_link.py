@@ -8,6 +8,7 @@ otherwise. Report the number of countries beside every figure.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -19,6 +20,14 @@ from culturecart.culture.literature import literature_table
 from culturecart.data.hofstede import DIMENSIONS
 
 EXACT_MAX = 8
+
+
+@functools.lru_cache(maxsize=EXACT_MAX + 1)
+def all_orderings(n: int) -> np.ndarray:
+    """Every permutation of ``range(n)`` (read-only, shared: built once per size)."""
+    perms = np.array(list(itertools.permutations(range(n))))
+    perms.setflags(write=False)
+    return perms
 
 
 def permutation_spearman(x: np.ndarray, y: np.ndarray, n_perm: int = 20000, seed: int = 0) -> tuple[float, float]:
@@ -37,7 +46,7 @@ def permutation_spearman(x: np.ndarray, y: np.ndarray, n_perm: int = 20000, seed
     rho = float(rx @ ry / denom)
     n = len(rx)
     if n <= EXACT_MAX:
-        perms = np.array(list(itertools.permutations(range(n))))
+        perms = all_orderings(n)
     else:
         rng = np.random.default_rng(seed)
         perms = np.array([rng.permutation(n) for _ in range(n_perm)])

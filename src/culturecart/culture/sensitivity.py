@@ -51,6 +51,7 @@ class SensitivityDesign:
     y: np.ndarray
     meta: pd.DataFrame  # country, user_id, session_id, item_id
     filled: dict[str, int]  # feature -> rows whose missing value was set to the catalogue mean
+    rows: np.ndarray | None = None  # positions of the estimation rows in ``ds.table("events")``
 
 
 def _item_features(items: pd.DataFrame) -> pd.DataFrame:
@@ -112,10 +113,12 @@ def sensitivity_design(ds: Dataset, embeddings: dict[str, Embeddings] | None = N
                        seed: int = 0) -> SensitivityDesign:
     """Standardised offer features for each estimation row (``rows``: ``clicked`` or ``all``)."""
     events = ds.table("events").reset_index(drop=True)
+    positions = np.arange(len(events))
     if rows == "clicked":
         if "clicked" not in events:
             raise ValueError("rows='clicked' needs a 'clicked' column in events; use rows='all'")
-        events = events[events["clicked"].fillna(0).astype(float) > 0].reset_index(drop=True)
+        clicked = (events["clicked"].fillna(0).astype(float) > 0).to_numpy()
+        events, positions = events[clicked].reset_index(drop=True), positions[clicked]
     elif rows != "all":
         raise ValueError(f"rows must be 'clicked' or 'all', not {rows!r}")
     if events.empty:
@@ -146,7 +149,7 @@ def sensitivity_design(ds: Dataset, embeddings: dict[str, Embeddings] | None = N
                if users is not None and "country" in users else np.full(len(events), None))
     meta = pd.DataFrame({"country": country, "user_id": events["user_id"].astype(str).to_numpy(),
                          "session_id": events["session_id"].astype(str).to_numpy(), "item_id": item_ids})
-    return SensitivityDesign(x, y, meta, filled)
+    return SensitivityDesign(x, y, meta, filled, positions)
 
 
 @dataclass

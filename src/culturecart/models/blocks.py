@@ -78,6 +78,11 @@ class RowBlock(NDArrayOperatorsMixin):
             return self.table[self.index[key]]
         return RowBlock(self.table, self.index[key])
 
+    def compact(self) -> RowBlock:
+        """The same rows over a table of only the rows they use (to send a small subset to another process)."""
+        used, index = np.unique(self.index, return_inverse=True)
+        return RowBlock(self.table[used], index.ravel())
+
     def gather(self, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
         """The values of ``rows`` as a new array."""
         return np.take(self.table, self.index[rows], axis=0)

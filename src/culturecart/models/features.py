@@ -75,6 +75,10 @@ class ModalityData:
                        present={m: p[idx] for m, p in self.present.items()}, y=self.y[idx],
                        meta=self.meta.iloc[idx].reset_index(drop=True))
 
+    def compact(self) -> ModalityData:
+        """The same rows holding only the table rows they use (a subset shipped to a worker stays small)."""
+        return replace(self, blocks={m: b.compact() if isinstance(b, RowBlock) else b for m, b in self.blocks.items()})
+
     def select(self, modalities: Iterable[str]) -> ModalityData:
         """Only the given modalities (unknown or absent ones raise ``KeyError`` naming them)."""
         wanted = list(modalities)

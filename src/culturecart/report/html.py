@@ -1,6 +1,7 @@
 """The study report: one self-contained HTML file (inline CSS, figures as embedded PNG, no scripts).
 
-Sections (ids): ``summary``, ``rq1``, ``rq2``, ``rq3``, ``rq4``, ``rq5``, ``matching`` (when run), ``methods``,
+Sections (ids): ``summary``, ``rq1``, ``rq2``, ``rq3``, ``rq4``, ``rq5``, ``trust`` (after ``culturecart calibrate``),
+``matching`` (when run), ``methods``,
 ``caveats``. The summary answers each research question in plain words with the numbers behind it.
 """
 
@@ -124,6 +125,8 @@ def _rq3(res) -> tuple[str, str]:
             + f"; {sig} of these wins are significant after Benjamini-Hochberg correction (DeLong, winner vs "
             f"runner-up). The global model's median cultural-fit score is {_fmt(cfs.median(), 3)} "
             "(1 = as good as the best country-specific model).")
+    if _family(res, "rq3"):
+        text += f" Calibration: a country-aware scope winning significantly has a {_family(res, 'rq3')} on this data."
     align = res.tables.get("rq4_alignment")
     if align is not None and align["alignment"].notna().any():
         text += (f" Median alignment of the global model's implied sensitivities with literature expectations: "
@@ -134,42 +137,162 @@ def _rq3(res) -> tuple[str, str]:
     return text, body
 
 
+def _mde_note(detectable: pd.DataFrame | None, feature: str) -> str:
+    if detectable is None or detectable.empty or feature not in set(detectable["feature"]):
+        return ""
+    mde = float(detectable.set_index("feature").loc[feature, "mde_80"])
+    return f" (MDE {_fmt(mde, 2)} log-odds per SD)" if np.isfinite(mde) else " (MDE beyond the planted range)"
+
+
+def _heterogeneity_verdicts(het: pd.DataFrame, res) -> pd.DataFrame:
+    """The Wald tests with their verdict, and the calibration's false-positive rate and MDE when it ran."""
+    det = res.tables.get("calibration_detectable")
+    fpr = res.tables.get("calibration_fpr")
+    out = het.copy()
+    out["test"] = "cluster-robust Wald, equal slopes across countries"
+    out["verdict"] = ["differs" if p < 0.05 else "inconclusive" + _mde_note(det, f)
+                      for f, p in zip(out["feature"], out["p_value"], strict=True)]
+    if fpr is not None and "heterogeneity" in set(fpr["family"]):
+        row = fpr.set_index("family").loc["heterogeneity"]
+        out["false_positive_rate"] = f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
+    return out
+
+
+def _recovery_sentence(rec: pd.DataFrame) -> str:
+    mean = rec[rec["feature"] == "mean over features"].iloc[0]
+    per = rec[rec["feature"] != "mean over features"]
+    return (f" On this simulation, the order of the countries by their sensitivity to each feature is recovered with "
+            f"Spearman {_fmt(mean['spearman'], 2)} (mean over {len(per)} features; 95% user-bootstrap interval "
+            f"{_fmt(mean['ci_low'], 2)}-{_fmt(mean['ci_high'], 2)}); per feature: "
+            + ", ".join(f"{r.feature} {_fmt(r.spearman, 2)} [{_fmt(r.ci_low, 2)}, {_fmt(r.ci_high, 2)}]"
+                        for r in per.itertuples()) + ".")
+
+
 def _rq4(res) -> tuple[str, str]:
     e, het, ver = (res.tables.get(k) for k in ("rq4_effects", "rq4_heterogeneity", "rq4_literature"))
     if e is None or e.empty:
         return "RQ4 was not run.", "<p>RQ4 was not run.</p>"
     n_c = e["country"].nunique()
-    sig = het[het["p_value"] < 0.05]["feature"].tolist() if het is not None else []
+    het = _heterogeneity_verdicts(het, res) if het is not None else None
+    sig = het[het["verdict"] == "differs"]["feature"].tolist() if het is not None else []
+    inconclusive = het[het["verdict"] != "differs"]["verdict"].tolist() if het is not None else []
     v = ver["verdict"].value_counts().to_dict() if ver is not None else {}
     text = (f"Sensitivities estimated for {n_c} countries. Features whose effect differs across countries "
-            f"(Wald test, p < 0.05): {', '.join(sig) or 'none'}. Against prior research: "
-            f"{v.get('agree', 0)} agree, {v.get('disagree', 0)} disagree, {v.get('inconclusive', 0)} inconclusive "
-            f"(permutation tests over {n_c} countries, so wide uncertainty).")
+            f"(Wald test, p < 0.05): {', '.join(sig) or 'none'}.")
+    if res.tables.get("calibration_detectable") is not None and inconclusive:
+        text += " The others are inconclusive: " + "; ".join(
+            f"{f}{_mde_note(res.tables['calibration_detectable'], f)}"
+            for f in het[het["verdict"] != "differs"]["feature"]) + "."
+    text += (f" Against prior research: {v.get('agree', 0)} agree, {v.get('disagree', 0)} disagree, "
+             f"{v.get('inconclusive', 0)} inconclusive (permutation tests over {n_c} countries, so wide uncertainty).")
+    rec = res.tables.get("rq4_recovery")
+    if rec is not None and not rec.empty:
+        text += _recovery_sentence(rec)
     truth = res.truth
     if truth:
         from scipy.stats import spearmanr
 
-        proxy = {"image_index": "image_appeal", "review_index": "review_quality"}
-        obs = e[~e["feature"].isin(proxy)]
-        planted = [truth["countries"][r.country]["sensitivity"].get(r.feature, np.nan) for r in obs.itertuples()]
-        ok = np.isfinite(planted)
-        if ok.sum() > 3:
-            rho = spearmanr(obs["coef"][ok], np.asarray(planted)[ok]).statistic
-            text += f" On this simulation, recovered vs planted sensitivities: Spearman {rho:.2f}."
+        from culturecart.culture.recovery import planted_sensitivities
+
+        planted = planted_sensitivities(truth, sorted(e["country"].unique()), [
+            f for f in e["feature"].unique() if f not in ("image_index", "review_index")])
+        long = planted.rename_axis("country").reset_index().melt(id_vars="country", var_name="feature",
+                                                                  value_name="planted")
+        both = e.merge(long, on=["country", "feature"])
+        if len(both) > 3:
+            rho = spearmanr(both["coef"], both["planted"]).statistic
+            text += (f" Secondary, pooled over every observable feature and country (it mostly reflects whether "
+                     f"the features' base effects are told apart): Spearman {rho:.2f}.")
     body = _p(text) + _img(plots.sensitivity_heatmap(e), "sensitivity heatmap")
+    if rec is not None and not rec.empty:
+        body += ("<h3>Within-feature recovery: estimated vs planted order of the countries</h3>"
+                 "<p class='muted'>Spearman's rho across countries per feature; planted ties take their mid-rank, "
+                 "so max_attainable (a tie-free estimate agreeing everywhere else) can be below 1. Intervals: "
+                 "users resampled within country (one-step bootstrap); the resamples carry the estimation noise "
+                 "twice, so they lean low.</p>" + _table(rec))
     sens = res.tables.get("rq4_sensitivity")
     if ver is not None and sens is not None:
         from culturecart.data.hofstede import shipped_hofstede
 
         body += "<h3>Hofstede dimension vs sensitivity, with the literature's expected direction</h3>"
         body += _img(plots.hofstede_scatter(sens, shipped_hofstede(), ver), "Hofstede scatter")
-        body += _table(ver[["feature", "dimension", "expected_sign", "evidence", "rho", "p_value", "n_countries",
-                            "verdict", "source", "note"]])
+        cols = ["feature", "dimension", "expected_sign", "evidence", "rho", "p_value", "p_adjusted", "n_countries",
+                "verdict", "source", "note"]
+        lit = ver[[c for c in cols if c in ver]].copy()
+        lit.insert(lit.columns.get_loc("rho"), "test", "Spearman, exact permutation")
+        fpr = res.tables.get("calibration_fpr")
+        if fpr is not None and "literature" in set(fpr["family"]):
+            row = fpr.set_index("family").loc["literature"]
+            lit["false_positive_rate"] = f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
+        body += _table(lit)
     body += "<h3>Heterogeneity tests</h3>" + _table(het)
     body += "<h3>Coefficients and average marginal effects (cluster-robust 95% CI)</h3>" + _table(e, 80)
     if "rq4_partial_dependence" in res.tables:
         body += "<h3>Model-agnostic: partial-dependence slopes of the global model</h3>"
         body += _table(res.tables["rq4_partial_dependence"], 60)
+    return text, body
+
+
+def _family(res, family: str) -> str:
+    fpr = res.tables.get("calibration_fpr")
+    if fpr is None or family not in set(fpr["family"]):
+        return ""
+    r = fpr.set_index("family").loc[family]
+    return f"false-positive rate {_fmt(r['fpr'], 3)} (95% CI {_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)})"
+
+
+def _trust(res) -> tuple[str, str]:
+    fpr, settings = res.tables.get("calibration_fpr"), res.tables.get("calibration_settings")
+    if fpr is None or settings is None:
+        return "", ""
+    st = settings.iloc[0]
+    power, det = res.tables.get("calibration_power"), res.tables.get("calibration_detectable")
+    rec, need = res.tables.get("calibration_recovery"), res.tables.get("calibration_users_recovery")
+    text = (f"Calibration on this data's own rows: {int(st['null_replicates'])} replicates with labels redrawn "
+            f"from the fitted model without country differences, {int(st['planted_replicates'])} with its "
+            "differences planted at several scales, each analysed as the study does. False-positive rates: "
+            + "; ".join(f"{r.family} {_fmt(r.fpr, 3)} (nominal {_fmt(r.nominal, 2)}, 95% CI to {_fmt(r.ci_high, 3)})"
+                        for r in fpr.itertuples()) + ".")
+    if power is not None and not power.empty:
+        one = power[(power["family"] == "heterogeneity") & (power["scale"] == 1.0)]
+        if len(one):
+            text += (f" If the fitted differences are real, the heterogeneity tests detect {_fmt(one['power'].iloc[0], 2)}"
+                     " of them.")
+    if det is not None and not det.empty:
+        text += (" Minimum detectable cross-country SD of a slope at 80% power (log-odds per catalogue SD): "
+                 + ", ".join(f"{r.feature} {_fmt(r.mde_80, 2)}" for r in det.itertuples()) + "; users per country "
+                 "for 80% power at the fitted differences: " + ", ".join(
+                     f"{r.feature} {r.users_per_country_80:,.0f}" if np.isfinite(r.users_per_country_80)
+                     else f"{r.feature} (none planted)" for r in det.itertuples())
+                 + f" (now {st['users_per_country']:,.0f}).")
+    if rec is not None and not rec.empty:
+        one = rec[(rec["scale"] == 1.0) & (rec["feature"] == "all")]
+        if len(one):
+            r = one.iloc[0]
+            text += (f" At the fitted differences the countries' order within a feature is recovered with Spearman "
+                     f"{_fmt(r['spearman'], 2)} (95% CI {_fmt(r['ci_low'], 2)}-{_fmt(r['ci_high'], 2)}).")
+            actual = res.tables.get("rq4_recovery")
+            if actual is not None and not actual.empty:
+                a = actual[actual["feature"] == "mean over features"].iloc[0]
+                text += (f" Against the simulation's planted truth the study recovered {_fmt(a['spearman'], 2)}.")
+    text += (f" With {int(st['countries'])} countries a Hofstede correlation needs |rho| >= "
+             f"{_fmt(st['rho_critical'], 3)} to be significant, however precise the estimates.")
+    body = _p(text)
+    if power is not None and not power.empty:
+        body += _img(plots.power_curve(fpr, power), "false-positive rate and power curve")
+    body += "<h3>False-positive rate per test family (null replicates)</h3>" + _table(fpr)
+    if power is not None and not power.empty:
+        body += "<h3>Power: share of planted differences detected, per scale</h3>" + _table(power)
+    if det is not None and not det.empty:
+        body += ("<h3>Minimum detectable effects and users needed</h3><p class='muted'>Noncentral chi-square fit of "
+                 "each feature's Wald statistics over the planted scales; MDE = cross-country SD of the slope "
+                 "detected with 80% power; users per country for 80% power at the fitted differences.</p>"
+                 + _table(det))
+    if rec is not None and not rec.empty:
+        body += "<h3>Within-feature recovery per planted scale</h3>" + _table(rec, 60)
+    if need is not None and not need.empty:
+        body += ("<h3>Users per country for a within-feature Spearman of 0.8 (at the fitted differences)</h3>"
+                 + _table(need))
     return text, body
 
 
@@ -321,6 +444,18 @@ def _methods(res) -> str:
         "Hofstede's dimensions with exact permutation p-values; verdicts against the literature table.",
         f"RQ5: target fractions {c.rq5.fractions}, arms {', '.join(c.rq5.arms)}, {c.rq5.seeds} seeds; mean with "
         "t intervals; data-equivalent value by interpolation on the local learning curve.",
+    ]
+    if res.tables.get("calibration_settings") is not None:
+        items.append(
+            f"Calibration (parametric bootstrap): the RQ4 rows kept as they are, labels redrawn {c.calibration.replicates} "
+            "times from the logit without country terms (one intercept, one slope per feature) and "
+            f"{c.calibration.per_scale} times per scale {c.calibration.scales} from the fitted country differences "
+            "times the scale; each replicate runs the RQ4 logit, Wald and permutation tests, literature verdicts"
+            + (" and RQ3's scopes on the same rows" if c.calibration.rq3 and c.rq3.enabled else "")
+            + f"; tests at {c.calibration.alpha} (literature verdicts at {c.rq4.alpha}); false-positive rates with "
+            "Wilson intervals at the replicate-clustered effective number of tests; MDE from a noncentral "
+            "chi-square fit of the Wald statistics.")
+    items += [
         f"Run: {res.units_computed} unit(s) computed and {res.units_reused} reused from an earlier run, "
         f"{res.seconds:.0f} s; seed {c.seed}; parallel backend {c.parallel.backend} x {c.parallel.n_jobs}.",
     ]
@@ -334,7 +469,8 @@ def write_report(res, path: str | Path) -> Path:
     markets = getattr(res, "kind", "events") == "markets"
     sections = (("rq1", lambda r: _cannot("rq1")), ("rq2", lambda r: _cannot("rq2")), ("rq3", _rq3_markets),
                 ("rq4", lambda r: _cannot("rq4")), ("rq5", _rq5_markets)) if markets else (
-        ("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5), ("matching", _matching))
+        ("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5), ("trust", _trust),
+        ("matching", _matching))
     for key, fn in sections:
         answers[key], bodies[key] = fn(res)
     titles = {"rq1": "RQ1 - Does fusing modalities predict purchases better than any one modality?",
@@ -342,6 +478,7 @@ def write_report(res, path: str | Path) -> Path:
               "rq3": "RQ3 - One global model, or local / culture-aware models?",
               "rq4": "RQ4 - Which features is each culture sensitive to, and does it match prior research?",
               "rq5": "RQ5 - How much does adding a country's data help?",
+              "trust": "How far to trust these answers",
               "matching": "Product matching"}
     shown = [k for k in titles if bodies.get(k)]
     caveats = list(dict.fromkeys(res.notes + [

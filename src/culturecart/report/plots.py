@@ -184,3 +184,21 @@ def gain_heatmap(gain: pd.DataFrame) -> str:
            title="Gain vs cultural distance")
     fig.tight_layout()
     return to_data_uri(fig)
+
+
+def power_curve(fpr: pd.DataFrame, power: pd.DataFrame, target: float = 0.8) -> str:
+    """Share of tests significant per family against the planted scale: the null (0) is the false-positive rate."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    null = fpr.rename(columns={"fpr": "power"}).assign(scale=0.0)
+    both = pd.concat([null[["family", "scale", "power", "ci_low", "ci_high"]],
+                      power[["family", "scale", "power", "ci_low", "ci_high"]]], ignore_index=True)
+    for fam, g in both.groupby("family"):
+        g = g.sort_values("scale")
+        ax.errorbar(g["scale"], g["power"], yerr=[g["power"] - g["ci_low"], g["ci_high"] - g["power"]],
+                    marker="o", ms=4, lw=1.4, capsize=3, label=fam)
+    ax.axhline(target, c="grey", ls=":", lw=1)
+    ax.axhline(0.05, c="grey", ls="--", lw=0.8)
+    ax.set(xlabel="planted country differences (x the fitted ones; 0 = none)", ylabel="share significant",
+           ylim=(0, 1.02), title="False-positive rate (at 0) and power")
+    ax.legend(fontsize=8)
+    return to_data_uri(fig)

@@ -91,6 +91,7 @@ class RQ4Section(_Section):
     features: list[str] | None = None
     min_rows: int = Field(100, ge=10)
     alpha: float = Field(0.1, gt=0, lt=1, description="significance level of the literature verdicts")
+    n_boot: int = Field(200, ge=10, description="user bootstrap resamples of the slopes (recovery intervals)")
 
 
 class RQ5Section(_Section):
@@ -134,6 +135,30 @@ class RankingSection(_Section):
         return sorted(set(value))
 
 
+class CalibrationSection(_Section):
+    """Calibration replicates (``culturecart calibrate``): false-positive rates and power of RQ3/RQ4."""
+
+    replicates: int = Field(0, ge=0, description="null replicates (labels with no cultural differences); 0 = off")
+    planted_replicates: int | None = Field(None, ge=1, description="replicates per planted scale (default: a "
+                                                                    "fifth of replicates, at least 5)")
+    scales: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0],
+                                description="the fitted country differences times these factors (power)")
+    alpha: float = Field(0.05, gt=0, lt=1, description="level of the heterogeneity and Hofstede tests")
+    rq3: bool = Field(True, description="also rerun RQ3's scope comparison on each replicate")
+
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, value: list[float]) -> list[float]:
+        bad = [s for s in value if not s > 0]
+        if bad or not value:
+            raise ValueError(f"scales must be positive factors (the null, 0, always runs), got {value}")
+        return sorted(set(value))
+
+    @property
+    def per_scale(self) -> int:
+        return self.planted_replicates or max(5, self.replicates // 5)
+
+
 class ParallelSection(_Section):
     n_jobs: int = Field(-1, ge=-1, description="units computed at once, -1 = one per core (with dask or ray: "
                                               "tasks in flight)")
@@ -170,6 +195,7 @@ class StudyConfig(_Section):
     rq5: RQ5Section = Field(default_factory=RQ5Section)
     matching: MatchingSection = Field(default_factory=MatchingSection)
     ranking: RankingSection = Field(default_factory=RankingSection)
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection)
     parallel: ParallelSection = Field(default_factory=ParallelSection)
 
 

@@ -296,8 +296,12 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
             stages.append(stage.rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say))
         if cfg.rq5.enabled:
             stages.append(stage.rq5(cfg, data, split, profiles, base, res, say))
-    elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled:
-        res.notes.append("Fewer than two countries: RQ3-RQ5 (culture analyses) were skipped.")
+        if cfg.calibration.replicates:
+            from culturecart.study.calibrate import calibration
+
+            stages.append(calibration(cfg, ds, emb, data, split, profiles, base, res, say))
+    elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled or cfg.calibration.replicates:
+        res.notes.append("Fewer than two countries: RQ3-RQ5 (culture analyses) and their calibration were skipped.")
     if cfg.matching.enabled:
         # The folds read the titles and images the study's encoding has just cached (the same files and texts).
         stages.append(stage.matching(cfg, ds, base, res, say, cache=enc.cache_dir))

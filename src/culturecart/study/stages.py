@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
+from culturecart.culture.recovery import planted_sensitivities, user_bootstrap, within_feature_recovery
 from culturecart.culture.rq3 import score_scopes
 from culturecart.culture.scopes import ScopedModel, fit_scope
 from culturecart.culture.sensitivity import (
@@ -34,6 +35,7 @@ from culturecart.culture.transfer import summarise_transfer, transfer_rows, tran
 from culturecart.data.dataset import Dataset
 from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
 from culturecart.evaluate.metrics import get_metric_spec
+from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
@@ -98,7 +100,8 @@ def _frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records) if records else pd.DataFrame()
 
 
-def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min_rows: int, seed: int) -> dict:
+def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min_rows: int, seed: int,
+              n_boot: int) -> dict:
     from threadpoolctl import threadpool_limits
 
     # One BLAS thread: the iterative fit's last digits would otherwise depend on the worker's thread budget.
@@ -109,9 +112,10 @@ def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min
             res = country_logit(design, min_rows=min_rows)
         except ValueError as err:  # not estimable on this data: a result to report, not a failure
             return {"error": str(err)}
+        boot = user_bootstrap(design, res, n_boot=n_boot, seed=seed)
     return {"effects": _records(res.effects), "heterogeneity": _records(res.heterogeneity),
             "intercepts": {k: float(v) for k, v in res.intercepts.items()}, "countries": res.countries,
-            "warnings": [str(w.message) for w in caught]}
+            "bootstrap": boot.to_dict("list"), "warnings": [str(w.message) for w in caught]}
 
 
 def _pooled_model(files: dict[str, bytes]) -> PurchaseModel:
@@ -299,16 +303,24 @@ def _score_rq3(preds, test, model, c, seed) -> dict:
     return {"table": _records(result.table), "winners": _records(result.winners)}
 
 
+def rq4_rows(cfg, ds: Dataset) -> str:
+    """The RQ4 estimation rows: ``rq4.rows``, where ``auto`` means the clicked impressions when the data has
+    clicks with both outcomes among them (P(buy | click)), else every row."""
+    if cfg.rq4.rows != "auto":
+        return cfg.rq4.rows
+    ev = ds.events
+    clicked = ev["clicked"].fillna(0).astype(float) > 0 if "clicked" in ev else None
+    return "clicked" if clicked is not None and clicked.sum() > 0 and ev.loc[clicked, "purchased"].nunique() == 2 \
+        else "all"
+
+
 def rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say) -> Stage:
     c = cfg.rq4
-    rows = c.rows
-    if rows == "auto":
-        ev = ds.events
-        rows = "clicked" if "clicked" in ev and ev["clicked"].fillna(0).astype(float).sum() > 0 and \
-            ev.loc[ev["clicked"].fillna(0).astype(float) > 0, "purchased"].nunique() == 2 else "all"
+    rows = rq4_rows(cfg, ds)
     tidy = []
-    [logit] = yield [Unit("rq4", "logit", {**base, "rows": rows, "features": c.features, "min_rows": c.min_rows},
-                          _rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed), cost=1.0)]
+    [logit] = yield [Unit("rq4", "logit", {**base, "rows": rows, "features": c.features, "min_rows": c.min_rows,
+                                           "bootstrap": c.n_boot},
+                          _rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed, c.n_boot), cost=1.0)]
     if "error" in logit:
         res.notes.append(f"RQ4 logit not estimated: {logit['error']}")
     else:
@@ -318,9 +330,19 @@ def rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say) -> Stage:
         sens = sensitivity_matrix(result)
         corr = hofstede_correlations(sens, profiles, seed=cfg.seed)
         verdicts = literature_verdicts(corr, alpha=c.alpha)
+        result.heterogeneity["p_adjusted"] = benjamini_hochberg(result.heterogeneity["p_value"])
+        corr["p_adjusted"] = benjamini_hochberg(corr["p_value"])
+        verdicts["p_adjusted"] = benjamini_hochberg(verdicts["p_value"])
         res.tables.update(rq4_effects=result.effects, rq4_heterogeneity=result.heterogeneity,
                           rq4_hofstede=corr, rq4_literature=verdicts,
                           rq4_sensitivity=sens.rename_axis("country").reset_index())
+        if res.truth and logit.get("bootstrap"):
+            planted = planted_sensitivities(res.truth, result.countries, result.effects["feature"].unique())
+            recovered = within_feature_recovery(result.effects, pd.DataFrame(logit["bootstrap"]), planted)
+            res.tables["rq4_recovery"] = recovered
+            tidy.append(_tidy(recovered.rename(columns={"spearman": "value"}).assign(
+                metric="within_feature_spearman_vs_planted", test="user bootstrap (one-step), percentile"),
+                question="RQ4", model="logit"))
         e = result.effects
         tidy += [_tidy(e.rename(columns={"coef": "value"}).assign(metric="logit_coef", test="cluster-robust Wald"),
                        question="RQ4", model="logit"),
