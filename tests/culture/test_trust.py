@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
@@ -6,10 +7,12 @@ from statsmodels.stats.proportion import proportion_confint
 from culturecart.culture.calibration import Generative
 from culturecart.culture.trust import (
     _mean_spearman,
+    calibrated_p_values,
     claim_outcomes,
     clustered_rate,
     detectable_effects,
     false_positive_rates,
+    null_reference,
     rho_critical,
     users_for_recovery,
 )
@@ -116,3 +119,36 @@ def test_users_for_recovery_need_more_users_for_noisier_estimates():
 def test_no_replicates_give_an_empty_outcome_table_with_its_columns():
     assert list(claim_outcomes([], _gen(), shipped_hofstede(), 0.05, 0.1).columns) == [
         "family", "test", "scale", "replicate", "significant", "detected"]
+
+
+def _het_replicates(scale_stats: dict[float, np.ndarray], df: int) -> list[dict]:
+    return [{"scale": s, "replicate": r, "error": None,
+             "heterogeneity": {"feature": ["discount_rate"], "wald_chi2": [float(w)], "df": [df],
+                               "p_value": [float(stats.chi2.sf(w, df))]}}
+            for s, ws in scale_stats.items() for r, w in enumerate(ws)]
+
+
+def test_calibrated_p_counts_null_statistics_at_least_the_observed_one():
+    reps = _het_replicates({0.0: np.array([1.0, 2.0, 3.0, 4.0])}, df=3)
+    observed = pd.DataFrame({"feature": ["discount_rate"], "wald_chi2": [3.0], "df": [3], "p_value": [0.39]})
+    out = calibrated_p_values(observed, reps).iloc[0]
+    assert out["p_calibrated"] == pytest.approx((1 + 2) / (1 + 4)) and out["null_replicates"] == 4
+
+
+def test_an_over_rejecting_test_is_rescaled_before_its_power_is_modelled():
+    # Cluster-robust errors too small by a factor sqrt(2): every Wald statistic doubles, null ones included.
+    gen, df, lam1 = _gen(), 4, 8.0
+    rng = np.random.default_rng(2)
+    reps = _het_replicates({0.0: 2 * stats.chi2.rvs(df, size=400, random_state=rng),
+                            **{s: 2 * stats.ncx2.rvs(df, s * s * lam1, size=400, random_state=rng)
+                               for s in (0.5, 1.0, 2.0)}}, df)
+    ref = null_reference(reps).iloc[0]
+    assert ref["inflation"] == pytest.approx(2.0, rel=0.1)
+    assert ref["critical"] == pytest.approx(2 * stats.chi2.ppf(0.95, df), rel=0.1)
+    row = detectable_effects(reps, gen, users_per_country=50).iloc[0]
+    assert row["noncentrality_1"] == pytest.approx(lam1, rel=0.15)
+    # Power at scale 1 is judged with the calibrated threshold: it matches the noncentral model.
+    assert row["empirical_power_1"] == pytest.approx(row["power_1"], abs=0.07)
+    outcomes = claim_outcomes(reps, gen, shipped_hofstede().loc[list(gen.countries)], 0.05, 0.1)
+    fpr = false_positive_rates(outcomes, {}).set_index("family").loc["heterogeneity"]
+    assert fpr["ci_low"] > 0.15  # the asymptotic test's over-rejection is what the null replicates show

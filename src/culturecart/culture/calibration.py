@@ -40,7 +40,12 @@ import pandas as pd
 import statsmodels.api as sm
 
 from culturecart.culture.hofstede_link import hofstede_correlations, literature_verdicts
-from culturecart.culture.sensitivity import SensitivityDesign, country_logit, sensitivity_matrix
+from culturecart.culture.sensitivity import (
+    SensitivityDesign,
+    SensitivityResult,
+    country_logit,
+    sensitivity_matrix,
+)
 
 BASELINE = "baseline_propensity"
 
@@ -110,9 +115,11 @@ def estimable(design: SensitivityDesign, countries) -> SensitivityDesign:
                              None if design.rows is None else design.rows[keep])
 
 
-def fit_generative(design: SensitivityDesign, min_rows: int = 100) -> Generative:
-    """Fit the null (pooled) and the country-interaction logit that replicates draw their labels from."""
-    fitted = country_logit(design, min_rows=min_rows)
+def fit_generative(design: SensitivityDesign, min_rows: int = 100,
+                   fitted: SensitivityResult | None = None) -> Generative:
+    """Fit the null (pooled) and the country-interaction logit that replicates draw their labels from
+    (``fitted``: that logit, when already fitted on ``design``)."""
+    fitted = fitted or country_logit(design, min_rows=min_rows)
     rows = estimable(design, fitted.countries)
     features = tuple(rows.x.columns)
     null = sm.Logit(rows.y, sm.add_constant(rows.x.to_numpy(), has_constant="add")).fit(disp=0, method="newton",

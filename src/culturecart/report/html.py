@@ -132,7 +132,12 @@ def _rq3(res) -> tuple[str, str]:
         text += (f" Median alignment of the global model's implied sensitivities with literature expectations: "
                  f"{_fmt(align['alignment'].median(), 2)}.")
     body = _p(text) + _img(plots.forest(t), "per-country forest plot")
-    body += "<h3>Winner per country</h3>" + _table(w)
+    winners = w.copy()
+    winners.insert(winners.columns.get_loc("p_value") if "p_value" in winners else len(winners.columns), "test",
+                   "DeLong, winner vs runner-up; BH across countries")
+    if _family(res, "rq3"):
+        winners["false_positive_rate"] = _family(res, "rq3").replace("false-positive rate ", "")
+    body += "<h3>Winner per country</h3>" + _table(winners)
     body += "<h3>Per-country table</h3>" + _table(t.drop(columns=["question"]), 80)
     return text, body
 
@@ -145,16 +150,30 @@ def _mde_note(detectable: pd.DataFrame | None, feature: str) -> str:
 
 
 def _heterogeneity_verdicts(het: pd.DataFrame, res) -> pd.DataFrame:
-    """The Wald tests with their verdict, and the calibration's false-positive rate and MDE when it ran."""
-    det = res.tables.get("calibration_detectable")
-    fpr = res.tables.get("calibration_fpr")
+    """The Wald tests with their verdict, and the calibration's false-positive rate, calibrated p and MDE.
+
+    With 20+ null replicates the verdict reads the calibrated (parametric-bootstrap) p-value; with fewer, the
+    asymptotic one, flagged when the calibration shows that it rejects too often on this data."""
+    from culturecart.culture.trust import MIN_NULL
+
+    det, fpr = res.tables.get("calibration_detectable"), res.tables.get("calibration_fpr")
+    cal = res.tables.get("calibration_calibrated_p")
     out = het.copy()
     out["test"] = "cluster-robust Wald, equal slopes across countries"
-    out["verdict"] = ["differs" if p < 0.05 else "inconclusive" + _mde_note(det, f)
-                      for f, p in zip(out["feature"], out["p_value"], strict=True)]
+    calibrated = cal is not None and not cal.empty and bool((cal["null_replicates"] >= MIN_NULL).all())
+    if cal is not None and not cal.empty:
+        out = out.merge(cal[["feature", "p_calibrated", "null_replicates"]], on="feature", how="left")
+    used = out["p_calibrated"] if calibrated else out["p_value"]
+    over = ""
     if fpr is not None and "heterogeneity" in set(fpr["family"]):
         row = fpr.set_index("family").loc["heterogeneity"]
         out["false_positive_rate"] = f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
+        if not calibrated and row["ci_low"] > row["nominal"]:
+            over = (f" (asymptotic p; on this data it rejects a true null {row['fpr']:.0%} of the time: run 20+ "
+                    "calibration replicates for a calibrated p)")
+    out["verdict"] = ["differs" + over if p < 0.05 else "inconclusive" + _mde_note(det, f)
+                      for f, p in zip(out["feature"], used, strict=True)]
+    out["verdict_p"] = "calibrated" if calibrated else "asymptotic"
     return out
 
 
@@ -174,15 +193,18 @@ def _rq4(res) -> tuple[str, str]:
         return "RQ4 was not run.", "<p>RQ4 was not run.</p>"
     n_c = e["country"].nunique()
     het = _heterogeneity_verdicts(het, res) if het is not None else None
-    sig = het[het["verdict"] == "differs"]["feature"].tolist() if het is not None else []
-    inconclusive = het[het["verdict"] != "differs"]["verdict"].tolist() if het is not None else []
+    sig = het[het["verdict"].str.startswith("differs")]["feature"].tolist() if het is not None else []
+    inconclusive = het[~het["verdict"].str.startswith("differs")]["feature"].tolist() if het is not None else []
     v = ver["verdict"].value_counts().to_dict() if ver is not None else {}
+    kind = het["verdict_p"].iloc[0] if het is not None and len(het) else "asymptotic"
     text = (f"Sensitivities estimated for {n_c} countries. Features whose effect differs across countries "
-            f"(Wald test, p < 0.05): {', '.join(sig) or 'none'}.")
+            f"(Wald test, {kind} p < 0.05): {', '.join(sig) or 'none'}.")
+    flagged = het[het["verdict"].str.contains("rejects a true null", regex=False)] if het is not None else []
+    if len(flagged):
+        text += " Caution:" + flagged["verdict"].iloc[0].removeprefix("differs") + "."
     if res.tables.get("calibration_detectable") is not None and inconclusive:
         text += " The others are inconclusive: " + "; ".join(
-            f"{f}{_mde_note(res.tables['calibration_detectable'], f)}"
-            for f in het[het["verdict"] != "differs"]["feature"]) + "."
+            f"{f}{_mde_note(res.tables['calibration_detectable'], f)}" for f in inconclusive) + "."
     text += (f" Against prior research: {v.get('agree', 0)} agree, {v.get('disagree', 0)} disagree, "
              f"{v.get('inconclusive', 0)} inconclusive (permutation tests over {n_c} countries, so wide uncertainty).")
     rec = res.tables.get("rq4_recovery")
@@ -253,6 +275,12 @@ def _trust(res) -> tuple[str, str]:
             "differences planted at several scales, each analysed as the study does. False-positive rates: "
             + "; ".join(f"{r.family} {_fmt(r.fpr, 3)} (nominal {_fmt(r.nominal, 2)}, 95% CI to {_fmt(r.ci_high, 3)})"
                         for r in fpr.itertuples()) + ".")
+    het = fpr.set_index("family").loc["heterogeneity"] if "heterogeneity" in set(fpr["family"]) else None
+    if het is not None and het["ci_low"] > het["nominal"]:
+        text += (f" The asymptotic heterogeneity p-values reject a true null {het['fpr']:.0%} of the time on this "
+                 "data (cluster-robust errors from few users per country are too small): "
+                 + ("the RQ4 verdicts use the calibrated p-values." if int(st["null_replicates"]) >= 20 else
+                    "run 20 or more replicates for calibrated p-values."))
     if power is not None and not power.empty:
         one = power[(power["family"] == "heterogeneity") & (power["scale"] == 1.0)]
         if len(one):
@@ -281,6 +309,11 @@ def _trust(res) -> tuple[str, str]:
     if power is not None and not power.empty:
         body += _img(plots.power_curve(fpr, power), "false-positive rate and power curve")
     body += "<h3>False-positive rate per test family (null replicates)</h3>" + _table(fpr)
+    cal = res.tables.get("calibration_calibrated_p")
+    if cal is not None and not cal.empty:
+        body += ("<h3>Heterogeneity tests: asymptotic and calibrated p</h3><p class='muted'>Calibrated p = (1 + null "
+                 "replicates with a Wald statistic at least the observed one) / (1 + null replicates).</p>"
+                 + _table(cal))
     if power is not None and not power.empty:
         body += "<h3>Power: share of planted differences detected, per scale</h3>" + _table(power)
     if det is not None and not det.empty:

@@ -9,6 +9,8 @@ for the summaries.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +24,7 @@ from culturecart.culture.calibration import (
     estimable,
     fit_generative,
 )
-from culturecart.culture.sensitivity import sensitivity_design
+from culturecart.culture.sensitivity import country_logit, sensitivity_design
 from culturecart.study.stages import Stage, _tidy, rq4_rows
 from culturecart.study.store import Unit
 
@@ -35,13 +37,18 @@ def _design_unit(ds, emb, rows: str, features, seed: int) -> pd.DataFrame:
 
 
 def _generative_unit(frame: pd.DataFrame, min_rows: int) -> dict:
+    """The generative models and the study's own heterogeneity tests (to calibrate their p-values)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
+    design = design_of(frame)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the RQ4 stage reports the countries left out
         try:
-            return fit_generative(design_of(frame), min_rows=min_rows).to_dict()
+            fitted = country_logit(design, min_rows=min_rows)
+            gen = fit_generative(design, min_rows=min_rows, fitted=fitted)
         except ValueError as err:
             return {"error": str(err)}
+    return {"model": gen.to_dict(), "observed": fitted.heterogeneity.to_dict("list")}
 
 
 def _replicate_unit(design, gen: Generative, scale: float, replicate: int, profiles, alpha: float,
@@ -64,11 +71,12 @@ def calibration(cfg, ds, emb, data, split, profiles, base, res, say) -> Stage:
     key = {**base, "rows": rows, "features": c4.features, "min_rows": c4.min_rows}
     [frame] = yield [Unit("calibration", "design", key, _design_unit, (ds, emb, rows, c4.features, cfg.seed),
                           cost=1.0)]
-    [fitted] = yield [Unit("calibration", "generative", key, _generative_unit, (frame, c4.min_rows), cost=1.0)]
+    [fitted] = yield [Unit("calibration", "generative", {**key, "returns": ["model", "observed"]}, _generative_unit,
+                           (frame, c4.min_rows), cost=1.0)]
     if "error" in fitted:
         res.notes.append(f"Calibration not run: the RQ4 logit cannot be fitted ({fitted['error']}).")
         return None
-    gen = Generative.from_dict(fitted)
+    gen = Generative.from_dict(fitted["model"])
     design = estimable(design_of(frame), gen.countries)
     rq3 = _rq3_inputs(cfg, data, split, design, profiles) if c.rq3 and cfg.rq3.enabled else None
     settings = {**key, "alpha": c.alpha, "literature_alpha": c4.alpha,
@@ -88,6 +96,7 @@ def calibration(cfg, ds, emb, data, split, profiles, base, res, say) -> Stage:
                          f"left out (first: {failed[0]['error']}).")
     users = float(design.meta.groupby("country")["user_id"].nunique().median())
     tables = summarise(replicates, gen, profiles, c.alpha, c4.alpha, users)
+    tables["calibrated_p"] = trust.calibrated_p_values(pd.DataFrame(fitted["observed"]), replicates)
     res.tables.update({f"calibration_{k}": v for k, v in tables.items()})
     fpr = tables["fpr"]
     say("calibration: false-positive rate " + ", ".join(
@@ -129,4 +138,8 @@ def _tidy_tables(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
                         .assign(metric="users_per_country_for_80_power"), question="calibration"),
                   _tidy(t["recovery"].rename(columns={"scale": "fraction", "spearman": "value"}).assign(
                       metric="within_feature_spearman"), question="calibration")]
+    if "calibrated_p" in t and not t["calibrated_p"].empty:
+        parts.append(_tidy(t["calibrated_p"].rename(columns={"wald_chi2": "value"}).assign(
+            metric="heterogeneity_wald_chi2", test="parametric bootstrap against the null replicates")
+            .drop(columns=["p_value"]).rename(columns={"p_calibrated": "p_value"}), question="calibration"))
     return pd.concat(parts, ignore_index=True)
