@@ -263,6 +263,13 @@ def _family(res, family: str) -> str:
     return f"false-positive rate {_fmt(r['fpr'], 3)} (95% CI {_fmt(r['ci_low'], 3)}-{_fmt(r['ci_high'], 3)})"
 
 
+def _users_needed(feature: str, needed: float, now: float) -> str:
+    if not np.isfinite(needed):
+        return f"{feature} (no difference planted)"
+    # The noncentrality grows with the users; below the current count that extrapolation means "already there".
+    return f"{feature} already reached" if needed <= now else f"{feature} {needed:,.0f}"
+
+
 def _trust(res) -> tuple[str, str]:
     fpr, settings = res.tables.get("calibration_fpr"), res.tables.get("calibration_settings")
     if fpr is None or settings is None:
@@ -290,9 +297,9 @@ def _trust(res) -> tuple[str, str]:
         text += (" Minimum detectable cross-country SD of a slope at 80% power (log-odds per catalogue SD): "
                  + ", ".join(f"{r.feature} {_fmt(r.mde_80, 2)}" for r in det.itertuples()) + "; users per country "
                  "for 80% power at the fitted differences: " + ", ".join(
-                     f"{r.feature} {r.users_per_country_80:,.0f}" if np.isfinite(r.users_per_country_80)
-                     else f"{r.feature} (none planted)" for r in det.itertuples())
-                 + f" (now {st['users_per_country']:,.0f}).")
+                     _users_needed(r.feature, r.users_per_country_80, st["users_per_country"])
+                     for r in det.itertuples())
+                 + f" (now {st['users_per_country']:,.0f}, the median over countries).")
     if rec is not None and not rec.empty:
         one = rec[(rec["scale"] == 1.0) & (rec["feature"] == "all")]
         if len(one):
