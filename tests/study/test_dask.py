@@ -11,7 +11,8 @@ from culturecart.study.config import load_config
 from culturecart.study.run import run_study
 
 SMALL = ["rq1.models=[lightgbm]", "rq1.subsets=full", "rq1.n_boot=10", "rq3.n_boot=10", "rq3.scopes=[global,local]",
-         "rq5.enabled=false", "matching.enabled=false", "parallel.n_jobs=2"]
+         "rq5.enabled=false", "matching.enabled=false", "parallel.n_jobs=2",
+         "calibration.replicates=2", "calibration.planted_replicates=1"]  # calibration replicates are units too
 
 
 @pytest.fixture
@@ -37,3 +38,4 @@ def test_dask_cluster_gives_the_same_results_as_loky(tmp_path, restored_environm
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask" / "results.parquet"),
                                   pd.read_parquet(tmp_path / "loky" / "results.parquet"))
     assert (tmp_path / "dask" / "models" / "rq1-lightgbm" / "predictor.json").exists()  # written by the driver
+    assert (pd.read_parquet(tmp_path / "dask" / "results.parquet")["question"] == "calibration").any()

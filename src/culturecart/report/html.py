@@ -245,7 +245,8 @@ def _rq4(res) -> tuple[str, str]:
         fpr = res.tables.get("calibration_fpr")
         if fpr is not None and "literature" in set(fpr["family"]):
             row = fpr.set_index("family").loc["literature"]
-            lit["false_positive_rate"] = f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
+            lit["false_positive_rate"] = np.where(lit["verdict"] == "not estimated", "",
+                                                  f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})")
         body += _table(lit)
     body += "<h3>Heterogeneity tests</h3>" + _table(het)
     body += "<h3>Coefficients and average marginal effects (cluster-robust 95% CI)</h3>" + _table(e, 80)
