@@ -280,7 +280,9 @@ def _trust(res) -> tuple[str, str]:
     rec, need = res.tables.get("calibration_recovery"), res.tables.get("calibration_users_recovery")
     text = (f"Calibration on this data's own rows: {int(st['null_replicates'])} replicates with labels redrawn "
             f"from the fitted model without country differences, {int(st['planted_replicates'])} with its "
-            "differences planted at several scales, each analysed as the study does. False-positive rates: "
+            "differences planted at several scales, each analysed as the study does ("
+            + ("RQ4's tests and RQ3's scopes on the same rows" if "rq3" in set(fpr["family"]) else "RQ4's tests")
+            + "). False-positive rates: "
             + "; ".join(f"{r.family} {_fmt(r.fpr, 3)} (nominal {_fmt(r.nominal, 2)}, 95% CI to {_fmt(r.ci_high, 3)})"
                         for r in fpr.itertuples()) + ".")
     het = fpr.set_index("family").loc["heterogeneity"] if "heterogeneity" in set(fpr["family"]) else None
