@@ -72,3 +72,19 @@ def test_calibrate_refuses_bad_settings_with_usage_errors(tmp_path):
         assert words in result.output, (args, result.output)
         assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_unknown_rq4_features_are_a_config_error_naming_the_available_ones(tmp_path):
+    result = runner.invoke(app, [*_args(tmp_path / "out", replicates=2), "--set", "rq4.features=[price,bogus]"])
+    assert result.exit_code == 2, result.output
+    assert "['bogus'] not available" in result.output and "discount_rate" in result.output
+
+
+def test_a_design_that_cannot_be_built_is_a_reported_result_not_a_crash():
+    from culturecart.data import Dataset
+    from culturecart.study.calibrate import _design_unit
+
+    events = pd.DataFrame({"user_id": ["u"], "session_id": ["s"], "item_id": ["i"], "purchased": [1]})
+    out = _design_unit(Dataset(events=events), {}, "all", None, 0)
+    assert out == {"error": "RQ4 needs an items table with offer attributes"}

@@ -108,6 +108,13 @@ def embedding_index(item_ids: np.ndarray, y: np.ndarray, vectors: pd.DataFrame, 
     return index
 
 
+def available_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None) -> list[str]:
+    """The offer features RQ4 can estimate on ``ds``: item columns that vary, and the indices whose embeddings
+    exist (a check for settings before any fitting)."""
+    table = _item_features(ds.items.drop_duplicates("item_id")) if ds.items is not None else pd.DataFrame()
+    return list(table.columns) + [name for name, key in INDEX_SOURCES.items() if embeddings and key in embeddings]
+
+
 def sensitivity_design(ds: Dataset, embeddings: dict[str, Embeddings] | None = None, *,
                        rows: str = "clicked", features: Sequence[str] | None = None, embedding_dim: int = 16,
                        seed: int = 0) -> SensitivityDesign:

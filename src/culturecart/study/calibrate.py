@@ -29,11 +29,15 @@ from culturecart.study.stages import Stage, _tidy, rq4_rows
 from culturecart.study.store import Unit
 
 
-def _design_unit(ds, emb, rows: str, features, seed: int) -> pd.DataFrame:
+def _design_unit(ds, emb, rows: str, features, seed: int) -> pd.DataFrame | dict:
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return design_frame(sensitivity_design(ds, emb, rows=rows, features=features, seed=seed))
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the RQ4 stage reports filled values once
+        try:
+            return design_frame(sensitivity_design(ds, emb, rows=rows, features=features, seed=seed))
+        except (ValueError, KeyError) as err:  # no items table, no estimation rows, unknown features
+            return {"error": str(err).strip("'\"")}
 
 
 def _generative_unit(frame: pd.DataFrame, min_rows: int) -> dict:
@@ -71,6 +75,9 @@ def calibration(cfg, ds, emb, data, split, profiles, base, res, say) -> Stage:
     key = {**base, "rows": rows, "features": c4.features, "min_rows": c4.min_rows}
     [frame] = yield [Unit("calibration", "design", key, _design_unit, (ds, emb, rows, c4.features, cfg.seed),
                           cost=1.0)]
+    if isinstance(frame, dict):
+        res.notes.append(f"Calibration not run: the RQ4 design cannot be built ({frame['error']}).")
+        return None
     [fitted] = yield [Unit("calibration", "generative", {**key, "returns": ["model", "observed"]}, _generative_unit,
                            (frame, c4.min_rows), cost=1.0)]
     if "error" in fitted:

@@ -167,6 +167,18 @@ def _check_inputs(cfg: StudyConfig) -> None:
             raise ConfigError(f"data.simulate: {err}") from None
 
 
+def _check_rq4_features(cfg: StudyConfig, ds: Dataset, emb: dict) -> None:
+    """``rq4.features`` must name features this data has (which ones depends on its items and embeddings)."""
+    if not cfg.rq4.features or not (cfg.rq4.enabled or cfg.calibration.replicates):
+        return
+    from culturecart.culture.sensitivity import available_features
+
+    available = available_features(ds, emb)
+    unknown = [f for f in cfg.rq4.features if f not in available]
+    if unknown:
+        raise ConfigError(f"rq4.features: {unknown} not available in this data; available: {available}")
+
+
 def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
     base = with_extra_profiles(cfg.culture.hofstede_path)
     return base.loc[[c for c in countries if c in base.index]]
@@ -258,6 +270,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
     emb = encode_dataset(ds, enc, progress=False)
     say(f"encoders: {', '.join(f'{k} ({v.encoder})' for k, v in emb.items()) or 'no text or image columns'}")
+    _check_rq4_features(cfg, ds, emb)
     keep_text = needs_raw_text([*cfg.rq1.models, *cfg.rq1.extra, cfg.culture.model])
     # Fitted on the study's whole dataset without its labels (levels, projections; the users' earlier purchases
     # are features), as build_features does; every saved model carries this state, so it can score new data.
