@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,3 +75,22 @@ def test_a_shared_unit_asked_twice_in_a_batch_is_computed_once(tmp_path):
     assert store.run(units, messages.append) == [6, 6, 8]
     assert store.computed == 2 and store.reused == 0
     assert messages == ["s1: 2 unit(s) to compute, 0 reused, 1 asked twice (computed once)"]
+
+
+def test_a_damaged_stored_result_is_computed_again_with_a_warning(tmp_path):
+    store = UnitStore(tmp_path)
+    units = [Unit("demo", "table", {"n": 3}, pd.DataFrame, ({"x": [1, 2, 3]},)),
+             Unit("demo", "dict", {"n": 1}, dict, ({"a": 1},)),
+             Unit("demo", "array", {"n": 2}, np.arange, (4,))]
+    first = store.run(units)
+    for unit, suffix in zip(units, (".parquet", ".json", ".npy"), strict=True):
+        (tmp_path / (unit.key + suffix)).write_bytes(b"\x00damaged")
+    again = UnitStore(tmp_path)
+    with pytest.warns(UserWarning, match="is damaged"):
+        values = again.run(units)
+    assert again.computed == 3 and again.reused == 0
+    pd.testing.assert_frame_equal(values[0], first[0])
+    assert values[1] == first[1] and np.array_equal(values[2], first[2])
+    healed = UnitStore(tmp_path)  # the recomputed results replaced the damaged files
+    healed.run(units)
+    assert healed.reused == 3 and healed.computed == 0

@@ -98,13 +98,23 @@ def _save(base: Path, value: Any) -> None:
         atomic_write_text(base.with_suffix(".json"), json.dumps(value, default=float))
 
 
+_READERS = ((".npy", lambda f: np.load(f, allow_pickle=False)), (".parquet", pd.read_parquet),
+            (".json", lambda f: json.loads(f.read_text("utf-8"))))
+
+
 def _load(base: Path) -> tuple[bool, Any]:
-    if base.with_suffix(".npy").exists():
-        return True, np.load(base.with_suffix(".npy"), allow_pickle=False)
-    if base.with_suffix(".parquet").exists():
-        return True, pd.read_parquet(base.with_suffix(".parquet"))
-    if base.with_suffix(".json").exists():
-        return True, json.loads(base.with_suffix(".json").read_text("utf-8"))
+    """``(True, result)`` when ``base`` holds a stored result; ``(False, None)`` when it holds none or only a
+    damaged one (results are written atomically, so damage comes from outside: computing it again loses
+    nothing, and the new result replaces the damaged file)."""
+    for suffix, read in _READERS:
+        path = base.with_suffix(suffix)
+        if path.exists():
+            try:
+                return True, read(path)
+            except Exception as err:  # any reader's error: the file cannot be trusted
+                warnings.warn(f"stored unit result {path} is damaged ({type(err).__name__}); computing it again",
+                              stacklevel=3)
+                return False, None
     return False, None
 
 
