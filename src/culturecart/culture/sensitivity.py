@@ -262,7 +262,11 @@ def sensitivity_matrix(result: SensitivityResult, value: str = "coef") -> pd.Dat
     """Countries x features, each feature signed so that larger = more sensitive (a negative pooled
     effect such as price is flipped), plus ``baseline_propensity`` (the country fixed effect) as is."""
     wide = result.effects.pivot(index="country", columns="feature", values=value)
-    wide = wide[list(dict.fromkeys(result.effects["feature"]))]
-    wide = wide * np.sign(wide.mean()).replace(0, 1.0)
-    wide["baseline_propensity"] = result.intercepts.reindex(wide.index)
+    return oriented(wide[list(dict.fromkeys(result.effects["feature"]))], result.intercepts)
+
+
+def oriented(slopes: pd.DataFrame, intercepts: pd.Series) -> pd.DataFrame:
+    """Countries x features signed so that larger = more sensitive, plus ``baseline_propensity`` as is."""
+    wide = slopes * np.sign(slopes.mean()).replace(0, 1.0)
+    wide["baseline_propensity"] = intercepts.reindex(wide.index)
     return wide

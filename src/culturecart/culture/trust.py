@@ -42,6 +42,7 @@ from scipy import optimize, stats
 from culturecart.culture.calibration import BASELINE, Generative
 from culturecart.culture.hofstede_link import EXACT_MAX, all_orderings, hofstede_correlations
 from culturecart.culture.recovery import rank_agreement
+from culturecart.culture.sensitivity import oriented
 
 FAMILIES = ("heterogeneity", "hofstede", "literature", "rq3")
 POWER_TARGET = 0.8
@@ -81,15 +82,21 @@ def _frame(rep: dict, key: str) -> pd.DataFrame:
 MIN_NULL = 20  # null replicates needed before their distribution replaces the chi-square reference
 
 
+def _null_statistics(replicates: list[dict]) -> pd.DataFrame:
+    """The heterogeneity tests of every null replicate that could be fitted, in one table."""
+    frames = [_frame(r, "heterogeneity") for r in replicates if not r.get("error") and r["scale"] == 0]
+    return pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame(columns=["feature", "wald_chi2", "df", "p_value"])
+
+
 def null_reference(replicates: list[dict], alpha: float = 0.05) -> pd.DataFrame:
     """Per feature, from the null replicates' Wald statistics: their count, ``inflation`` (mean statistic over
     its degrees of freedom: 1 for a calibrated test; above 1 when cluster-robust errors with few users per
     country are too small) and ``critical`` (the 1 - alpha quantile, the calibrated test's threshold; NaN with
     fewer than 20 null replicates, where the chi-square threshold stays)."""
-    frames = [_frame(r, "heterogeneity") for r in replicates if not r.get("error") and r["scale"] == 0]
-    if not frames:
+    null = _null_statistics(replicates)
+    if null.empty:
         return pd.DataFrame(columns=["feature", "null_replicates", "inflation", "critical"])
-    null = pd.concat(frames, ignore_index=True)
     rows = []
     for feature, g in null.groupby("feature", sort=False):
         w = g["wald_chi2"].to_numpy(float)
@@ -102,8 +109,7 @@ def calibrated_p_values(observed: pd.DataFrame, replicates: list[dict]) -> pd.Da
     """The heterogeneity tests of the study's own fit with their parametric-bootstrap p-value beside the
     asymptotic one: ``(1 + #null statistics >= observed) / (1 + #null replicates)`` (Davison & Hinkley 1997,
     eq. 4.11), which holds its level whatever the cluster-robust errors' small-sample bias."""
-    frames = [_frame(r, "heterogeneity") for r in replicates if not r.get("error") and r["scale"] == 0]
-    null = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["feature", "wald_chi2"])
+    null = _null_statistics(replicates)
     out = observed[["feature", "wald_chi2", "df", "p_value"]].copy()
     out["null_replicates"] = [int((null["feature"] == f).sum()) for f in out["feature"]]
     out["p_calibrated"] = [(1 + int((null.loc[null["feature"] == f, "wald_chi2"] >= w).sum())) / (1 + n)
@@ -115,10 +121,7 @@ def calibrated_p_values(observed: pd.DataFrame, replicates: list[dict]) -> pd.Da
 def planted_correlations(gen: Generative, scale: float, profiles: pd.DataFrame) -> pd.DataFrame:
     """The Hofstede correlations of the planted sensitivities at ``scale`` (what a perfect estimate would show)."""
     planted = gen.planted(scale)
-    signed = planted[list(gen.features)]
-    signed = signed * np.sign(signed.mean()).replace(0, 1.0)
-    signed[BASELINE] = planted[BASELINE]
-    return hofstede_correlations(signed, profiles)
+    return hofstede_correlations(oriented(planted[list(gen.features)], planted[BASELINE]), profiles)
 
 
 def claim_outcomes(replicates: list[dict], gen: Generative, profiles: pd.DataFrame, alpha: float,
