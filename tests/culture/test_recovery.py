@@ -5,6 +5,7 @@ import pytest
 from culturecart.culture.recovery import (
     planted_sensitivities,
     rank_agreement,
+    spearman_rows,
     user_bootstrap,
     within_feature_recovery,
 )
@@ -62,6 +63,24 @@ def test_within_feature_recovery_per_feature_with_intervals_and_a_mean_row(fit):
     assert table["feature"].tolist() == ["discount_rate", "mean over features"]
     row = table.iloc[0]
     assert row["spearman"] == pytest.approx(1.0) and row["ci_low"] <= row["ci_high"] <= 1.0 and row["n_countries"] == 5
+
+
+def test_vectorised_rows_equal_rank_agreement_row_by_row_with_ties_constants_and_gaps():
+    rng = np.random.default_rng(0)
+    draws = pd.DataFrame(rng.integers(0, 4, (60, 5)).astype(float), columns=COUNTRIES)  # many ties
+    draws.iloc[3] = 1.0  # a constant row: no order, NaN
+    draws.iloc[7, 2] = np.nan  # a replicate without JP: rho over the other four
+    reference = pd.Series({"DE": 0.1, "FR": 0.3, "JP": 0.3, "KR": 0.7, "US": 0.9, "XX": 1.0})  # XX never drawn
+    expected = np.array([rank_agreement(draws.loc[i], reference)[0] for i in draws.index])
+    boot = draws.stack().rename("coef").rename_axis(["boot", "country"]).reset_index().assign(feature="f")
+    effects = pd.DataFrame({"country": COUNTRIES, "feature": "f", "coef": SLOPES})
+    table = within_feature_recovery(effects, boot, reference.to_frame("f"))
+    assert np.isnan(expected[3]) and np.isfinite(expected[7])
+    assert table.loc[0, "ci_low"] == pytest.approx(np.nanquantile(expected, 0.025))
+    assert table.loc[0, "ci_high"] == pytest.approx(np.nanquantile(expected, 0.975))
+    complete = draws.drop(index=7)
+    np.testing.assert_allclose(spearman_rows(complete.to_numpy(), reference[COUNTRIES].to_numpy()),
+                               np.delete(expected, 7), rtol=1e-12)
 
 
 def test_planted_sensitivities_map_the_indices_to_the_simulators_names():

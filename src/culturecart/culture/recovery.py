@@ -16,6 +16,8 @@ to first order and cheap, because the logit's parameters are separate per countr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -78,6 +80,26 @@ def rank_agreement(estimate: pd.Series, reference: pd.Series) -> tuple[float, fl
     return rho, float(stats.spearmanr(tie_free, both["r"]).statistic)
 
 
+def spearman_rows(draws: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Spearman's rho (mid-ranks) of each row of ``draws`` with ``reference``, vectorised over rows; NaN for a
+    constant row, a constant reference, fewer than 3 columns, or a row with a NaN.
+
+    Example:
+        >>> spearman_rows(np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]]), np.array([1.0, 2.0, 3.0]))
+        array([ 1., -1., nan])
+    """
+    draws, reference = np.atleast_2d(np.asarray(draws, float)), np.asarray(reference, float)
+    rho = np.full(len(draws), np.nan)
+    if draws.shape[1] < 3 or np.ptp(reference) == 0:
+        return rho
+    a, b = stats.rankdata(draws, axis=1), stats.rankdata(reference)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean()
+    denom = np.sqrt((a * a).sum(axis=1) * (b @ b))
+    ok = np.isfinite(denom) & (denom > 0)
+    rho[ok] = (a[ok] @ b) / denom[ok]
+    return rho
+
+
 def within_feature_recovery(effects: pd.DataFrame, boot: pd.DataFrame | None, reference: pd.DataFrame,
                             alpha: float = 0.05) -> pd.DataFrame:
     """Per feature: rho of the estimated vs reference slopes across countries, its bootstrap CI, the highest
@@ -95,18 +117,30 @@ def within_feature_recovery(effects: pd.DataFrame, boot: pd.DataFrame | None, re
         rho, best = rank_agreement(est[f], reference[f])
         if not np.isfinite(rho):
             continue
-        b = draws.get(f)
-        values = np.array([rank_agreement(b.loc[i], reference[f])[0] for i in b.index]) if b is not None else \
-            np.array([])
+        values = _boot_spearman(draws[f], reference[f]) if f in draws else np.array([])
         lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2]) if len(values) else (np.nan, np.nan)
         rows.append({"feature": f, "spearman": rho, "ci_low": float(lo), "ci_high": float(hi),
                      "max_attainable": best, "n_countries": int(est[f].notna().sum())})
         per_boot.append(values)
     if rows:
-        mean = np.nanmean(np.vstack(per_boot), axis=0) if all(len(v) for v in per_boot) else np.array([])
+        stacked = np.vstack(per_boot) if all(len(v) for v in per_boot) else np.empty((0, 0))
+        with warnings.catch_warnings():  # a replicate with no defined rho at all has an undefined (NaN) mean
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(stacked, axis=0) if stacked.size else np.array([])
         lo, hi = np.nanquantile(mean, [alpha / 2, 1 - alpha / 2]) if len(mean) else (np.nan, np.nan)
         rows.append({"feature": "mean over features", "spearman": float(np.mean([r["spearman"] for r in rows])),
                      "ci_low": float(lo), "ci_high": float(hi),
                      "max_attainable": float(np.mean([r["max_attainable"] for r in rows])),
                      "n_countries": int(max(r["n_countries"] for r in rows))})
     return pd.DataFrame(rows)
+
+
+def _boot_spearman(draws: pd.DataFrame, reference: pd.Series) -> np.ndarray:
+    """:func:`rank_agreement`'s rho for every row (replicate) of ``draws`` (replicates x countries): vectorised
+    over the complete rows, one by one for the rows that lack a country."""
+    ref = reference.dropna()
+    shared = [c for c in draws.columns if c in ref.index]
+    values = spearman_rows(draws[shared].to_numpy(float), ref[shared].to_numpy(float))
+    ragged = draws[shared].isna().any(axis=1).to_numpy()
+    values[ragged] = [rank_agreement(draws.loc[i], reference)[0] for i in draws.index[ragged]]
+    return values

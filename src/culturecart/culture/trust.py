@@ -41,7 +41,7 @@ from scipy import optimize, stats
 
 from culturecart.culture.calibration import BASELINE, Generative
 from culturecart.culture.hofstede_link import EXACT_MAX, all_orderings, hofstede_correlations
-from culturecart.culture.recovery import rank_agreement
+from culturecart.culture.recovery import rank_agreement, spearman_rows
 from culturecart.culture.sensitivity import oriented
 
 FAMILIES = ("heterogeneity", "hofstede", "literature", "rq3")
@@ -289,10 +289,7 @@ def users_for_recovery(replicates: list[dict], gen: Generative, users_per_countr
 
 def _mean_spearman(draws: np.ndarray, reference: np.ndarray) -> float:
     """Mean Spearman rho of each row of ``draws`` with ``reference`` (mid-ranks), vectorised."""
-    a = stats.rankdata(draws, axis=1)
-    b = stats.rankdata(reference)
-    a, b = a - a.mean(1, keepdims=True), b - b.mean()
-    return float(np.mean((a @ b) / np.sqrt((a * a).sum(1) * (b @ b))))
+    return float(np.mean(spearman_rows(draws, reference)))
 
 
 def rho_critical(n_countries: int, alpha: float = 0.05, n_perm: int = 20000, seed: int = 0) -> float:
