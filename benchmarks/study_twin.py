@@ -6,8 +6,14 @@
    ``study_conclusions.py``): ``conclusions_equal`` and ``differences``.
 2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
    rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
+3. With ``--rerun-reference``: the reference commit's own code (the reference file's ``commit``, checked out in a
+   temporary git worktree and run with this interpreter) on this machine, right after the clean run. Machines
+   differ by 20% and more from day to day (this 2-core VM included), so a time is only comparable with one
+   taken on the same machine: ``reference_seconds_here``, ``speedup_here`` and ``seconds_at_reference_speed``
+   (this run's time scaled to the machine that took ``seconds_baseline`` for the reference).
 Every run starts with an empty user cache, as on a fresh machine (see ``fresh_cache``).
-Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small] [--out DIR]
+Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small]
+       [--rerun-reference] [--out DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +42,23 @@ def fresh_cache(root: Path) -> None:
     os.environ["CULTURECART_CACHE"] = str(root / "user-cache")
 
 
+def rerun_reference(commit: str, root: Path) -> float:
+    """Seconds of the main command at ``commit`` on this machine (its source from a temporary git worktree)."""
+    repo = Path(__file__).resolve().parent.parent
+    tree = root / "reference-tree"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), commit], check=True,
+                   capture_output=True)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(tree / "src")}  # before the installed (editable) package
+        t0 = time.perf_counter()
+        done = subprocess.run(command("twin", root / "reference-run"), env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"the reference commit's study failed:\n{done.stderr[-3000:]}")
+        return time.perf_counter() - t0
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
+
+
 def command(preset: str, out: Path) -> list[str]:
     return [sys.executable, "-m", "culturecart.cli", "study", "--preset", preset, "--out", str(out)]
 
@@ -53,6 +76,8 @@ def main() -> None:
     parser.add_argument("--kill-after", type=int, default=12, help="RQ1 units stored before the kill")
     parser.add_argument("--resume-preset", default=None,
                         help="preset of the kill-and-resume check (default: --preset; twin-small for a quick check)")
+    parser.add_argument("--rerun-reference", action="store_true",
+                        help="also time the reference commit's code on this machine (about 7 minutes on 2 cores)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="cc-study-"))
@@ -64,12 +89,14 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
+    (root / "clean.log").write_text(done.stderr, "utf-8")  # the whole progress log, with its timestamps
     print(done.stderr[-4000:])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     units = len(stored(clean))
     found = conclusions(clean)
     reference = json.loads(REFERENCE.read_text("utf-8")) if args.preset == "twin" else None
     changed = differences(found, reference) if reference else None
+    here = rerun_reference(reference["commit"], root) if args.rerun_reference and reference else None
 
     resume_preset = args.resume_preset or args.preset
     uninterrupted = clean
@@ -93,6 +120,9 @@ def main() -> None:
         "speedup": round(reference["seconds"] / seconds, 2) if reference else None,
         "auc_best": round(found["best"]["auc"], 4), "best": f"{found['best']['model']}[{found['best']['modalities']}]",
         "conclusions_equal": changed == [] if reference else None, "differences": changed,
+        "reference_seconds_here": round(here, 1) if here else None,
+        "speedup_here": round(here / seconds, 2) if here else None,
+        "seconds_at_reference_speed": round(seconds * reference["seconds"] / here, 1) if here else None,
         "peak_rss_mb": round(peak, 1), "units": units,
         "resumed_identical": bool(identical), "units_stored_at_kill": stored_at_kill,
         "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset, "resume_preset": resume_preset,
