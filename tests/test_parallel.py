@@ -1,12 +1,8 @@
-import functools
-import os
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from culturecart.parallel import parallel_map, warmed_up
+from culturecart.parallel import parallel_map
 
 
 def _square(x: int) -> int:
@@ -65,30 +61,3 @@ def test_torch_threads_restores_the_count():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-
-
-
-def _record_pid(folder: str) -> None:
-    time.sleep(0.5)  # long enough that each worker takes one warm-up task
-    (Path(folder) / str(os.getpid())).touch()
-
-
-def _pid(_: int) -> int:
-    return os.getpid()
-
-
-def test_warmed_up_workers_are_the_ones_that_run_the_tasks(tmp_path):
-    with warmed_up(functools.partial(_record_pid, str(tmp_path)), n_jobs=2, backend="loky"):
-        assert True  # the caller's own work runs here, beside the warm-up
-    warmed = {int(f.name) for f in tmp_path.iterdir()}
-    ran = set(parallel_map(_pid, [(i,) for i in range(6)], n_jobs=2, backend="loky"))
-    assert len(warmed) == 2 and ran <= warmed and os.getpid() not in warmed
-
-
-def test_warm_up_is_nothing_without_local_workers():
-    calls = []
-    with warmed_up(lambda: calls.append(1), n_jobs=2, backend="threading"):
-        pass
-    with warmed_up(lambda: calls.append(1), n_jobs=1, backend="loky"):
-        pass
-    assert calls == []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -93,34 +92,6 @@ def resolve_n_jobs(n_jobs: int) -> int:
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive count or -1 (every core), got {n_jobs}")
     return n_jobs
-
-
-@contextlib.contextmanager
-def warmed_up(fn: Callable[[], Any], n_jobs: int = 1, backend: str = "loky"):
-    """Start the local worker processes now, each running ``fn`` once (e.g. importing what the tasks will use),
-    in a background thread while the block runs; the block's end waits for them.
-
-    A loky worker's first task pays for starting the process and importing torch, LightGBM and the rest (about
-    4 s each on 2 cores); started here, that cost overlaps with the caller's own serial work (reading or
-    simulating data) and the next :func:`parallel_map` reuses the same workers. Only the loky backend has
-    local workers to warm; with any other backend, or one job, this does nothing.
-    """
-    n_jobs = resolve_n_jobs(n_jobs)
-    if backend != "loky" or n_jobs == 1:
-        yield
-        return
-
-    def start() -> None:
-        # A warm-up that fails only loses its head start: the tasks themselves report what is wrong.
-        with contextlib.suppress(Exception), parallel_config(backend=backend, n_jobs=n_jobs):
-            Parallel(batch_size=1)(delayed(fn)() for _ in range(n_jobs))
-
-    thread = threading.Thread(target=start, name="culturecart-warm-up", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
 
 
 def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, Any]:

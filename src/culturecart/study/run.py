@@ -32,7 +32,6 @@ from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import Featurizer
 from culturecart.models.registry import needs_raw_text
-from culturecart.parallel import warmed_up
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
@@ -266,16 +265,6 @@ def _cluster(cfg: StudyConfig):
 
 
 def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) -> StudyResults:
-    # The local workers start, and import their libraries, while this process prepares the data.
-    with warmed_up(stage.warm_worker, cfg.parallel.n_jobs, cfg.parallel.backend):
-        res, stages, publish = _plan(cfg, out, loaded, store, say)
-    tidy = stage.drive(stages, store, say)
-    publish.remove_stale()
-    return _finish(res, tidy, store, out, say, t0)
-
-
-def _plan(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say) -> tuple[StudyResults, list, _Publisher]:
-    """Data, encoders and features, then the stages to drive (generators: nothing is fitted yet)."""
     ds, data_key = loaded or _simulated_data(cfg, out, say)
     say(f"data: {len(ds.events):,} events valid")
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
@@ -329,7 +318,9 @@ def _plan(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say) -> tuple[S
     if cfg.matching.enabled:
         # The folds read the titles and images the study's encoding has just cached (the same files and texts).
         stages.append(stage.matching(cfg, ds, base, res, say, cache=enc.cache_dir))
-    return res, stages, publish
+    tidy = stage.drive(stages, store, say)
+    publish.remove_stale()
+    return _finish(res, tidy, store, out, say, t0)
 
 
 def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore, out: Path, say,

@@ -11,7 +11,6 @@ model) simply yields nothing until the other has published.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import warnings
 from collections.abc import Generator
@@ -54,16 +53,6 @@ Stage = Generator[list[Unit], list[Any], "pd.DataFrame | None"]
 
 
 # ---- unit functions (module level so that worker processes can import them) ----
-
-def warm_worker() -> int:
-    """Run once on each local worker while the driver prepares the data (see :func:`~culturecart.parallel.warmed_up`):
-    unpickling it imports this module and with it every model library; torch's optimizers import their compiler
-    stack on first use (about 1 s), which a first AdamW does here. Returns the worker's process id."""
-    import torch
-
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
-    return os.getpid()
-
 
 def _model_files(scoped: ScopedModel) -> dict[str, bytes]:
     """A fitted scope's model folder as bytes: the worker saves it locally and sends it back to the driver."""
