@@ -10,7 +10,9 @@
    temporary git worktree and run with this interpreter) on this machine, right after the clean run. Machines
    differ by 20% and more from day to day (this 2-core VM included), so a time is only comparable with one
    taken on the same machine: ``reference_seconds_here``, ``speedup_here`` and ``seconds_at_reference_speed``
-   (this run's time scaled to the machine that took ``seconds_baseline`` for the reference).
+   (this run's time scaled to the machine that took ``seconds_baseline`` for the reference), and
+   ``conclusions_equal_here``: this run's conclusions against the reference code's in the same environment
+   (the installed packages move non-significant near-ties, e.g. an RQ3 winner 0.0001 AUC ahead).
 Every run starts with an empty user cache, as on a fresh machine (see ``fresh_cache``).
 Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small]
        [--rerun-reference] [--out DIR]
@@ -42,8 +44,9 @@ def fresh_cache(root: Path) -> None:
     os.environ["CULTURECART_CACHE"] = str(root / "user-cache")
 
 
-def rerun_reference(commit: str, root: Path) -> float:
-    """Seconds of the main command at ``commit`` on this machine (its source from a temporary git worktree)."""
+def rerun_reference(commit: str, root: Path) -> tuple[float, Path]:
+    """Seconds of the main command at ``commit`` on this machine (its source from a temporary git worktree), and
+    the folder it wrote."""
     repo = Path(__file__).resolve().parent.parent
     tree = root / "reference-tree"
     subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), commit], check=True,
@@ -54,7 +57,7 @@ def rerun_reference(commit: str, root: Path) -> float:
         done = subprocess.run(command("twin", root / "reference-run"), env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"the reference commit's study failed:\n{done.stderr[-3000:]}")
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, root / "reference-run"
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
@@ -96,7 +99,10 @@ def main() -> None:
     found = conclusions(clean)
     reference = json.loads(REFERENCE.read_text("utf-8")) if args.preset == "twin" else None
     changed = differences(found, reference) if reference else None
-    here = rerun_reference(reference["commit"], root) if args.rerun_reference and reference else None
+    here, changed_here = None, None
+    if args.rerun_reference and reference:
+        here, rerun = rerun_reference(reference["commit"], root)
+        changed_here = differences(found, conclusions(rerun))
 
     resume_preset = args.resume_preset or args.preset
     uninterrupted = clean
@@ -121,6 +127,7 @@ def main() -> None:
         "auc_best": round(found["best"]["auc"], 4), "best": f"{found['best']['model']}[{found['best']['modalities']}]",
         "conclusions_equal": changed == [] if reference else None, "differences": changed,
         "reference_seconds_here": round(here, 1) if here else None,
+        "conclusions_equal_here": changed_here == [] if here else None, "differences_here": changed_here,
         "speedup_here": round(here / seconds, 2) if here else None,
         "seconds_at_reference_speed": round(seconds * reference["seconds"] / here, 1) if here else None,
         "peak_rss_mb": round(peak, 1), "units": units,
