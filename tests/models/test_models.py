@@ -90,3 +90,17 @@ def test_late_fusion_takes_a_model_per_modality(sim_features, sim_split, tmp_pat
     loaded = PurchaseModel.load(tmp_path / "lf")
     assert loaded.base_["text"].name == "logistic"
     np.testing.assert_allclose(loaded.predict_proba(test), model.predict_proba(test), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["transformer", "mlp"])
+def test_fast_dropout_models_learn_reproduce_and_reload(name, sim_features, sim_split, tmp_path):
+    test = sim_features.rows(sim_split.test)
+    model = _fit(name, sim_features, sim_split, fast_dropout=True)
+    p = model.predict_proba(test)
+    assert roc_auc_score(test.y, p) > 0.6
+    np.testing.assert_array_equal(p, _fit(name, sim_features, sim_split, fast_dropout=True).predict_proba(test))
+    assert not np.array_equal(p, _fit(name, sim_features, sim_split).predict_proba(test))  # another stream
+    model.save(tmp_path / name)
+    loaded = PurchaseModel.load(tmp_path / name)
+    assert loaded.config.fast_dropout
+    np.testing.assert_allclose(loaded.predict_proba(test), p, rtol=1e-6, atol=1e-7)
