@@ -28,6 +28,21 @@ def test_bad_values_name_their_key():
         load_config(preset="twin", overrides=["rq5.seeds"])
 
 
+def test_model_options_are_checked_when_the_config_loads():
+    # Before: a wrong option ended the run with an internal error when a unit first built the model, and the
+    # options of a model the run never fits were never looked at.
+    with pytest.raises(ConfigError, match=r"rq1\.model_options.*'lightgbm': bogus: Extra inputs"):
+        load_config(preset="twin", overrides=["rq1.model_options.lightgbm.bogus=1"])
+    with pytest.raises(ConfigError, match=r"'transformer': fast_dropout: Input should be a valid boolean"):
+        load_config(preset="twin-small", overrides=["rq1.model_options.transformer.fast_dropout=maybe"])
+    with pytest.raises(ConfigError, match=r"unknown model 'nosuch'"):
+        load_config(preset="twin", overrides=["rq1.model_options.nosuch.epochs=1"])
+    with pytest.raises(ConfigError, match=r"culture.*'lightgbm': epochz"):
+        load_config(preset="twin", overrides=["culture.model_options.epochz=1"])
+    ok = load_config(preset="twin", overrides=["rq1.model_options.transformer.fast_dropout=true"])
+    assert ok.rq1.model_options["transformer"] == {"epochs": 8, "fast_dropout": True}
+
+
 def test_a_config_needs_data(tmp_path):
     with pytest.raises(ConfigError, match="data.preset"):
         load_config()

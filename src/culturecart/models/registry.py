@@ -62,6 +62,26 @@ def needs_raw_text(names: list[str]) -> bool:
     return any(getattr(model_spec(n).cls, "reads_raw_text", False) for n in names)
 
 
+def check_options(name: str, options: dict) -> None:
+    """Raise ``ValueError`` naming the model and the offending key when ``options`` do not fit its config.
+
+    Example:
+        >>> check_options("transformer", {"epochs": 8, "fast_dropout": True})
+        >>> check_options("lightgbm", {"epochz": 8})
+        Traceback (most recent call last):
+        ...
+        ValueError: options of model 'lightgbm': epochz: Extra inputs are not permitted
+    """
+    from pydantic import ValidationError
+
+    spec = model_spec(name)
+    try:
+        spec.cls.config_class(**{**spec.defaults, **options})
+    except ValidationError as err:
+        wrong = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ValueError(f"options of model {name!r}: {wrong}") from None
+
+
 def create_model(name: str, **overrides: object) -> PurchaseModel:
     """Instantiate a ladder model by name or alias; ``overrides`` update its typed config."""
     spec = model_spec(name)

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from culturecart.config_files import parse_yaml, read_text_file
 from culturecart.encoders import EncodersConfig
@@ -67,6 +67,22 @@ class RQ1Section(_Section):
         except KeyError as err:
             raise ValueError(err.args[0]) from None
 
+    @field_validator("model_options")
+    @classmethod
+    def _options_fit(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, options in value.items():  # checked here, not when a unit first builds the model
+            _check_model_options(name, options)
+        return value
+
+
+def _check_model_options(name: str, options: dict[str, Any]) -> None:
+    from culturecart.models.registry import check_options
+
+    try:
+        check_options(name, options)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+
 
 class CultureSection(_Section):
     split: SplitSection = Field(default_factory=SplitSection)
@@ -74,6 +90,11 @@ class CultureSection(_Section):
     model_options: dict[str, Any] = Field(default_factory=lambda: {"learning_rate": 0.1, "early_stopping_rounds": 30,
                                                                    "n_estimators": 500})
     hofstede_path: str | None = Field(None, description="a Hofstede file for countries the package lacks")
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> CultureSection:
+        _check_model_options(self.model, self.model_options)
+        return self
 
 
 class RQ3Section(_Section):
