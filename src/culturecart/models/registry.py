@@ -63,7 +63,8 @@ def needs_raw_text(names: list[str]) -> bool:
 
 
 def check_options(name: str, options: dict) -> None:
-    """Raise ``ValueError`` naming the model and the offending key when ``options`` do not fit its config.
+    """Raise ``ValueError`` naming the model and the offending key when ``options`` do not fit its config (or
+    naming the valid models when ``name`` is none of them).
 
     Example:
         >>> check_options("transformer", {"epochs": 8, "fast_dropout": True})
@@ -74,7 +75,10 @@ def check_options(name: str, options: dict) -> None:
     """
     from pydantic import ValidationError
 
-    spec = model_spec(name)
+    try:
+        spec = model_spec(name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
     try:
         spec.cls.config_class(**{**spec.defaults, **options})
     except ValidationError as err:

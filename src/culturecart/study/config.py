@@ -70,18 +70,11 @@ class RQ1Section(_Section):
     @field_validator("model_options")
     @classmethod
     def _options_fit(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from culturecart.models.registry import check_options
+
         for name, options in value.items():  # checked here, not when a unit first builds the model
-            _check_model_options(name, options)
+            check_options(name, options)
         return value
-
-
-def _check_model_options(name: str, options: dict[str, Any]) -> None:
-    from culturecart.models.registry import check_options
-
-    try:
-        check_options(name, options)
-    except KeyError as err:
-        raise ValueError(err.args[0]) from None
 
 
 class CultureSection(_Section):
@@ -93,7 +86,9 @@ class CultureSection(_Section):
 
     @model_validator(mode="after")
     def _options_fit(self) -> CultureSection:
-        _check_model_options(self.model, self.model_options)
+        from culturecart.models.registry import check_options
+
+        check_options(self.model, self.model_options)
         return self
 
 
