@@ -61,3 +61,44 @@ def test_torch_threads_restores_the_count():
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+_kept: list = []
+
+
+def _grow_then_pid(megabytes: int) -> int:
+    import os
+    import time
+
+    import numpy as np
+
+    _kept.append(np.ones(megabytes * 2 ** 17))  # float64: megabytes * 1 MiB, touched
+    time.sleep(1.05)  # past loky's one-second gap between memory checks
+    return os.getpid()
+
+
+def test_a_worker_that_keeps_memory_is_not_restarted():
+    # loky would take 330 MB kept past a worker's first task for a leak and restart the worker (a new pid)
+    pids = parallel_map(_grow_then_pid, [(110,)] * 10, n_jobs=2, backend="loky")
+    assert len(set(pids)) <= 2
+
+
+def _imported(module: str) -> bool:
+    return module in sys.modules
+
+
+def test_started_workers_have_imported_before_the_first_map():
+    from culturecart import parallel
+
+    parallel.start_workers(2, "loky", ["wave"])  # a module nothing else here imports
+    assert parallel._starting
+    seen = parallel_map(_imported, [("wave",)] * 4, n_jobs=2, backend="loky")
+    assert not parallel._starting and any(seen)
+
+
+@pytest.mark.parametrize("backend, n_jobs", [("threading", 2), ("sequential", 2), ("loky", 1)])
+def test_start_workers_starts_nothing_without_local_workers(backend, n_jobs):
+    from culturecart import parallel
+
+    parallel.start_workers(n_jobs, backend, ["wave"])
+    assert not parallel._starting

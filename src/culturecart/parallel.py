@@ -16,8 +16,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from joblib import Parallel, delayed, parallel_config
@@ -94,8 +95,44 @@ def resolve_n_jobs(n_jobs: int) -> int:
     return n_jobs
 
 
+# loky restarts a worker whose memory grew more than 300 MB past its size after its first task, taking that
+# for a leak. These workers keep what their tasks loaded on purpose (torch, LightGBM, per-process caches), so a
+# restart costs seconds of imports and the caches; the bound below replaces loky's in every worker.
+WORKER_MEMORY_GROWTH = 2 * 1024 ** 3
+
+
+def _bound_worker_memory() -> None:
+    from joblib.externals.loky import process_executor
+
+    process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, WORKER_MEMORY_GROWTH)
+
+
 def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, Any]:
+    _bound_worker_memory()
     return i, fn(*args)
+
+
+def _import(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+
+
+_starting: list[Iterator[Any]] = []  # workers being started by start_workers, waited for by the next map
+
+
+def start_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = ()) -> None:
+    """Start ``backend``'s local worker processes now, in the background, each importing ``modules``.
+
+    A long job calls this before its serial preparation (loading data, encoding), so that the seconds a fresh
+    worker spends starting Python and importing torch or LightGBM overlap that work instead of delaying the
+    first parallel task. The next :func:`parallel_map` waits for them; only ``loky`` has local workers to start.
+    """
+    n_jobs = resolve_n_jobs(n_jobs)
+    if backend != "loky" or n_jobs == 1:
+        return
+    with parallel_config(backend=backend, n_jobs=n_jobs):
+        _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
+            delayed(_indexed)(_import, i, (list(modules),)) for i in range(n_jobs)))
 
 
 def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs: int = 1,
@@ -107,6 +144,9 @@ def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs:
     returned is in task order whatever the finishing order.
     """
     _prepare(backend)
+    while _starting:  # one executor at a time: let started workers finish their imports first
+        for _ in _starting.pop():
+            pass
     tasks = list(tasks)
     n_jobs = resolve_n_jobs(n_jobs)
     results: list[Any] = [None] * len(tasks)
