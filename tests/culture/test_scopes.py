@@ -82,3 +82,15 @@ def test_every_scope_is_deterministic(sim_features, sim_split):
         b = fit_scope(scope, "lightgbm", train, countries=["DE", "KR"], min_country_rows=10, n_estimators=30)
         pa, pb = a.predict_proba(test), b.predict_proba(test)
         assert np.array_equal(np.nan_to_num(pa, nan=-1), np.nan_to_num(pb, nan=-1)), scope
+
+
+def test_scopes_fit_on_rows_of_a_pool(sim_features, sim_split):
+    pool = sim_features.rows(np.sort(sim_split.train))
+    rows = np.arange(0, pool.n, 2)
+    valid, test = sim_features.rows(sim_split.valid), sim_features.rows(sim_split.test)
+    pooled = fit_scope("culture", "lightgbm", pool, valid, rows=rows, **FAST)
+    direct = create_model("lightgbm", **FAST).fit_subset(with_culture(pool), rows, with_culture(valid))
+    assert np.array_equal(pooled.predict_proba(test), direct.predict_proba(with_culture(test)))
+    local = fit_scope("local", "lightgbm", pool, valid, rows=rows, **FAST)  # per country: those rows only
+    alone = fit_scope("local", "lightgbm", pool.rows(rows), valid, **FAST)
+    assert np.array_equal(local.predict_proba(test), alone.predict_proba(test), equal_nan=True)

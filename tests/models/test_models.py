@@ -104,3 +104,38 @@ def test_fast_dropout_models_learn_reproduce_and_reload(name, sim_features, sim_
     loaded = PurchaseModel.load(tmp_path / name)
     assert loaded.config.fast_dropout
     np.testing.assert_allclose(loaded.predict_proba(test), p, rtol=1e-6, atol=1e-7)
+
+
+def _feature_ranges(model) -> str:
+    text = model.booster_.model_to_string()
+    return next(line for line in text.splitlines() if line.startswith("feature_infos="))
+
+
+def test_lightgbm_fit_subset_bins_on_the_pool_once(sim_features, sim_split):
+    from culturecart.models import tabular
+
+    pool = sim_features.rows(np.sort(sim_split.train))
+    valid = sim_features.rows(sim_split.valid)
+    first_offer = np.asarray(pool.blocks["offer"][:, 0])
+    cheap = np.flatnonzero(first_offer <= np.nanmedian(first_offer))  # a subset with a narrower range
+    settings = {"n_estimators": 30, "learning_rate": 0.1}
+    tabular._POOLS.clear()
+    first = create_model("lightgbm", **settings).fit_subset(pool, cheap, valid)
+    again = create_model("lightgbm", **settings).fit_subset(pool, cheap, valid)
+    assert len(tabular._POOLS) == 1  # binned once, reused
+    assert np.array_equal(first.predict_proba(valid), again.predict_proba(valid))
+    own_bins = create_model("lightgbm", **settings).fit(pool.rows(cheap), valid)
+    pool_fit = create_model("lightgbm", **settings).fit(pool, valid)
+    # the ranges LightGBM records per feature are the pool's, not those of the rows it trained on
+    assert _feature_ranges(first) == _feature_ranges(pool_fit) != _feature_ranges(own_bins)
+    assert roc_auc_score(valid.y, first.predict_proba(valid)) > 0.6
+    every_row = create_model("lightgbm", **settings).fit_subset(pool, np.arange(pool.n), valid)
+    assert np.array_equal(every_row.predict_proba(valid), pool_fit.predict_proba(valid))
+
+
+def test_fit_subset_of_a_model_without_bins_is_fit_on_those_rows(sim_features, sim_split):
+    pool = sim_features.rows(sim_split.train)
+    rows = np.arange(0, pool.n, 3)
+    a = create_model("logistic").fit_subset(pool, rows).predict_proba(sim_features.rows(sim_split.test))
+    b = create_model("logistic").fit(pool.rows(rows)).predict_proba(sim_features.rows(sim_split.test))
+    assert np.array_equal(a, b)

@@ -94,3 +94,24 @@ def test_a_damaged_stored_result_is_computed_again_with_a_warning(tmp_path):
     healed = UnitStore(tmp_path)  # the recomputed results replaced the damaged files
     healed.run(units)
     assert healed.reused == 3 and healed.computed == 0
+
+
+def test_a_fit_unit_binned_on_a_pool_is_its_own_unit(sim_features, sim_split):
+    from culturecart.study.stages import _fit_unit, fit_unit
+
+    profiles = pd.DataFrame({"idv": [0.5]}, index=["DE"])
+    pool, valid, test = np.sort(sim_split.train), np.sort(sim_split.valid), np.sort(sim_split.test)
+    options = {"n_estimators": 30, "learning_rate": 0.1}
+
+    def unit(train, bins_from):
+        return fit_unit("rq5", "x", "global", "lightgbm", sim_features, train, valid, test, profiles, 0, options,
+                        {"data": "d"}, 1.0, pool=bins_from)
+
+    plain = unit(pool, None)
+    assert unit(pool, pool).key == plain.key  # all of its pool: the same fit, shared with the unit without one
+    half = unit(pool[::2], pool)
+    assert half.payload["bins_from"] and half.key != unit(pool[::2], None).key
+    with pytest.raises(ValueError, match="within the pool"):
+        unit(np.sort(sim_split.test), pool)
+    scored = _fit_unit(*half.args)
+    assert scored.value.shape == (len(test),) and np.isfinite(scored.value).all()

@@ -117,18 +117,24 @@ def _fine_tune(base: PurchaseModel, train: ModalityData, valid: ModalityData | N
 def fit_scope(scope: str, model: str, train: ModalityData, valid: ModalityData | None = None, *,
               profiles: pd.DataFrame | None = None, countries: list[str] | None = None,
               min_country_rows: int = MIN_COUNTRY_ROWS, n_jobs: int = 1, backend: str = "loky",
-              **overrides: object) -> ScopedModel:
+              rows: np.ndarray | None = None, **overrides: object) -> ScopedModel:
     """Fit ``model`` (a ladder name) in ``scope`` on ``train``; ``valid`` for early stopping.
 
     ``countries`` limits the per-country models (default: every country in ``train``); a country with
     fewer than ``min_country_rows`` training rows or a single label is skipped, with the reason kept.
+    ``rows``: fit on ``train.rows(rows)`` only; the pooled scopes (global, culture) learn their feature
+    discretisation from all of ``train`` (:meth:`PurchaseModel.fit_subset`), as the points of a learning curve do.
     """
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; valid: {list(SCOPES)}")
     if scope in ("global", "culture"):
         view = (lambda d: with_culture(d, profiles)) if scope == "culture" else (lambda d: d)
-        fitted = create_model(model, **overrides).fit(view(train), None if valid is None else view(valid))
+        fresh = create_model(model, **overrides)
+        valid = None if valid is None else view(valid)
+        fitted = fresh.fit(view(train), valid) if rows is None else fresh.fit_subset(view(train), rows, valid)
         return ScopedModel(scope, fitted, profiles=profiles)
+    if rows is not None:
+        train = train.rows(rows)
     known = pd.Series(train.meta["country"]).dropna().astype(str)
     wanted = countries or sorted(known.unique())
     tasks, skipped = [], {}

@@ -49,6 +49,15 @@ class PurchaseModel(ABC):
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> PurchaseModel:
         """Fit on ``train``; ``valid`` drives early stopping and calibration where the model has them."""
 
+    def fit_subset(self, pool: ModalityData, rows: np.ndarray, valid: ModalityData | None = None) -> PurchaseModel:
+        """Fit on ``pool.rows(rows)``, learning any discretisation of the features from all of ``pool``.
+
+        Fits on different subsets of one pool (the points of a learning curve) then share it, the way
+        ``lightgbm.cv`` bins its data once for all folds. Only models that discretise (LightGBM's histogram bins)
+        differ from ``fit(pool.rows(rows), valid)``; the pool's labels are not used.
+        """
+        return self.fit(pool.rows(rows), valid)
+
     def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> PurchaseModel:
         """Continue training the fitted model on ``train`` (e.g. one country's rows); returns a new model.
 

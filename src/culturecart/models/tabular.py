@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+from collections import OrderedDict
 from pathlib import Path
 
 import lightgbm as lgb
@@ -89,6 +92,28 @@ class LightGBMConfig(ModelConfig):
     n_jobs: int = Field(0, ge=0, description="threads; 0 = this process's budget (parallel.thread_budget)")
 
 
+_POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned pools this process keeps, most recent last
+POOLS_KEPT = 4
+
+
+def binned_pool(x: np.ndarray, y: np.ndarray, names: list[str], params: dict) -> lgb.Dataset:
+    """LightGBM's binned Dataset of ``x`` (labels ``y``) under ``params``, constructed once per process.
+
+    Keyed by the bytes of ``x`` and ``y`` and by ``params``, so a different pool or setting gets its own; the
+    ``POOLS_KEPT`` most recent are kept. Subsets of it (``Dataset.subset``) train on its bins.
+    """
+    digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
+    digest.update(np.ascontiguousarray(y).tobytes())
+    digest.update(json.dumps([names, params], sort_keys=True, default=str).encode())
+    key = digest.hexdigest()
+    if key not in _POOLS:
+        _POOLS[key] = lgb.Dataset(x, y, feature_name=names, params=dict(params), free_raw_data=True).construct()
+        while len(_POOLS) > POOLS_KEPT:
+            _POOLS.popitem(last=False)
+    _POOLS.move_to_end(key)
+    return _POOLS[key]
+
+
 class LightGBMModel(PurchaseModel):
     """Gradient-boosted trees (Ke et al. 2017, NeurIPS) on the raw blocks; LightGBM routes NaN itself.
 
@@ -116,22 +141,40 @@ class LightGBMModel(PurchaseModel):
         return [m for m in self.modalities_ for _ in range(self.dims_[m])]
 
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> LightGBMModel:
+        self._set_columns(train)
+        self.booster_ = self._train(train, valid, self.config.learning_rate, self.config.n_estimators)
+        return self
+
+    def fit_subset(self, pool: ModalityData, rows: np.ndarray, valid: ModalityData | None = None) -> LightGBMModel:
+        """Fit on ``pool.rows(rows)`` with the histogram bins learned from all of ``pool`` (``Dataset.subset``).
+
+        This process keeps the binned pool (:func:`binned_pool`), so the next fit on another subset of the same
+        pool skips learning the bins, a third of a fit's time on the twin's data.
+        """
+        self._set_columns(pool)
+        self.booster_ = self._train(pool, valid, self.config.learning_rate, self.config.n_estimators,
+                                    rows=np.asarray(rows))
+        return self
+
+    def _set_columns(self, train: ModalityData) -> None:
         data = self._inputs(train)
         self.modalities_ = data.modalities
         self.dims_ = {m: data.blocks[m].shape[1] for m in data.modalities}
         self.feature_names_ = [f"{m}:{n}" for m in data.modalities for n in data.names[m]]
-        self.booster_ = self._train(train, valid, self.config.learning_rate, self.config.n_estimators)
-        return self
 
     def _train(self, train: ModalityData, valid: ModalityData | None, learning_rate: float, rounds: int,
-               init_model: lgb.Booster | None = None) -> lgb.Booster:
+               init_model: lgb.Booster | None = None, rows: np.ndarray | None = None) -> lgb.Booster:
+        """Boost on ``train`` (with ``rows``: on those rows of it, binned on all of it)."""
         cfg = self.config
         params = {"objective": "binary", "learning_rate": learning_rate, "num_leaves": cfg.num_leaves,
                   "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample, "subsample_freq": 1,
                   "colsample_bytree": cfg.colsample_bytree, "reg_lambda": cfg.reg_lambda, "seed": cfg.seed,
                   "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(cfg.n_jobs), "verbosity": -1}
         names = [f"f{i}" for i in range(len(self.feature_names_))]
-        dtrain = lgb.Dataset(self._matrix(train), train.y, feature_name=names, free_raw_data=True)
+        if rows is None:
+            dtrain = lgb.Dataset(self._matrix(train), train.y, feature_name=names, free_raw_data=True)
+        else:
+            dtrain = binned_pool(self._matrix(train), train.y, names, params).subset(rows)
         callbacks, valid_sets = [], []
         if valid is not None and valid.y.min() != valid.y.max():
             valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]

@@ -69,11 +69,13 @@ def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Spl
 
 
 def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
-              profiles: pd.DataFrame, seed: int, options: dict) -> Artifact:
+              profiles: pd.DataFrame, seed: int, options: dict, pool: np.ndarray | None = None) -> Artifact:
+    # with a pool: fit on the train rows, binned on the pool's (both sorted, train within pool)
+    fit_rows, rows = (train, None) if pool is None else (pool, np.searchsorted(pool, train))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
-        fitted = fit_scope(scope, model, data.rows(train), usable_valid(data.rows(valid)), profiles=profiles, seed=seed,
-                           **options)
+        fitted = fit_scope(scope, model, data.rows(fit_rows), usable_valid(data.rows(valid)), profiles=profiles,
+                           seed=seed, rows=rows, **options)
     return Artifact(np.asarray(fitted.predict_proba(data.rows(test)), float), _model_files(fitted))
 
 
@@ -83,13 +85,25 @@ def _digest(rows: np.ndarray) -> str:
 
 def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, train: np.ndarray,
              valid: np.ndarray, test: np.ndarray, profiles: pd.DataFrame, seed: int, options: dict, base: dict,
-             cost: float) -> Unit:
+             cost: float, pool: np.ndarray | None = None) -> Unit:
     """A scope fitted on these rows and scored on ``test``, keyed by what it computes, not by who asks:
-    RQ3's global and culture scopes are also RQ5's full-data runs, and are computed once."""
+    RQ3's global and culture scopes are also RQ5's full-data runs, and are computed once.
+
+    ``pool``: sorted rows that hold ``train`` (sorted) and that the features are binned on (``fit_scope``'s
+    ``rows``); ignored when ``train`` is all of it, which is then the same fit as without one.
+    """
+    if pool is not None and len(pool) == len(train):
+        if not np.array_equal(pool, train):
+            raise ValueError("the train rows must lie within the pool")
+        pool = None
+    if pool is not None and not np.isin(train, pool).all():
+        raise ValueError("the train rows must lie within the pool")
     payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
                "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
-    return Unit(stage, name, payload, _fit_unit, (scope, model, data, train, valid, test, profiles, seed, options),
-                artifact=True, cost=cost, shared="fit")
+    if pool is not None:
+        payload["bins_from"] = _digest(pool)
+    return Unit(stage, name, payload, _fit_unit, (scope, model, data, train, valid, test, profiles, seed, options,
+                                                  pool), artifact=True, cost=cost, shared="fit")
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -393,7 +407,8 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
     fits = [r for r in runs if r.fittable]
     units = [fit_unit("rq5", f"{r.record['target']}-{r.record['arm']}-{r.record['fraction']}-{r.record['seed']}",
                       r.scope, cc.model, data, r.train, r.valid, split.test, profiles, r.record["seed"],
-                      cc.model_options, base, cost=0.5 if r.record["arm"] == "local" else 1.5) for r in fits]
+                      cc.model_options, base, cost=0.5 if r.record["arm"] == "local" else 1.5,
+                      pool=None if r.record["arm"] == "local" else np.sort(split.train)) for r in fits]
     say(f"RQ5: {len(units)} learning-curve fits for {targets}")
     scored = yield units
     auc = get_metric_spec("roc_auc").fn
