@@ -90,15 +90,23 @@ def _imported(module: str) -> bool:
 def test_started_workers_have_imported_before_the_first_map():
     from culturecart import parallel
 
-    parallel.start_workers(2, "loky", ["wave"])  # a module nothing else here imports
-    assert parallel._starting
-    seen = parallel_map(_imported, [("wave",)] * 4, n_jobs=2, backend="loky")
-    assert not parallel._starting and any(seen)
+    with parallel.started_workers(2, "loky", ["wave"]):  # a module nothing else here imports
+        assert parallel._starting
+        seen = parallel_map(_imported, [("wave",)] * 4, n_jobs=2, backend="loky")
+        assert not parallel._starting and any(seen)
+
+
+def test_started_workers_never_used_are_let_go_quietly(recwarn):
+    from culturecart import parallel
+
+    with pytest.raises(RuntimeError), parallel.started_workers(2, "loky", ["wave"]):
+        raise RuntimeError("the preparation failed")
+    assert not parallel._starting and not [w for w in recwarn if "tasks" in str(w.message)]
 
 
 @pytest.mark.parametrize("backend, n_jobs", [("threading", 2), ("sequential", 2), ("loky", 1)])
 def test_start_workers_starts_nothing_without_local_workers(backend, n_jobs):
     from culturecart import parallel
 
-    parallel.start_workers(n_jobs, backend, ["wave"])
-    assert not parallel._starting
+    with parallel.started_workers(n_jobs, backend, ["wave"]):
+        assert not parallel._starting

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -117,22 +118,30 @@ def _import(modules: Sequence[str]) -> None:
         importlib.import_module(module)
 
 
-_starting: list[Iterator[Any]] = []  # workers being started by start_workers, waited for by the next map
+_starting: list[Iterator[Any]] = []  # workers being started by started_workers, waited for by the next map
 
 
-def start_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = ()) -> None:
-    """Start ``backend``'s local worker processes now, in the background, each importing ``modules``.
+@contextlib.contextmanager
+def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = ()):
+    """Start ``backend``'s local worker processes at once, in the background, each importing ``modules``.
 
-    A long job calls this before its serial preparation (loading data, encoding), so that the seconds a fresh
+    A long job enters this before its serial preparation (loading data, encoding), so that the seconds a fresh
     worker spends starting Python and importing torch or LightGBM overlap that work instead of delaying the
-    first parallel task. The next :func:`parallel_map` waits for them; only ``loky`` has local workers to start.
+    first parallel task. The next :func:`parallel_map` in the block waits for them; leaving the block without
+    one (an error in the preparation) lets them go quietly. Only ``loky`` has local workers to start.
     """
     n_jobs = resolve_n_jobs(n_jobs)
-    if backend != "loky" or n_jobs == 1:
-        return
-    with parallel_config(backend=backend, n_jobs=n_jobs):
-        _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
-            delayed(_indexed)(_import, i, (list(modules),)) for i in range(n_jobs)))
+    if backend == "loky" and n_jobs > 1:
+        with parallel_config(backend=backend, n_jobs=n_jobs):
+            _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
+                delayed(_indexed)(_import, i, (list(modules),)) for i in range(n_jobs)))
+    try:
+        yield
+    finally:
+        while _starting:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # joblib's note that the started tasks' results went unused
+                _starting.pop().close()
 
 
 def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs: int = 1,

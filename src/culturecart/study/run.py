@@ -32,7 +32,7 @@ from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import Featurizer
 from culturecart.models.registry import needs_raw_text
-from culturecart.parallel import start_workers
+from culturecart.parallel import started_workers
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
@@ -239,9 +239,8 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
                                                                    allow_unicode=True))
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
     # The workers start (and import what the units run) while this process loads, simulates and encodes.
-    start_workers(cfg.parallel.n_jobs, cfg.parallel.backend,
-                  ["culturecart.study.markets" if markets is not None else "culturecart.study.stages"])
-    with _cluster(cfg):
+    units = "culturecart.study.markets" if markets is not None else "culturecart.study.stages"
+    with started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, [units]), _cluster(cfg):
         if markets is not None:
             return _run_markets(cfg, markets, out, store, say, t0)
         return _run(cfg, out, loaded, store, say, t0)
