@@ -46,3 +46,21 @@ def test_forec_sources_and_bad_targets(sim_features, sim_split):
         learning_curves(sim_features, sim_split, ["BR"])
     with pytest.raises(ValueError, match="arm"):
         learning_curves(sim_features, sim_split, ["DE"], arms=("magic",))
+
+
+def test_pooled_arms_bin_on_the_sources_and_the_target(sim_features, sim_split):
+    from culturecart.culture.scopes import pooled_rows
+    from culturecart.culture.transfer import transfer_rows
+
+    country = sim_features.meta["country"].to_numpy()
+    half = transfer_rows(sim_features, sim_split, "DE", ["KR"], "global", 0.5, 0)
+    assert set(country[half.pool]) == {"DE", "KR"} and np.isin(half.train, half.pool).all()
+    assert len(half.pool) == int(np.isin(country[sim_split.train], ["DE", "KR"]).sum())
+    fit_on, positions = pooled_rows(half.train, half.pool)
+    assert np.array_equal(fit_on[positions], half.train)
+    full = transfer_rows(sim_features, sim_split, "DE", ["KR"], "culture", 1.0, 0)
+    fit_on, positions = pooled_rows(full.train, full.pool)
+    assert positions is None and np.array_equal(fit_on, full.train)  # all of the pool: a plain fit
+    assert transfer_rows(sim_features, sim_split, "DE", ["KR"], "local", 0.5, 0).pool is None
+    with pytest.raises(ValueError, match="within the pool"):
+        pooled_rows(np.array([2, 4]), np.array([1, 2, 3]))

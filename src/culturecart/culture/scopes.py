@@ -157,6 +157,24 @@ def fit_scope(scope: str, model: str, train: ModalityData, valid: ModalityData |
     return ScopedModel(scope, pooled, dict(zip([c for c, _, _ in tasks], fitted, strict=True)), profiles, skipped)
 
 
+def pooled_rows(train: np.ndarray, pool: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`fit_scope`'s data rows and ``rows`` for a fit on ``train`` binned on ``pool`` (sorted row indices).
+
+    The pool and the positions of ``train`` in it; ``train`` and None without a pool or when ``train`` is all of
+    it (the same fit). ``ValueError`` when ``train`` does not lie within ``pool``.
+
+    Example:
+        >>> pooled_rows(np.array([3, 7]), np.array([1, 3, 5, 7]))
+        (array([1, 3, 5, 7]), array([1, 3]))
+    """
+    if pool is None:
+        return train, None
+    positions = np.searchsorted(pool, train)
+    if (positions >= len(pool)).any() or not np.array_equal(pool[positions], train):
+        raise ValueError("the train rows must lie within the pool (both sorted)")
+    return (train, None) if len(train) == len(pool) else (pool, positions)
+
+
 def tiny_data(n: int = 40, seed: int = 0) -> ModalityData:
     """A 40-row, two-country example for docstrings and quick checks."""
     rng = np.random.default_rng(seed)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from culturecart.culture.scopes import fit_scope
+from culturecart.culture.scopes import fit_scope, pooled_rows
 from culturecart.evaluate.metrics import get_metric_spec
 from culturecart.evaluate.splits import Split
 from culturecart.models.features import ModalityData, usable_valid
@@ -60,6 +60,9 @@ class TransferRows:
     test: np.ndarray  # the target country's test rows
     scope: str  # how the model is fitted on them: "global" (local and global arms) or "culture"
     record: dict
+    # Sorted rows the features are binned on, holding ``train``: the sources' and the target's training rows for
+    # the pooled arms, so every point of a curve shares one binning (PurchaseModel.fit_subset); None for local.
+    pool: np.ndarray | None = None
 
     @property
     def fittable(self) -> bool:
@@ -78,11 +81,12 @@ def transfer_rows(data: ModalityData, split: Split, target: str, sources: list[s
     test = split.test[country[split.test] == target]
     tr, va = (tr_t, va_t) if arm == "local" else (np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t]))
     tr, va = np.sort(tr), np.sort(va)
+    pool = None if arm == "local" else np.sort(np.concatenate([src_tr, split.train[country[split.train] == target]]))
     y = data.y
     fittable = bool(len(tr) and y[tr].min() != y[tr].max() and len(test) and y[test].min() != y[test].max())
     record = {"target": target, "arm": arm, "fraction": fraction, "seed": seed, "n_target_rows": len(tr_t),
               "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan, "fittable": fittable}
-    return TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record)
+    return TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record, pool)
 
 
 def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
@@ -92,8 +96,9 @@ def transfer_run(data: ModalityData, split: Split, target: str, sources: list[st
     record = {k: v for k, v in rows.record.items() if k != "fittable"}
     if not rows.fittable:
         return record
-    fitted = fit_scope(rows.scope, model, data.rows(rows.train), usable_valid(data.rows(rows.valid)), profiles=profiles,
-                       seed=seed, **overrides)
+    fit_on, positions = pooled_rows(rows.train, rows.pool)
+    fitted = fit_scope(rows.scope, model, data.rows(fit_on), usable_valid(data.rows(rows.valid)), profiles=profiles,
+                       seed=seed, rows=positions, **overrides)
     test = data.rows(rows.test)
     record["roc_auc"] = get_metric_spec("roc_auc").fn(test.y, fitted.predict_proba(test), None)
     return record

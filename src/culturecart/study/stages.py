@@ -23,7 +23,7 @@ import pandas as pd
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
 from culturecart.culture.recovery import planted_sensitivities, user_bootstrap, within_feature_recovery
 from culturecart.culture.rq3 import score_scopes
-from culturecart.culture.scopes import ScopedModel, fit_scope
+from culturecart.culture.scopes import ScopedModel, fit_scope, pooled_rows
 from culturecart.culture.sensitivity import (
     SensitivityResult,
     country_logit,
@@ -70,8 +70,7 @@ def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Spl
 
 def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
               profiles: pd.DataFrame, seed: int, options: dict, pool: np.ndarray | None = None) -> Artifact:
-    # with a pool: fit on the train rows, binned on the pool's (both sorted, train within pool)
-    fit_rows, rows = (train, None) if pool is None else (pool, np.searchsorted(pool, train))
+    fit_rows, rows = pooled_rows(train, pool)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
         fitted = fit_scope(scope, model, data.rows(fit_rows), usable_valid(data.rows(valid)), profiles=profiles,
@@ -92,12 +91,8 @@ def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, 
     ``pool``: sorted rows that hold ``train`` (sorted) and that the features are binned on (``fit_scope``'s
     ``rows``); ignored when ``train`` is all of it, which is then the same fit as without one.
     """
-    if pool is not None and len(pool) == len(train):
-        if not np.array_equal(pool, train):
-            raise ValueError("the train rows must lie within the pool")
-        pool = None
-    if pool is not None and not np.isin(train, pool).all():
-        raise ValueError("the train rows must lie within the pool")
+    if pooled_rows(train, pool)[1] is None:
+        pool = None  # none, or all of it: the same fit as without one
     payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
                "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
     if pool is not None:
@@ -408,7 +403,7 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
     units = [fit_unit("rq5", f"{r.record['target']}-{r.record['arm']}-{r.record['fraction']}-{r.record['seed']}",
                       r.scope, cc.model, data, r.train, r.valid, split.test, profiles, r.record["seed"],
                       cc.model_options, base, cost=0.5 if r.record["arm"] == "local" else 1.5,
-                      pool=None if r.record["arm"] == "local" else np.sort(split.train)) for r in fits]
+                      pool=r.pool) for r in fits]
     say(f"RQ5: {len(units)} learning-curve fits for {targets}")
     scored = yield units
     auc = get_metric_spec("roc_auc").fn
