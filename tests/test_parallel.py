@@ -110,3 +110,19 @@ def test_start_workers_starts_nothing_without_local_workers(backend, n_jobs):
 
     with parallel.started_workers(n_jobs, backend, ["wave"]):
         assert not parallel._starting
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_released_workers_are_replaced_by_the_next_map():
+    from culturecart.parallel import release_workers
+
+    before = set(parallel_map(_pid, [()] * 4, n_jobs=2, backend="loky"))
+    release_workers()
+    release_workers()  # nothing left to release: no error
+    after = set(parallel_map(_pid, [()] * 4, n_jobs=2, backend="loky"))
+    assert before.isdisjoint(after)

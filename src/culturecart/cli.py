@@ -119,6 +119,7 @@ def study(
     """Run the whole study (RQ1-RQ5, matching when configured) and write results and report.html.
 
     On a markets folder (``data.markets``: ratings per market) it runs RQ3 and RQ5 for rankers."""
+    from culturecart.parallel import release_workers
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
 
@@ -128,6 +129,7 @@ def study(
     cfg = load_config(config, preset, overrides or [])
     result = run_study(cfg, out_dir, quiet=quiet)
     out.print(f"report: {result.out / 'report.html'}")
+    release_workers()  # this process ends here: no need to wait for the workers' own exit
 
 
 @app.command()
@@ -150,6 +152,7 @@ def calibrate(
     Redraws the purchase labels of the study's RQ4 rows from its fitted logit without country differences (the
     null) and with them scaled (power), reruns RQ3/RQ4 on each replicate, and adds "How far to trust these
     answers" to the study's report. Rerun to resume; more replicates add to the stored ones."""
+    from culturecart.parallel import release_workers
     from culturecart.study.config import load_config
     from culturecart.study.run import run_study
 
@@ -162,6 +165,7 @@ def calibrate(
                          "RQ4 logit to draw labels from")
     result = run_study(cfg, out_dir, quiet=quiet)
     out.print(f"report: {result.out / 'report.html'}")
+    release_workers()  # this process ends here: no need to wait for the workers' own exit
 
 
 @app.command()

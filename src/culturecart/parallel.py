@@ -144,6 +144,19 @@ def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] =
                 _starting.pop().close()
 
 
+def release_workers() -> None:
+    """Stop the idle local (loky) workers now, without waiting for each to unload torch and the rest.
+
+    For a command about to exit: otherwise the interpreter's exit waits about a second for the workers'
+    own orderly exit. A later :func:`parallel_map` starts new workers.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)  # joblib keeps no public handle on it
+    if executor is not None:
+        executor.shutdown(wait=False, kill_workers=True)
+
+
 def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs: int = 1,
                  backend: str = "loky", on_done: Callable[[int, Any], None] | None = None) -> list[Any]:
     """``[fn(*task) for task in tasks]``, run on ``n_jobs`` workers of ``backend``.
