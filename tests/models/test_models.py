@@ -139,3 +139,18 @@ def test_fit_subset_of_a_model_without_bins_is_fit_on_those_rows(sim_features, s
     a = create_model("logistic").fit_subset(pool, rows).predict_proba(sim_features.rows(sim_split.test))
     b = create_model("logistic").fit(pool.rows(rows)).predict_proba(sim_features.rows(sim_split.test))
     assert np.array_equal(a, b)
+
+
+def test_lightgbm_fits_with_other_seeds_share_a_binned_pool(sim_features, sim_split):
+    from culturecart.models import tabular
+
+    pool, valid = sim_features.rows(np.sort(sim_split.train)), sim_features.rows(sim_split.valid)
+    rows = np.arange(0, pool.n, 2)
+    settings = {"n_estimators": 30, "learning_rate": 0.1}
+    tabular._POOLS.clear()
+    create_model("lightgbm", seed=0, **settings).fit_subset(pool, rows, valid)
+    shared = create_model("lightgbm", seed=1, **settings).fit_subset(pool, rows, valid)
+    assert len(tabular._POOLS) == 1  # every row learns the bins: the seed plays no part in them
+    tabular._POOLS.clear()
+    alone = create_model("lightgbm", seed=1, **settings).fit_subset(pool, rows, valid)
+    assert np.array_equal(shared.predict_proba(valid), alone.predict_proba(valid))

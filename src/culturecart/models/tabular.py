@@ -100,11 +100,15 @@ def binned_pool(x: np.ndarray, y: np.ndarray, names: list[str], params: dict) ->
     """LightGBM's binned Dataset of ``x`` (labels ``y``) under ``params``, constructed once per process.
 
     Keyed by the bytes of ``x`` and ``y`` and by ``params``, so a different pool or setting gets its own; the
-    ``POOLS_KEPT`` most recent are kept. Subsets of it (``Dataset.subset``) train on its bins.
+    ``POOLS_KEPT`` most recent are kept. Subsets of it (``Dataset.subset``) train on its bins, under their own
+    ``seed``: the seed picks the rows the bins are learned from only when there are more than
+    ``bin_construct_sample_cnt``, so below that it is left out of the key and fits with other seeds share the pool.
     """
     digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
     digest.update(np.ascontiguousarray(y).tobytes())
-    digest.update(json.dumps([names, params], sort_keys=True, default=str).encode())
+    every_row = len(x) <= params.get("bin_construct_sample_cnt", 200_000)
+    keyed = {k: v for k, v in params.items() if not (every_row and k == "seed")}
+    digest.update(json.dumps([names, keyed], sort_keys=True, default=str).encode())
     key = digest.hexdigest()
     if key not in _POOLS:
         _POOLS[key] = lgb.Dataset(x, y, feature_name=names, params=dict(params), free_raw_data=True).construct()

@@ -70,7 +70,8 @@ def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Spl
 
 def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
               profiles: pd.DataFrame, seed: int, options: dict, pool: np.ndarray | None = None) -> Artifact:
-    fit_rows, rows = pooled_rows(train, pool)
+    # Binned on the pool even when train is all of it: the same fit, and this worker keeps the binned pool
+    fit_rows, rows = (train, None) if pool is None else (pool, np.searchsorted(pool, train))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
         fitted = fit_scope(scope, model, data.rows(fit_rows), usable_valid(data.rows(valid)), profiles=profiles,
@@ -89,13 +90,11 @@ def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, 
     RQ3's global and culture scopes are also RQ5's full-data runs, and are computed once.
 
     ``pool``: sorted rows that hold ``train`` (sorted) and that the features are binned on (``fit_scope``'s
-    ``rows``); ignored when ``train`` is all of it, which is then the same fit as without one.
+    ``rows``); when ``train`` is all of it, the fit is the same as without one, and so is the unit's key.
     """
-    if pooled_rows(train, pool)[1] is None:
-        pool = None  # none, or all of it: the same fit as without one
     payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
                "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
-    if pool is not None:
+    if pooled_rows(train, pool)[1] is not None:
         payload["bins_from"] = _digest(pool)
     return Unit(stage, name, payload, _fit_unit, (scope, model, data, train, valid, test, profiles, seed, options,
                                                   pool), artifact=True, cost=cost, shared="fit")
