@@ -96,6 +96,28 @@ def test_started_workers_have_imported_before_the_first_map():
         assert not parallel._starting and any(seen)
 
 
+def _prepared() -> str | None:
+    import os
+
+    return os.environ.get("CULTURECART_TEST_PREPARED")
+
+
+def _prepare(value: str) -> None:
+    import os
+
+    os.environ["CULTURECART_TEST_PREPARED"] = value
+
+
+def test_started_workers_run_prepare_after_their_imports():
+    from culturecart import parallel
+
+    parallel.release_workers()  # fresh workers: each runs the warm-up once
+    with parallel.started_workers(2, "loky", ["wave"], (_prepare, ("yes",))):
+        seen = parallel_map(_prepared, [()] * 4, n_jobs=2, backend="loky")
+    assert "yes" in seen and _prepared() is None  # ran in the workers, not here
+    parallel.release_workers()
+
+
 def test_started_workers_never_used_are_let_go_quietly(recwarn):
     from culturecart import parallel
 

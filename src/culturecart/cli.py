@@ -337,6 +337,7 @@ def rq1(
     from culturecart.evaluate.grid import run_grid
     from culturecart.evaluate.splits import SPLITS, make_split
     from culturecart.models import build_features, model_spec, needs_raw_text
+    from culturecart.models.featurizer import EMBEDDING_KEYS
 
     try:
         names = [model_spec(m).name for m in models.split(",")]
@@ -349,7 +350,7 @@ def rq1(
         raise UsageError(f"--split must be one of {list(SPLITS)}, not {split!r}")
     check_output_dir(out_dir, resume=True)
     ds = require_valid(path, purpose="study")
-    data = build_features(ds, encode_dataset(ds, cfg), keep_text=needs_raw_text(names))
+    data = build_features(ds, encode_dataset(ds, cfg, keys=EMBEDDING_KEYS), keep_text=needs_raw_text(names))
     parts = make_split(data, by=split, seed=seed)
     grid = run_grid(data, parts, models=names, subsets="all" if subsets == "all" else [data.modalities],
                     n_boot=n_boot, seed=seed, verbose=True)

@@ -113,17 +113,22 @@ def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, 
     return i, fn(*args)
 
 
-def _import(modules: Sequence[str]) -> None:
+def _import(modules: Sequence[str], prepare: tuple[Callable[..., Any], Sequence[Any]] | None = None) -> None:
     for module in modules:
         importlib.import_module(module)
+    if prepare is not None:
+        prepare[0](*prepare[1])
 
 
 _starting: list[Iterator[Any]] = []  # workers being started by started_workers, waited for by the next map
 
 
 @contextlib.contextmanager
-def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = ()):
-    """Start ``backend``'s local worker processes at once, in the background, each importing ``modules``.
+def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = (),
+                    prepare: tuple[Callable[..., Any], Sequence[Any]] | None = None):
+    """Start ``backend``'s local worker processes at once, in the background, each importing ``modules``
+    and then calling ``prepare`` (a ``(function, args)`` pair, e.g. one that loads models a per-process cache
+    keeps for the job's tasks).
 
     A long job enters this before its serial preparation (loading data, encoding), so that the seconds a fresh
     worker spends starting Python and importing torch or LightGBM overlap that work instead of delaying the
@@ -134,7 +139,7 @@ def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] =
     if backend == "loky" and n_jobs > 1:
         with parallel_config(backend=backend, n_jobs=n_jobs):
             _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
-                delayed(_indexed)(_import, i, (list(modules),)) for i in range(n_jobs)))
+                delayed(_indexed)(_import, i, (list(modules), prepare)) for i in range(n_jobs)))
     try:
         yield
     finally:

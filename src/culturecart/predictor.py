@@ -45,7 +45,7 @@ from culturecart.encoders.dataset import encode_dataset
 from culturecart.errors import InvalidInputError, MissingInputError, UsageError
 from culturecart.evaluate.bootstrap import bootstrap_ci
 from culturecart.models.features import ModalityData
-from culturecart.models.featurizer import Featurizer
+from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
 from culturecart.models.registry import model_spec, needs_raw_text
 
 PREDICTOR_FORMAT = 1
@@ -121,7 +121,7 @@ class PurchasePredictor:
         """
         c = self.config
         ds = _as_dataset(dataset, "study")
-        emb = encode_dataset(ds, c.encoders, progress=False)
+        emb = encode_dataset(ds, c.encoders, progress=False, keys=EMBEDDING_KEYS)
         keep_text = needs_raw_text([c.model])
         self.featurizer_ = Featurizer(max_levels=c.max_levels, embedding_dim=c.embedding_dim).fit(
             ds, emb, projection=c.projection)
@@ -132,8 +132,8 @@ class PurchasePredictor:
             train, holdout = (data.rows(~held), data.rows(held)) if held.any() and not held.all() else (data, None)
         else:
             vds = _as_dataset(valid, "study")
-            train, holdout = data, self.featurizer_.transform(vds, encode_dataset(vds, c.encoders, progress=False),
-                                                              keep_text=keep_text)
+            holdout_emb = encode_dataset(vds, c.encoders, progress=False, keys=EMBEDDING_KEYS)
+            train, holdout = data, self.featurizer_.transform(vds, holdout_emb, keep_text=keep_text)
         options = dict(c.options)
         if c.modalities is not None and not model_spec(c.model).defaults.get("modalities"):
             missing = [m for m in c.modalities if m not in data.modalities]
@@ -172,7 +172,7 @@ class PurchasePredictor:
         featurizer, _ = self._fitted()
         if chunk_size < 1:
             raise UsageError(f"chunk_size must be at least 1, not {chunk_size}")
-        emb = encode_dataset(ds, self.config.encoders, progress=False)
+        emb = encode_dataset(ds, self.config.encoders, progress=False, keys=EMBEDDING_KEYS)
         events = ds.table("events").reset_index(drop=True)
         history = featurizer.history_for(events)  # over the whole table: chunks see the same history
         n = len(events)

@@ -11,7 +11,7 @@ from culturecart.encoders.base import Encoder, EncoderUnavailable, ImageReadErro
 from culturecart.encoders.cache import EmbeddingCache, default_cache_dir
 from culturecart.encoders.config import EncoderConfig, EncodersConfig
 from culturecart.encoders.encode import Embeddings, encode
-from culturecart.encoders.registry import REGISTRY, EncoderSpec, get_encoder
+from culturecart.encoders.registry import REGISTRY, EncoderSpec, get_encoder, shared_encoder
 
 __all__ = [
     "REGISTRY",
@@ -26,4 +26,5 @@ __all__ = [
     "default_cache_dir",
     "encode",
     "get_encoder",
+    "shared_encoder",
 ]

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from culturecart.encoders.base import Encoder, ImageReadError
 from culturecart.encoders.cache import EmbeddingCache, content_key, default_cache_dir
-from culturecart.encoders.registry import get_encoder
+from culturecart.encoders.registry import shared_encoder
 from culturecart.progress import STDERR
 
 MAX_CHARS = 2000
@@ -86,7 +86,7 @@ def encode(
     """
     if on_error not in ("raise", "mask"):
         raise ValueError(f"on_error must be 'raise' or 'mask', not {on_error!r}")
-    enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
+    enc = shared_encoder(encoder) if isinstance(encoder, str) else encoder  # built once per process
     store = _cache_for(enc, cache)
     n = len(inputs)
     if out is not None:

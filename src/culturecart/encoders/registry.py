@@ -9,6 +9,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -121,3 +123,21 @@ REGISTRY.register(EncoderSpec("image-hash", "image", _image_hash,
 def get_encoder(name: str, **options: object) -> Encoder:
     """Build the encoder registered under ``name`` (or an alias), falling back when unavailable."""
     return REGISTRY.create(name, **options)
+
+
+def shared_encoder(name: str, **options: object) -> Encoder:
+    """:func:`get_encoder`'s encoder, built once per process and kept, so its models load once.
+
+    For code that encodes many times with the same encoder (a worker's parts of a dataset, each matching
+    fold's images): an encoder holds nothing but its models, so one instance serves every call.
+
+    Example:
+        >>> shared_encoder("char-hash") is shared_encoder("hashing")
+        True
+    """
+    return _shared(REGISTRY.resolve(name).name, json.dumps(options, sort_keys=True, default=str))
+
+
+@functools.lru_cache(maxsize=8)
+def _shared(name: str, options: str) -> Encoder:
+    return REGISTRY.create(name, **json.loads(options))

@@ -26,11 +26,11 @@ from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import load_hofstede, with_extra_profiles
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.data.validate import require_valid
-from culturecart.encoders.dataset import encode_dataset
+from culturecart.encoders.dataset import encode_dataset, warm_encoders
 from culturecart.errors import ConfigError, InvalidInputError
 from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
-from culturecart.models.featurizer import Featurizer
+from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
 from culturecart.models.registry import needs_raw_text
 from culturecart.parallel import started_workers
 from culturecart.progress import StepProgress
@@ -240,7 +240,9 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
     # The workers start (and import what the units run) while this process loads, simulates and encodes.
     units = "culturecart.study.markets" if markets is not None else "culturecart.study.stages"
-    with started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, [units]), _cluster(cfg):
+    # Events data is encoded by these workers: they load the encoders' models meanwhile too.
+    warm = (warm_encoders, (cfg.encoders,)) if markets is None else None
+    with started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, [units], warm), _cluster(cfg):
         if markets is not None:
             return _run_markets(cfg, markets, out, store, say, t0)
         return _run(cfg, out, loaded, store, say, t0)
@@ -271,7 +273,9 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     ds, data_key = loaded or _simulated_data(cfg, out, say)
     say(f"data: {len(ds.events):,} events valid")
     enc = cfg.encoders.model_copy(update={"cache_dir": str(out / "cache")})
-    emb = encode_dataset(ds, enc, progress=False)
+    # Local workers encode the images and texts (the files are on this machine; a cluster's workers may not see them).
+    emb = encode_dataset(ds, enc, progress=False, n_jobs=cfg.parallel.n_jobs if cfg.parallel.backend == "loky" else 1,
+                         keys=EMBEDDING_KEYS)  # the columns the features read
     say(f"encoders: {', '.join(f'{k} ({v.encoder})' for k, v in emb.items()) or 'no text or image columns'}")
     _check_rq4_features(cfg, ds, emb)
     keep_text = needs_raw_text([*cfg.rq1.models, *cfg.rq1.extra, cfg.culture.model])
