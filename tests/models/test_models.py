@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -121,8 +123,9 @@ def test_lightgbm_fit_subset_bins_on_the_pool_once(sim_features, sim_split):
     settings = {"n_estimators": 30, "learning_rate": 0.1}
     tabular._POOLS.clear()
     first = create_model("lightgbm", **settings).fit_subset(pool, cheap, valid)
+    assert len(tabular._POOLS) == 2 * len(pool.modalities)  # each modality's training and validation block
     again = create_model("lightgbm", **settings).fit_subset(pool, cheap, valid)
-    assert len(tabular._POOLS) == 1  # binned once, reused
+    assert len(tabular._POOLS) == 2 * len(pool.modalities)  # binned once, reused
     assert np.array_equal(first.predict_proba(valid), again.predict_proba(valid))
     own_bins = create_model("lightgbm", **settings).fit(pool.rows(cheap), valid)
     pool_fit = create_model("lightgbm", **settings).fit(pool, valid)
@@ -131,6 +134,40 @@ def test_lightgbm_fit_subset_bins_on_the_pool_once(sim_features, sim_split):
     assert roc_auc_score(valid.y, first.predict_proba(valid)) > 0.6
     every_row = create_model("lightgbm", **settings).fit_subset(pool, np.arange(pool.n), valid)
     assert np.array_equal(every_row.predict_proba(valid), pool_fit.predict_proba(valid))
+
+
+def _trees(booster) -> str:
+    return booster.model_to_string().split("Tree=0", 1)[1].split("end of trees", 1)[0]
+
+
+@pytest.mark.parametrize("rows", [None, "every other"])
+def test_lightgbm_on_binned_blocks_grows_the_trees_of_one_matrix(sim_features, sim_split, rows):
+    """Each modality binned on its own and joined (add_features_from) gives the trees LightGBM grows on the
+    joined matrix: the blocks hold sparse one-hot columns (bundled by LightGBM) and a constant column."""
+    import lightgbm as lgb
+
+    from culturecart.models import tabular
+
+    pool, valid = sim_features.rows(np.sort(sim_split.train)), sim_features.rows(sim_split.valid)
+    constant = {**pool.blocks, "behaviour": np.column_stack([np.asarray(pool.blocks["behaviour"]), np.ones(pool.n)])}
+    pool = replace(pool, blocks=constant, names={**pool.names, "behaviour": [*pool.names["behaviour"], "one"]})
+    valid_constant = np.column_stack([np.asarray(valid.blocks["behaviour"]), np.ones(valid.n)])
+    valid = replace(valid, blocks={**valid.blocks, "behaviour": valid_constant},
+                    names={**valid.names, "behaviour": [*valid.names["behaviour"], "one"]})
+    subset = np.arange(0, pool.n, 2) if rows else np.arange(pool.n)
+    tabular._POOLS.clear()
+    model = create_model("lightgbm", n_estimators=40, learning_rate=0.1, early_stopping_rounds=5)
+    model = model.fit_subset(pool, subset, valid) if rows else model.fit(pool, valid)
+    params = {**model._params(0.1), "metric": "auc"}
+    names = [f"f{i}" for i in range(len(model.feature_names_))]
+    train = lgb.Dataset(model._matrix(pool), pool.y, feature_name=names, params=params)
+    train = train.construct().subset(subset) if rows else train
+    direct = lgb.train(params, train, num_boost_round=40, valid_sets=[lgb.Dataset(model._matrix(valid), valid.y,
+                                                                                  reference=train)],
+                       callbacks=[lgb.early_stopping(5, verbose=False)])
+    assert model.booster_.best_iteration == direct.best_iteration > 1
+    assert _trees(model.booster_) == _trees(direct)
+    assert model.booster_.model_to_string() == direct.model_to_string()  # feature names and ranges too
 
 
 def test_fit_subset_of_a_model_without_bins_is_fit_on_those_rows(sim_features, sim_split):
@@ -150,7 +187,7 @@ def test_lightgbm_fits_with_other_seeds_share_a_binned_pool(sim_features, sim_sp
     tabular._POOLS.clear()
     create_model("lightgbm", seed=0, **settings).fit_subset(pool, rows, valid)
     shared = create_model("lightgbm", seed=1, **settings).fit_subset(pool, rows, valid)
-    assert len(tabular._POOLS) == 1  # every row learns the bins: the seed plays no part in them
+    assert len(tabular._POOLS) == 2 * len(pool.modalities)  # every row learns the bins: the seed plays no part
     tabular._POOLS.clear()
     alone = create_model("lightgbm", seed=1, **settings).fit_subset(pool, rows, valid)
     assert np.array_equal(shared.predict_proba(valid), alone.predict_proba(valid))

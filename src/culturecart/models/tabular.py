@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -92,30 +93,60 @@ class LightGBMConfig(ModelConfig):
     n_jobs: int = Field(0, ge=0, description="threads; 0 = this process's budget (parallel.thread_budget)")
 
 
-_POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned pools this process keeps, most recent last
-POOLS_KEPT = 4
+_POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned feature blocks this process keeps, most recent last
+POOLS_KEPT = 24  # a few feature sets' blocks (five modalities each in a study), training and validation
 
 
-def binned_pool(x: np.ndarray, y: np.ndarray, names: list[str], params: dict) -> lgb.Dataset:
-    """LightGBM's binned Dataset of ``x`` (labels ``y``) under ``params``, constructed once per process.
-
-    Keyed by the bytes of ``x`` and ``y`` and by ``params``, so a different pool or setting gets its own; the
-    ``POOLS_KEPT`` most recent are kept. Subsets of it (``Dataset.subset``) train on its bins, under their own
-    ``seed``: the seed picks the rows the bins are learned from only when there are more than
-    ``bin_construct_sample_cnt``, so below that it is left out of the key and fits with other seeds share the pool.
-    """
-    digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
-    digest.update(np.ascontiguousarray(y).tobytes())
+def _block_key(x: np.ndarray, y: np.ndarray, params: dict, bins_of: str = "") -> str:
+    """The pool key of block ``x`` (labels ``y``) under ``params``; ``bins_of``: the key of the block whose bins
+    it takes. The seed picks the rows that learn the bins only when there are more than
+    ``bin_construct_sample_cnt``, so below that it is left out and fits with other seeds share the block."""
+    digest = hashlib.blake2b(np.ascontiguousarray(x), digest_size=16)
+    digest.update(np.ascontiguousarray(y))
     every_row = len(x) <= params.get("bin_construct_sample_cnt", 200_000)
     keyed = {k: v for k, v in params.items() if not (every_row and k == "seed")}
-    digest.update(json.dumps([names, keyed], sort_keys=True, default=str).encode())
-    key = digest.hexdigest()
+    digest.update(json.dumps([bins_of, x.shape, keyed], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def binned_block(x: np.ndarray, y: np.ndarray, params: dict,
+                 bins_of: tuple[str, lgb.Dataset] | None = None) -> tuple[str, lgb.Dataset]:
+    """``(key, Dataset)``: LightGBM's binned Dataset of one feature block ``x`` (labels ``y``), constructed once per
+    process and kept (the ``POOLS_KEPT`` most recent blocks), keyed by the bytes of ``x`` and ``y`` and ``params``.
+
+    ``bins_of``: the ``(key, Dataset)`` of a training block whose bins ``x`` takes (a validation block).
+    """
+    key = _block_key(x, y, params, bins_of[0] if bins_of else "")
     if key not in _POOLS:
-        _POOLS[key] = lgb.Dataset(x, y, feature_name=names, params=dict(params), free_raw_data=True).construct()
+        reference = bins_of[1] if bins_of else None
+        _POOLS[key] = lgb.Dataset(x, y, reference=reference, params=dict(params), free_raw_data=True).construct()
         while len(_POOLS) > POOLS_KEPT:
             _POOLS.popitem(last=False)
     _POOLS.move_to_end(key)
-    return _POOLS[key]
+    return key, _POOLS[key]
+
+
+def joined_blocks(blocks: list[lgb.Dataset], names: list[str], rows: np.ndarray | None = None) -> lgb.Dataset:
+    """One Dataset of binned ``blocks`` side by side (``Dataset.add_features_from``), on ``rows`` of them or all.
+
+    LightGBM learns each feature's bins on its own, and its feature bundling only packs the storage, so trees
+    grown on joined blocks equal those grown on one matrix of the same columns (tested): a grid over modality
+    subsets bins each modality once instead of once per subset, and the points of a learning curve bin their
+    pool once (``rows``), as ``lightgbm.cv`` does for its folds.
+    """
+    every = range(blocks[0].num_data()) if rows is None else rows
+    out = blocks[0].subset(every).construct()  # a copy: the kept block stays as it is
+    with warnings.catch_warnings():  # joining binned blocks has no raw data or categorical columns to carry
+        warnings.filterwarnings("ignore", message="(Cannot add features|Resetting categorical)")
+        for block in blocks[1:]:
+            out.add_features_from(block if rows is None else block.subset(rows).construct())
+    return out.set_feature_name(names)
+
+
+def _fill(d: ModalityData, m: str, out: np.ndarray) -> None:
+    """``out[:] =`` modality ``m``'s block as float32, NaN on the rows without it (LightGBM routes NaN itself)."""
+    copy_rows(d.blocks[m], out)
+    out[~d.present[m]] = np.nan
 
 
 class LightGBMModel(PurchaseModel):
@@ -131,14 +162,23 @@ class LightGBMModel(PurchaseModel):
     def _matrix(self, data: ModalityData) -> np.ndarray:
         """The blocks side by side in one float32 array, NaN where a row lacks the modality (one copy)."""
         d = self._inputs(data)
-        widths = [d.blocks[m].shape[1] for m in d.modalities]
-        out = np.empty((d.n, sum(widths)), np.float32)
+        out = np.empty((d.n, sum(d.blocks[m].shape[1] for m in d.modalities)), np.float32)
         start = 0
-        for m, width in zip(d.modalities, widths, strict=True):
-            copy_rows(d.blocks[m], out[:, start:start + width])
-            out[~d.present[m], start:start + width] = np.nan
+        for m in d.modalities:
+            width = d.blocks[m].shape[1]
+            _fill(d, m, out[:, start:start + width])
             start += width
         return out
+
+    def _blocks(self, data: ModalityData) -> list[np.ndarray]:
+        """:meth:`_matrix`'s columns, one float32 array per modality (modalities without columns left out)."""
+        d = self._inputs(data)
+        blocks = []
+        for m in d.modalities:
+            if d.blocks[m].shape[1]:
+                blocks.append(np.empty((d.n, d.blocks[m].shape[1]), np.float32))
+                _fill(d, m, blocks[-1])
+        return blocks
 
     def feature_modalities(self) -> list[str]:
         """The modality of each feature column, in order."""
@@ -152,8 +192,8 @@ class LightGBMModel(PurchaseModel):
     def fit_subset(self, pool: ModalityData, rows: np.ndarray, valid: ModalityData | None = None) -> LightGBMModel:
         """Fit on ``pool.rows(rows)`` with the histogram bins learned from all of ``pool`` (``Dataset.subset``).
 
-        This process keeps the binned pool (:func:`binned_pool`), so the next fit on another subset of the same
-        pool skips learning the bins, a third of a fit's time on the twin's data.
+        This process keeps the pool's binned blocks (:func:`binned_block`), so the next fit on another subset of
+        the same pool skips learning the bins, a third of a fit's time on the twin's data.
         """
         self._set_columns(pool)
         self.booster_ = self._train(pool, valid, self.config.learning_rate, self.config.n_estimators,
@@ -166,22 +206,33 @@ class LightGBMModel(PurchaseModel):
         self.dims_ = {m: data.blocks[m].shape[1] for m in data.modalities}
         self.feature_names_ = [f"{m}:{n}" for m in data.modalities for n in data.names[m]]
 
+    def _params(self, learning_rate: float) -> dict:
+        """LightGBM's parameters for a fit at ``learning_rate`` (validation metric added by ``_train``)."""
+        cfg = self.config
+        return {"objective": "binary", "learning_rate": learning_rate, "num_leaves": cfg.num_leaves,
+                "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample, "subsample_freq": 1,
+                "colsample_bytree": cfg.colsample_bytree, "reg_lambda": cfg.reg_lambda, "seed": cfg.seed,
+                "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(cfg.n_jobs), "verbosity": -1}
+
     def _train(self, train: ModalityData, valid: ModalityData | None, learning_rate: float, rounds: int,
                init_model: lgb.Booster | None = None, rows: np.ndarray | None = None) -> lgb.Booster:
         """Boost on ``train`` (with ``rows``: on those rows of it, binned on all of it)."""
         cfg = self.config
-        params = {"objective": "binary", "learning_rate": learning_rate, "num_leaves": cfg.num_leaves,
-                  "min_child_samples": cfg.min_child_samples, "subsample": cfg.subsample, "subsample_freq": 1,
-                  "colsample_bytree": cfg.colsample_bytree, "reg_lambda": cfg.reg_lambda, "seed": cfg.seed,
-                  "deterministic": True, "force_row_wise": True, "num_threads": thread_budget(cfg.n_jobs), "verbosity": -1}
+        params = self._params(learning_rate)
         names = [f"f{i}" for i in range(len(self.feature_names_))]
-        if rows is None:
-            dtrain = lgb.Dataset(self._matrix(train), train.y, feature_name=names, free_raw_data=True)
-        else:
-            dtrain = binned_pool(self._matrix(train), train.y, names, params).subset(rows)
         callbacks, valid_sets = [], []
-        if valid is not None and valid.y.min() != valid.y.max():
-            valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]
+        has_valid = valid is not None and valid.y.min() != valid.y.max()
+        if init_model is not None:  # boosting from the model's scores needs the raw rows
+            dtrain = lgb.Dataset(self._matrix(train), train.y, feature_name=names, free_raw_data=True)
+            if has_valid:
+                valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]
+        else:
+            blocks = [binned_block(x, train.y, params) for x in self._blocks(train)]
+            dtrain = joined_blocks([b for _, b in blocks], names, rows)
+            if has_valid:
+                valid_sets = [joined_blocks([binned_block(x, valid.y, params, bins_of)[1]
+                                             for x, bins_of in zip(self._blocks(valid), blocks, strict=True)], names)]
+        if has_valid:
             callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
             params["metric"] = "auc"
         return lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks,
