@@ -52,6 +52,31 @@ def test_fast_attention_equals_multihead_attention_in_eval():
     assert float(w_fast[:, :, 5:].abs().max()) == 0.0
 
 
+@pytest.mark.parametrize("batch, tokens, d, heads", [(512, 20, 32, 4), (7, 5, 16, 2)])
+def test_training_attention_is_multihead_attention_bit_for_bit(batch, tokens, d, heads):
+    """The block's own training path gives nn.MultiheadAttention's output and every gradient exactly, with its
+    dropout (same random stream) and key padding, so the default transformer trains to the same weights."""
+    torch.manual_seed(0)
+    block = Block(d, heads, 0.1).train()
+    x0 = torch.randn(batch, tokens, d)
+    pad = torch.zeros(batch, tokens, dtype=torch.bool)
+    pad[:, tokens // 2:] = torch.rand(batch, tokens - tokens // 2) < 0.4
+    results = []
+    for own in (False, True):
+        torch.manual_seed(1)
+        block.zero_grad()
+        x = x0.clone().requires_grad_()
+        h = block.norm1(x)
+        out = block.training_attention(h, pad) if own else block.attn(h, h, h, key_padding_mask=pad,
+                                                                      need_weights=False)[0]
+        (out.square().sum() + out[:, 0].sum()).backward()
+        results.append([out.detach(), x.grad] + [p.grad.clone() for p in block.attn.parameters()])
+    assert len(results[0]) == 6  # output, input and the four attention parameters' gradients
+    for torch_path, own in zip(*results, strict=True):
+        assert torch.equal(torch_path, own)
+    assert not torch.equal(results[0][0], block.attn(h, h, h, key_padding_mask=pad, need_weights=False)[0])  # dropout
+
+
 def test_default_networks_keep_torchs_own_dropout():
     block = Block(16, 4, 0.1)
     assert isinstance(block.drop, nn.Dropout) and block.attn_drop is None
