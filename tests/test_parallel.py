@@ -118,6 +118,20 @@ def test_started_workers_run_prepare_after_their_imports():
     parallel.release_workers()
 
 
+def test_started_workers_take_prepare_by_name_and_start_once_when_nested():
+    from culturecart import parallel
+
+    parallel.release_workers()
+    with parallel.started_workers(2, "loky", ["wave"], ("tests.test_parallel:_prepare", ("by name",))):
+        assert len(parallel._starting) == 1
+        with parallel.started_workers(2, "loky", ["wave"], (_prepare, ("inner",))):  # the job's own block
+            assert len(parallel._starting) == 1  # nothing more started
+        assert len(parallel._starting) == 1  # the inner block leaves the outer's workers to it
+        seen = parallel_map(_prepared, [()] * 4, n_jobs=2, backend="loky")
+    assert "by name" in seen and "inner" not in seen and not parallel._starting
+    parallel.release_workers()
+
+
 def test_started_workers_never_used_are_let_go_quietly(recwarn):
     from culturecart import parallel
 

@@ -121,13 +121,16 @@ def study(
     On a markets folder (``data.markets``: ratings per market) it runs RQ3 and RQ5 for rankers."""
     from culturecart.parallel import release_workers
     from culturecart.study.config import load_config
-    from culturecart.study.run import run_study
+    from culturecart.study.workers import study_workers
 
     if config is None and preset is None and not overrides:
         raise UsageError("give a study YAML file, --preset twin, --set data.path=DATASET or "
                          "--set data.markets=MARKETS_FOLDER")
     cfg = load_config(config, preset, overrides or [])
-    result = run_study(cfg, out_dir, quiet=quiet)
+    with study_workers(cfg):  # the workers import and load their models while this process imports the study
+        from culturecart.study.run import run_study
+
+        result = run_study(cfg, out_dir, quiet=quiet)
     out.print(f"report: {result.out / 'report.html'}")
     release_workers()  # this process ends here: no need to wait for the workers' own exit
 

@@ -113,37 +113,48 @@ def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, 
     return i, fn(*args)
 
 
-def _import(modules: Sequence[str], prepare: tuple[Callable[..., Any], Sequence[Any]] | None = None) -> None:
+def _import(modules: Sequence[str], prepare: tuple[Callable[..., Any] | str, Sequence[Any]] | None = None) -> None:
     for module in modules:
         importlib.import_module(module)
     if prepare is not None:
-        prepare[0](*prepare[1])
+        fn = prepare[0]
+        if isinstance(fn, str):  # "module:function", imported here rather than by the caller
+            module, _, name = fn.partition(":")
+            fn = getattr(importlib.import_module(module), name)
+        fn(*prepare[1])
 
 
 _starting: list[Iterator[Any]] = []  # workers being started by started_workers, waited for by the next map
+_entered: list[tuple[str, int]] = []  # (backend, n_jobs) of each started_workers block this process is inside
 
 
 @contextlib.contextmanager
 def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] = (),
-                    prepare: tuple[Callable[..., Any], Sequence[Any]] | None = None):
+                    prepare: tuple[Callable[..., Any] | str, Sequence[Any]] | None = None):
     """Start ``backend``'s local worker processes at once, in the background, each importing ``modules``
-    and then calling ``prepare`` (a ``(function, args)`` pair, e.g. one that loads models a per-process cache
-    keeps for the job's tasks).
+    and then calling ``prepare``: a ``(function, args)`` pair, e.g. one that loads models a per-process cache
+    keeps for the job's tasks; the function may be named ``"module:function"``, so that the caller need not
+    import it.
 
     A long job enters this before its serial preparation (loading data, encoding), so that the seconds a fresh
     worker spends starting Python and importing torch or LightGBM overlap that work instead of delaying the
     first parallel task. The next :func:`parallel_map` in the block waits for them; leaving the block without
-    one (an error in the preparation) lets them go quietly. Only ``loky`` has local workers to start.
+    one (an error in the preparation) lets them go quietly. Only ``loky`` has local workers to start. Inside a
+    block that started the same workers (a command that starts them before importing the job's code, around
+    the job's own block), it starts nothing.
     """
     n_jobs = resolve_n_jobs(n_jobs)
-    if backend == "loky" and n_jobs > 1:
+    starts = backend == "loky" and n_jobs > 1 and (backend, n_jobs) not in _entered
+    if starts:
         with parallel_config(backend=backend, n_jobs=n_jobs):
             _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
                 delayed(_indexed)(_import, i, (list(modules), prepare)) for i in range(n_jobs)))
+    _entered.append((backend, n_jobs))
     try:
         yield
     finally:
-        while _starting:
+        _entered.pop()
+        while starts and _starting:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # joblib's note that the started tasks' results went unused
                 _starting.pop().close()

@@ -26,18 +26,18 @@ from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import load_hofstede, with_extra_profiles
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.data.validate import require_valid
-from culturecart.encoders.dataset import encode_dataset, warm_encoders
+from culturecart.encoders.dataset import encode_dataset
 from culturecart.errors import ConfigError, InvalidInputError
 from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
 from culturecart.models.registry import needs_raw_text
-from culturecart.parallel import started_workers
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
 from culturecart.study.stages import TIDY_COLUMNS
 from culturecart.study.store import UnitStore, fingerprint
+from culturecart.study.workers import study_workers
 
 
 class StudyError(InvalidInputError):
@@ -239,10 +239,7 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
                                                                    allow_unicode=True))
     store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
     # The workers start (and import what the units run) while this process loads, simulates and encodes.
-    units = "culturecart.study.markets" if markets is not None else "culturecart.study.stages"
-    # Events data is encoded by these workers: they load the encoders' models meanwhile too.
-    warm = (warm_encoders, (cfg.encoders,)) if markets is None else None
-    with started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, [units], warm), _cluster(cfg):
+    with study_workers(cfg), _cluster(cfg):
         if markets is not None:
             return _run_markets(cfg, markets, out, store, say, t0)
         return _run(cfg, out, loaded, store, say, t0)
