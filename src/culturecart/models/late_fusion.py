@@ -11,19 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
-from culturecart.models.base import ModelConfig, PurchaseModel, logit
+from culturecart.models.base import PurchaseModel, logit
+from culturecart.models.configs import LateFusionConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.neural import split_by_user
-
-
-class LateFusionConfig(ModelConfig):
-    base: str = "lightgbm"
-    base_options: dict[str, object] = Field(default_factory=dict)
-    bases: dict[str, dict[str, object]] = Field(default_factory=dict)
-    valid_share: float = Field(0.2, gt=0, lt=0.5)
 
 
 class LateFusionModel(PurchaseModel):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import time
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field
 from safetensors.torch import load_file, save_file
 from scipy.optimize import minimize_scalar
 from sklearn.isotonic import IsotonicRegression
@@ -18,40 +17,11 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from culturecart.models.base import ModelConfig, PurchaseModel
+from culturecart.models.configs import NeuralConfig, TransformerConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.nets import CrossModalTransformer, MLPFusionNet
 from culturecart.models.preprocess import Preprocessor, token_groups
 from culturecart.parallel import torch_threads
-
-
-class NeuralConfig(ModelConfig):
-    hidden: int = Field(64, ge=1)
-    dropout: float = Field(0.1, ge=0, lt=1)
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(512, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    patience: int = Field(4, ge=1)
-    balance_classes: bool = True
-    calibration: Literal["platt", "temperature", "isotonic", "none"] = "platt"
-    valid_share: float = Field(0.1, gt=0, lt=0.5, description="held out by user when no valid set is given")
-    threads: int = Field(1, ge=0, description="torch threads while training; fixed so the model is the same under "
-                         "any core count or n_jobs (torch's sums depend on it); 0 = this process's budget")
-    finetune_epochs: int = Field(10, ge=1)
-    finetune_lr_factor: float = Field(0.3, gt=0)
-    log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
-    fast_dropout: bool = Field(False, description="dropout masks from 16-bit draws (nets.FastDropout): the "
-                               "transformer trains about a third faster on CPU, but the random stream differs, so "
-                               "the model is not the one trained with torch's dropout under the same seed")
-
-
-class TransformerConfig(NeuralConfig):
-    d_model: int = Field(32, ge=4)
-    n_layers: int = Field(2, ge=1)
-    n_heads: int = Field(4, ge=1)
-    embedding_tokens: int = Field(2, ge=1)
-    modality_dropout: float = Field(0.1, ge=0, lt=1)
-    lr: float = Field(1e-3, gt=0)
 
 
 def _tensors(blocks: dict[str, np.ndarray], masks: dict[str, np.ndarray], idx=None):

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
-from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 
 from culturecart.atomic import atomic_write_text
-from culturecart.models.base import ModelConfig, PurchaseModel
+from culturecart.models.base import PurchaseModel
 from culturecart.models.blocks import copy_rows
+from culturecart.models.configs import LightGBMConfig, LogisticConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
 from culturecart.parallel import thread_budget
@@ -30,13 +30,6 @@ def _dense(pre: Preprocessor, data: ModalityData) -> np.ndarray:
         if pre.stats[m].presence_input(masks[m]):
             parts.append(masks[m][:, None].astype(np.float32))  # presence is an explicit input
     return np.concatenate(parts, axis=1)
-
-
-class LogisticConfig(ModelConfig):
-    C: float = Field(1.0, gt=0)
-    class_weight: str | None = None
-    max_iter: int = Field(2000, ge=10)
-    log_skewed: bool = Field(False, description="log1p on skewed non-negative tabular columns (fitted on training rows)")
 
 
 class LogisticModel(PurchaseModel):
@@ -77,20 +70,6 @@ class LogisticModel(PurchaseModel):
         self.pre_ = Preprocessor.from_arrays(arrays)
         self.clf_ = LogisticRegression()
         self.clf_.coef_, self.clf_.intercept_, self.clf_.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
-
-
-class LightGBMConfig(ModelConfig):
-    n_estimators: int = Field(2000, ge=1)
-    learning_rate: float = Field(0.03, gt=0)
-    num_leaves: int = Field(31, ge=2)
-    min_child_samples: int = Field(20, ge=1)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    reg_lambda: float = Field(1.0, ge=0)
-    early_stopping_rounds: int = Field(100, ge=1)
-    finetune_rounds: int = Field(300, ge=1, description="extra trees at most when fine-tuning")
-    finetune_learning_rate: float = Field(0.01, gt=0)
-    n_jobs: int = Field(0, ge=0, description="threads; 0 = this process's budget (parallel.thread_budget)")
 
 
 _POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned feature blocks this process keeps, most recent last

@@ -23,30 +23,17 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from culturecart.models.base import ModelConfig, PurchaseModel
+from culturecart.models.base import PurchaseModel
+from culturecart.models.configs import NgramConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
 from culturecart.models.tabular import _dense
-
-
-class NgramConfig(ModelConfig):
-    modalities: list[str] | None = Field(default_factory=lambda: ["text"])
-    analyzer: Literal["word", "char_wb"] = Field("word", description="char_wb for scripts without spaces (CJK)")
-    ngram_max: int = Field(2, ge=1, le=6)
-    min_df: int = Field(2, ge=1)
-    max_features: int | None = Field(None, ge=1)
-    sublinear_tf: bool = True
-    C: float = Field(4.0, gt=0)
-    class_weight: str | None = None
-    max_iter: int = Field(3000, ge=10)
 
 
 def raw_text(data: ModalityData) -> np.ndarray:
