@@ -12,7 +12,7 @@ from PIL import Image
 from culturecart.data import Dataset
 from culturecart.encoders import EncoderConfig, EncodersConfig
 from culturecart.encoders.base import ImageReadError
-from culturecart.encoders.dataset import _columns, _parts, encode_dataset, load_embeddings
+from culturecart.encoders.dataset import PARTS_PER_WORKER, _columns, _parts, encode_dataset, load_embeddings
 
 
 def _same(a: dict, b: dict) -> None:
@@ -47,10 +47,16 @@ def test_parts_are_whole_batches_balanced_by_present_inputs(sim_dir: Path):
         assert mine[0][0] == 0 and mine[-1][1] == len(col.values)
         assert all(a[1] == b[0] for a, b in zip(mine, mine[1:], strict=False))  # contiguous, no row twice
         assert all(start % cfg.batch_size == 0 for start, _ in mine)
-        assert len(mine) == (1 if col.kind == "text" else 2)
+        batches = -(-len(col.values) // cfg.batch_size)
+        assert len(mine) == (1 if col.kind == "text" else min(batches, PARTS_PER_WORKER * 2))
     assert [p.cost for p in parts] == sorted((p.cost for p in parts), reverse=True)  # longest first
-    photos = [p for p in parts if columns[p.column].key == "reviews.image_path"]
-    assert abs(photos[0].cost - photos[1].cost) < 0.5 * max(p.cost for p in photos)  # balanced by photos, not rows
+    [reviews] = [c for c, col in enumerate(columns) if col.key == "reviews.image_path"]
+    has = np.array([v is not None for v in columns[reviews].values])
+    per_batch = np.add.reduceat(has, np.arange(0, len(has), cfg.batch_size))
+    photos = [has[p.start:p.stop].sum() for p in parts if p.column == reviews]
+    ideal = has.sum() / (PARTS_PER_WORKER * 2)
+    # cut at whole batches by photos, not rows: each part within one batch's photos of an even share
+    assert len(photos) > 1 and all(abs(n - ideal) <= per_batch.max() for n in photos)
 
 
 def test_a_corrupt_image_in_a_worker_is_masked_or_named(sim_dir: Path, tmp_path: Path):

@@ -28,9 +28,10 @@ from culturecart.encoders.registry import shared_encoder
 TEXT_COLUMNS = (("items", "title", "item_id"), ("reviews", "text", "review_id"))
 IMAGE_COLUMNS = (("items", "image_path", "item_id"), ("reviews", "image_path", "review_id"))
 
-# Rough single-thread costs on a 2-core laptop (EfficientNet-Lite0 on ONNX, USE-m3 on numpy), used only to hand
-# the longest parts to the workers first.
-_COST = {"image": (0.6, 0.012), "text": (3.0, 0.001)}  # seconds: (building the encoder, per present input)
+# Rough single-thread seconds per present input on a 2-core laptop (EfficientNet-Lite0 on ONNX, USE-m3 on numpy),
+# used only to hand the longest parts to the workers first (a worker builds each encoder once, or has it warm).
+_COST = {"image": 0.012, "text": 0.001}
+PARTS_PER_WORKER = 4  # image parts per worker: the last parts to finish are short, so the workers end together
 
 
 @dataclass
@@ -112,20 +113,23 @@ class _Part:
 
 
 def _parts(columns: list[_Column], cfg: EncodersConfig, n_jobs: int) -> list[_Part]:
-    """Image columns in ``n_jobs`` row ranges of whole batches with about as many inputs each; texts whole."""
+    """Image columns in up to ``PARTS_PER_WORKER * n_jobs`` row ranges of whole batches with about as many
+    inputs each; texts whole: a text encoder's vectors may move in the last bit with what else its batch encodes,
+    and which texts a batch still encodes depends on what other parts have cached meanwhile (images are encoded
+    alike in any batch, tested). Longest first."""
     parts = []
     for c, col in enumerate(columns):
-        fixed, each = _COST[col.kind]
         present = np.cumsum([0] + [not _is_missing(v) for v in col.values])
         n = len(col.values)
         if col.kind == "text" or n <= cfg.batch_size:
             bounds = [0, n]
         else:
             edges = np.arange(0, n + cfg.batch_size, cfg.batch_size).clip(max=n)
-            targets = present[-1] * np.arange(1, n_jobs) / n_jobs
+            pieces = PARTS_PER_WORKER * n_jobs
+            targets = present[-1] * np.arange(1, pieces) / pieces
             inner = edges[np.searchsorted(present[edges], targets)]
             bounds = sorted({0, n, *inner.tolist()})
-        parts += [_Part(c, a, b, fixed + each * (present[b] - present[a])) for a, b in itertools.pairwise(bounds)]
+        parts += [_Part(c, a, b, _COST[col.kind] * (present[b] - present[a])) for a, b in itertools.pairwise(bounds)]
     return sorted(parts, key=lambda p: -p.cost)
 
 

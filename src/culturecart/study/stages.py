@@ -243,7 +243,8 @@ def rq2(cfg, data, base, res, publish, say) -> Stage:
         if made is not None:
             unit_key, folder = made
             units.append(Unit("rq2", kind, {**base, "model_unit": unit_key, "split": cfg.rq1.split.model_dump()},
-                              _explain_unit, (kind, folder_files(folder), test), cost=2.0))
+                              _explain_unit, (kind, folder_files(folder), test),
+                              cost=4.0 if kind == "treeshap" else 1.0))  # TreeSHAP of every test row: 5 s on the twin
     explained = yield units
     table = res.tables.get("rq1_table")  # RQ1 has finished: its scoring ran in the same round as these units
     if table is None:
@@ -297,7 +298,7 @@ def rq3(cfg, data, split, profiles, base, store, res, publish, say) -> Stage:
     [scored] = yield [Unit("rq3", "score", {"runs": [u.key for u in units], "metrics": c.metrics,
                                             "n_boot": c.n_boot, "countries": keep},
                            _score_rq3, ({s: p[pos] for s, p in preds.items()}, test, cc.model, c, cfg.seed),
-                           cost=2.0)]
+                           cost=2.5)]
     table, winners = _frame(scored["table"]), _frame(scored["winners"])
     res.tables["rq3_table"], res.tables["rq3_winners"] = table, winners
     if not winners.empty:
