@@ -136,6 +136,24 @@ def test_lightgbm_fit_subset_bins_on_the_pool_once(sim_features, sim_split):
     assert np.array_equal(every_row.predict_proba(valid), pool_fit.predict_proba(valid))
 
 
+def test_lightgbm_keeps_binned_blocks_within_its_cell_budget(sim_features, sim_split, monkeypatch):
+    from culturecart.models import tabular
+
+    pool, valid = sim_features.rows(np.sort(sim_split.train)), sim_features.rows(sim_split.valid)
+    settings = {"n_estimators": 20, "learning_rate": 0.1}
+    tabular._POOLS.clear()
+    kept_all = create_model("lightgbm", **settings).fit(pool, valid)
+    cells = [d.num_data() * d.num_feature() for d in tabular._POOLS.values()]
+    assert len(cells) == 2 * len(pool.modalities)
+    monkeypatch.setattr(tabular, "POOL_CELLS", max(cells))
+    tabular._POOLS.clear()
+    bounded = create_model("lightgbm", **settings).fit(pool, valid)
+    kept = [d.num_data() * d.num_feature() for d in tabular._POOLS.values()]
+    assert 1 <= len(kept) < len(cells) and (sum(kept) <= max(cells) or len(kept) == 1)
+    assert np.array_equal(kept_all.predict_proba(valid), bounded.predict_proba(valid))  # eviction is only memory
+    tabular._POOLS.clear()
+
+
 def _trees(booster) -> str:
     return booster.model_to_string().split("Tree=0", 1)[1].split("end of trees", 1)[0]
 

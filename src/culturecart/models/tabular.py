@@ -73,7 +73,8 @@ class LogisticModel(PurchaseModel):
 
 
 _POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned feature blocks this process keeps, most recent last
-POOLS_KEPT = 24  # a few feature sets' blocks (five modalities each in a study), training and validation
+POOL_CELLS = 2**28  # rows x features of the kept blocks (about as many bytes of bins): a few sets at the twin's
+#                     size, the latest one at 1.6M events
 
 
 def _block_key(x: np.ndarray, y: np.ndarray, params: dict, bins_of: str = "") -> str:
@@ -91,7 +92,8 @@ def _block_key(x: np.ndarray, y: np.ndarray, params: dict, bins_of: str = "") ->
 def binned_block(x: np.ndarray, y: np.ndarray, params: dict,
                  bins_of: tuple[str, lgb.Dataset] | None = None) -> tuple[str, lgb.Dataset]:
     """``(key, Dataset)``: LightGBM's binned Dataset of one feature block ``x`` (labels ``y``), constructed once per
-    process and kept (the ``POOLS_KEPT`` most recent blocks), keyed by the bytes of ``x`` and ``y`` and ``params``.
+    process and kept (the most recent blocks, ``POOL_CELLS`` rows x features at most, the latest always), keyed by
+    the bytes of ``x`` and ``y`` and ``params``.
 
     ``bins_of``: the ``(key, Dataset)`` of a training block whose bins ``x`` takes (a validation block).
     """
@@ -99,7 +101,7 @@ def binned_block(x: np.ndarray, y: np.ndarray, params: dict,
     if key not in _POOLS:
         reference = bins_of[1] if bins_of else None
         _POOLS[key] = lgb.Dataset(x, y, reference=reference, params=dict(params), free_raw_data=True).construct()
-        while len(_POOLS) > POOLS_KEPT:
+        while len(_POOLS) > 1 and sum(d.num_data() * d.num_feature() for d in _POOLS.values()) > POOL_CELLS:
             _POOLS.popitem(last=False)
     _POOLS.move_to_end(key)
     return key, _POOLS[key]
