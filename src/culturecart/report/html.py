@@ -8,12 +8,16 @@ Sections (ids): ``summary``, ``rq1``, ``rq2``, ``rq3``, ``rq4``, ``rq5``, ``trus
 from __future__ import annotations
 
 import html
+import re
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from culturecart.atomic import atomic_write_text
+from culturecart.parallel import parallel_map
 from culturecart.report import plots
 
 SECTIONS = ("summary", "rq1", "rq2", "rq3", "rq4", "rq5", "methods", "caveats")
@@ -44,11 +48,34 @@ def _img(uri: str, alt: str) -> str:
     return f"<img alt='{html.escape(alt)}' src='{uri}'>"
 
 
+class _Figures:
+    """The figures the sections ask for (a :mod:`~culturecart.report.plots` function and its arguments), each
+    left as a placeholder while the sections are written and drawn all together at the end, in parallel where
+    there are several processes: drawing is most of writing a report."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Callable[..., str], tuple]] = []
+        self.token = f"figure-{secrets.token_hex(8)}-"  # never in a section's own text
+
+    def img(self, draw: Callable[..., str], args: tuple, alt: str) -> str:
+        self.calls.append((draw, args))
+        return _img(f"{self.token}{len(self.calls) - 1}", alt)
+
+    def drawn_into(self, text: str, n_jobs: int = 1) -> str:
+        """``text`` with each placeholder replaced by its figure's PNG data URI."""
+        uris = parallel_map(_draw, self.calls, n_jobs=n_jobs, backend="loky")
+        return re.sub(re.escape(self.token) + r"(\d+)", lambda m: uris[int(m.group(1))], text)
+
+
+def _draw(draw: Callable[..., str], args: tuple) -> str:
+    return draw(*args)
+
+
 def _p(text: str) -> str:
     return f"<div class='answer'>{html.escape(text)}</div>"
 
 
-def _rq1(res) -> tuple[str, str]:
+def _rq1(res, figs: _Figures) -> tuple[str, str]:
     t = res.tables.get("rq1_table")
     if t is None or t.empty:
         return "RQ1 was not run.", "<p>RQ1 was not run.</p>"
@@ -68,9 +95,10 @@ def _rq1(res) -> tuple[str, str]:
                      f"DeLong p = {lf['p_value']:.2g}).")
     body = _p(text)
     if res.curves:
-        body += _img(plots.roc_pr_calibration(res.curves), "ROC, precision-recall and calibration curves")
+        body += figs.img(plots.roc_pr_calibration, (res.curves,), "ROC, precision-recall and calibration curves")
     top = auc.head(25).assign(run=lambda f: f["model"] + " [" + f["modalities"] + "]")
-    body += _img(plots.interval_bars(top, "run", "Test ROC-AUC (95% cluster-bootstrap CI)", "ROC-AUC", 0.5), "AUC bars")
+    body += figs.img(plots.interval_bars, (top, "run", "Test ROC-AUC (95% cluster-bootstrap CI)", "ROC-AUC", 0.5),
+                     "AUC bars")
     wide = t[t["metric"].isin(["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ndcg@10", "mrr"])].pivot_table(
         index=["model", "modalities"], columns="metric", values="value").reset_index()
     lift = t[t["metric"] == "auc_lift_vs_best_unimodal"][["model", "modalities", "value", "ci_low", "ci_high",
@@ -82,7 +110,7 @@ def _rq1(res) -> tuple[str, str]:
     return text, body
 
 
-def _rq2(res) -> tuple[str, str]:
+def _rq2(res, figs: _Figures) -> tuple[str, str]:
     m = res.tables.get("rq2_modalities")
     if m is None or m.empty:
         return "RQ2 was not run.", "<p>RQ2 was not run.</p>"
@@ -106,7 +134,7 @@ def _rq2(res) -> tuple[str, str]:
         text += " The transformer's CLS attention goes mostly to " + ", ".join(
             f"{r.modalities} ({r.value:.0%})" for r in a.head(3).itertuples()) + "."
     body = _p(text or "Modality contributions below.")
-    body += _img(plots.modality_bars(m[m["country"].isna() | (m["country"] == "all")]), "modality contributions")
+    body += figs.img(plots.modality_bars, (m[m["country"].isna() | (m["country"] == "all")],), "modality contributions")
     for name in ("rq2_treeshap", "rq2_attention"):
         if name in res.tables:
             body += f"<h3>{'TreeSHAP' if 'tree' in name else 'Attention'} share per modality, by country</h3>"
@@ -114,7 +142,7 @@ def _rq2(res) -> tuple[str, str]:
     return text, body
 
 
-def _rq3(res) -> tuple[str, str]:
+def _rq3(res, figs: _Figures) -> tuple[str, str]:
     t, w = res.tables.get("rq3_table"), res.tables.get("rq3_winners")
     if t is None or t.empty or w is None or w.empty:
         return "RQ3 was not run (it needs two or more countries).", "<p>RQ3 was not run.</p>"
@@ -131,7 +159,7 @@ def _rq3(res) -> tuple[str, str]:
     if align is not None and align["alignment"].notna().any():
         text += (f" Median alignment of the global model's implied sensitivities with literature expectations: "
                  f"{_fmt(align['alignment'].median(), 2)}.")
-    body = _p(text) + _img(plots.forest(t), "per-country forest plot")
+    body = _p(text) + figs.img(plots.forest, (t,), "per-country forest plot")
     winners = w.copy()
     winners.insert(winners.columns.get_loc("p_value") if "p_value" in winners else len(winners.columns), "test",
                    "DeLong, winner vs runner-up; BH across countries")
@@ -187,7 +215,7 @@ def _recovery_sentence(rec: pd.DataFrame) -> str:
                         for r in per.itertuples()) + ".")
 
 
-def _rq4(res) -> tuple[str, str]:
+def _rq4(res, figs: _Figures) -> tuple[str, str]:
     e, het, ver = (res.tables.get(k) for k in ("rq4_effects", "rq4_heterogeneity", "rq4_literature"))
     if e is None or e.empty:
         return "RQ4 was not run.", "<p>RQ4 was not run.</p>"
@@ -225,7 +253,7 @@ def _rq4(res) -> tuple[str, str]:
             rho = spearmanr(both["coef"], both["planted"]).statistic
             text += (f" Secondary, pooled over every observable feature and country (it mostly reflects whether "
                      f"the features' base effects are told apart): Spearman {rho:.2f}.")
-    body = _p(text) + _img(plots.sensitivity_heatmap(e), "sensitivity heatmap")
+    body = _p(text) + figs.img(plots.sensitivity_heatmap, (e,), "sensitivity heatmap")
     if rec is not None and not rec.empty:
         body += ("<h3>Within-feature recovery: estimated vs planted order of the countries</h3>"
                  "<p class='muted'>Spearman's rho across countries per feature; planted ties take their mid-rank, "
@@ -237,7 +265,7 @@ def _rq4(res) -> tuple[str, str]:
         from culturecart.data.hofstede import shipped_hofstede
 
         body += "<h3>Hofstede dimension vs sensitivity, with the literature's expected direction</h3>"
-        body += _img(plots.hofstede_scatter(sens, shipped_hofstede(), ver), "Hofstede scatter")
+        body += figs.img(plots.hofstede_scatter, (sens, shipped_hofstede(), ver), "Hofstede scatter")
         cols = ["feature", "dimension", "expected_sign", "evidence", "rho", "p_value", "p_adjusted", "n_countries",
                 "verdict", "source", "note"]
         lit = ver[[c for c in cols if c in ver]].copy()
@@ -271,7 +299,7 @@ def _users_needed(feature: str, needed: float, now: float) -> str:
     return f"{feature} already reached" if needed <= now else f"{feature} {needed:,.0f}"
 
 
-def _trust(res) -> tuple[str, str]:
+def _trust(res, figs: _Figures) -> tuple[str, str]:
     fpr, settings = res.tables.get("calibration_fpr"), res.tables.get("calibration_settings")
     if fpr is None or settings is None:
         return "", ""
@@ -317,7 +345,7 @@ def _trust(res) -> tuple[str, str]:
              f"{_fmt(st['rho_critical'], 3)} to be significant, however precise the estimates.")
     body = _p(text)
     if power is not None and not power.empty:
-        body += _img(plots.power_curve(fpr, power), "false-positive rate and power curve")
+        body += figs.img(plots.power_curve, (fpr, power), "false-positive rate and power curve")
     body += "<h3>False-positive rate per test family (null replicates)</h3>" + _table(fpr)
     cal = res.tables.get("calibration_calibrated_p")
     if cal is not None and not cal.empty:
@@ -339,7 +367,7 @@ def _trust(res) -> tuple[str, str]:
     return text, body
 
 
-def _rq5(res) -> tuple[str, str]:
+def _rq5(res, figs: _Figures) -> tuple[str, str]:
     s, eq = res.tables.get("rq5_curves"), res.tables.get("rq5_data_equivalent")
     if s is None or s.empty:
         return "RQ5 was not run.", "<p>RQ5 was not run.</p>"
@@ -358,18 +386,18 @@ def _rq5(res) -> tuple[str, str]:
                              else f"; the foreign data are worth about {w.iloc[0]:,.0f} target rows")
         parts.append(sentence)
     text = "Adding countries: " + "; ".join(parts) + "."
-    body = _p(text) + _img(plots.learning_curves_plot(s), "learning curves")
+    body = _p(text) + figs.img(plots.learning_curves_plot, (s,), "learning curves")
     body += "<h3>Curves (mean over seeds, t interval)</h3>" + _table(s, 80)
     body += "<h3>Data-equivalent value of the foreign data</h3>" + _table(eq, 80)
     return text, body
 
 
-def _matching(res) -> tuple[str, str]:
+def _matching(res, figs: _Figures) -> tuple[str, str]:
     f = res.tables.get("matching_ladder")
     if f is None or f.empty:
         return "", ""
     text = f"Product matching reaches mean F1 {_fmt(f['value'].iloc[-1], 3)} ({f['model'].iloc[-1]})."
-    return text, _p(text) + _img(plots.ladder_bars(f), "matching F1 ladder") + _table(f)
+    return text, _p(text) + figs.img(plots.ladder_bars, (f,), "matching F1 ladder") + _table(f)
 
 
 NOT_FROM_RATINGS = {
@@ -387,7 +415,7 @@ def _cannot(key: str) -> tuple[str, str]:
     return text, _p(text)
 
 
-def _rq3_markets(res) -> tuple[str, str]:
+def _rq3_markets(res, figs: _Figures) -> tuple[str, str]:
     t, w = res.tables.get("rq3_table"), res.tables.get("rq3_winners")
     if t is None or t.empty:
         return "RQ3 was not run.", "<p>RQ3 was not run.</p>"
@@ -403,13 +431,13 @@ def _rq3_markets(res) -> tuple[str, str]:
             f"better and {len(worse)} significantly worse (Wilcoxon on per-user nDCG@10, Benjamini-Hochberg). The "
             f"global model's median cultural-fit score on nDCG@10 is {_fmt(cfs.median(), 3)} (1 = as good as the "
             "local model; above 1: pooling helps).")
-    body = _p(text) + _img(plots.forest(t, "ndcg@10"), "per-market nDCG@10 by scope")
+    body = _p(text) + figs.img(plots.forest, (t, "ndcg@10"), "per-market nDCG@10 by scope")
     body += "<h3>Best scope per market (test nDCG@10)</h3>" + _table(w)
     body += "<h3>Per-market table: nDCG@10, HR@10, paired differences vs local, cultural-fit score</h3>"
     return text, body + _table(t, 120)
 
 
-def _rq5_markets(res) -> tuple[str, str]:
+def _rq5_markets(res, figs: _Figures) -> tuple[str, str]:
     gain, link, curves = (res.tables.get(k) for k in ("rq5_gain", "rq5_gain_hofstede", "rq5_curves"))
     parts, body = [], ""
     if gain is not None and not gain.empty:
@@ -418,7 +446,7 @@ def _rq5_markets(res) -> tuple[str, str]:
                      f"of {len(gain)} source x target pairs ({len(sig)} significant after Benjamini-Hochberg); "
                      f"the largest gain is {gain['gain'].max():+.4f} ({gain.loc[gain['gain'].idxmax(), 'source']} "
                      f"into {gain.loc[gain['gain'].idxmax(), 'target']})")
-        body += _img(plots.gain_heatmap(gain), "gain matrix")
+        body += figs.img(plots.gain_heatmap, (gain,), "gain matrix")
         if link is not None and not link.empty and np.isfinite(link["r"].iloc[0]):
             r = link.iloc[0]
             parts.append(f"the gain's correlation with the Hofstede distance of the two countries is r = "
@@ -433,8 +461,8 @@ def _rq5_markets(res) -> tuple[str, str]:
                 parts.append(f"{target}: zero-shot from the other markets {_fmt(zero.iloc[0])} vs "
                              f"{_fmt(full.iloc[0])} for the local model on all its data")
         body += "<h3>Learning curves over the target's training data</h3>"
-        body += _img(plots.learning_curves_plot(curves, "test nDCG@10", "share of the target's training ratings"),
-                     "learning curves")
+        body += figs.img(plots.learning_curves_plot,
+                         (curves, "test nDCG@10", "share of the target's training ratings"), "learning curves")
         body += _table(curves, 120)
     if not parts:
         return "RQ5 was not run.", "<p>RQ5 was not run.</p>"
@@ -505,17 +533,19 @@ def _methods(res) -> str:
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def write_report(res, path: str | Path) -> Path:
-    """Render the report for a finished study into ``path`` (atomically)."""
+def write_report(res, path: str | Path, n_jobs: int = 1) -> Path:
+    """Render the report for a finished study into ``path`` (atomically); ``n_jobs`` local processes draw the
+    figures (:func:`culturecart.parallel.parallel_map`, loky: a study passes its own workers' count)."""
     path = Path(path)
     answers, bodies = {}, {}
     markets = getattr(res, "kind", "events") == "markets"
-    sections = (("rq1", lambda r: _cannot("rq1")), ("rq2", lambda r: _cannot("rq2")), ("rq3", _rq3_markets),
-                ("rq4", lambda r: _cannot("rq4")), ("rq5", _rq5_markets)) if markets else (
+    sections = (("rq1", lambda r, f: _cannot("rq1")), ("rq2", lambda r, f: _cannot("rq2")), ("rq3", _rq3_markets),
+                ("rq4", lambda r, f: _cannot("rq4")), ("rq5", _rq5_markets)) if markets else (
         ("rq1", _rq1), ("rq2", _rq2), ("rq3", _rq3), ("rq4", _rq4), ("rq5", _rq5), ("trust", _trust),
         ("matching", _matching))
+    figs = _Figures()
     for key, fn in sections:
-        answers[key], bodies[key] = fn(res)
+        answers[key], bodies[key] = fn(res, figs)
     titles = {"rq1": "RQ1 - Does fusing modalities predict purchases better than any one modality?",
               "rq2": "RQ2 - Which modalities and features drive the prediction?",
               "rq3": "RQ3 - One global model, or local / culture-aware models?",
@@ -545,5 +575,5 @@ def write_report(res, path: str | Path) -> Path:
     doc += [f"<section id='methods'><h2>Methods (what ran)</h2>{methods}</section>",
             "<section id='caveats'><h2>Caveats</h2><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in caveats)
             + "</ul></section>", "</body></html>"]
-    atomic_write_text(path, "\n".join(doc))
+    atomic_write_text(path, figs.drawn_into("\n".join(doc), n_jobs))
     return path

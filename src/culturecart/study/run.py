@@ -343,7 +343,9 @@ def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore
     res.units_computed, res.units_reused = store.computed, store.reused
     if store.log:  # where the compute went (seconds per unit on its worker), for profiling a slow study
         atomic_write_text(out / "timings.json", json.dumps(store.log, indent=0))
-    report = write_report(res, out / "report.html")
+    parallel = res.config.parallel  # the study's own local workers draw the figures
+    local = parallel.n_jobs if parallel.backend == "loky" else 1
+    report = write_report(res, out / "report.html", n_jobs=local)
     say(f"done: {store.computed} unit(s) computed, {store.reused} reused, {res.seconds:.0f}s")
     say(f"report: {report}")
     return res
