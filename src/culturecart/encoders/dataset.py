@@ -65,9 +65,9 @@ def encode_dataset(ds: Dataset, config: EncodersConfig | None = None,
 
     ``n_jobs`` above 1 (or -1, every core) encodes in that many local worker processes
     (:func:`culturecart.parallel.parallel_map`, loky): each image column in row ranges of whole batches, each
-    text column in one task (a text encoder's start-up costs more than most columns' work). The workers build
-    their own encoders on their share of the cores and share the cache; the vectors equal one process's
-    (the same batches; the default encoders give the same numbers on any thread count, tested).
+    text column in one task (a text encoder's numbers may depend on what shares its batch). The workers build
+    their own encoders on their share of the cores (once per process) and share the cache; the vectors equal
+    one process's (the same batches; the default encoders give the same numbers on any thread count, tested).
 
     Example:
         >>> from culturecart.data import write_marketplace, SimulationConfig
