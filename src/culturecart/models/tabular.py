@@ -73,8 +73,8 @@ class LogisticModel(PurchaseModel):
 
 
 _POOLS: OrderedDict[str, lgb.Dataset] = OrderedDict()  # binned feature blocks this process keeps, most recent last
-POOL_CELLS = 2**28  # rows x features of the kept blocks (about as many bytes of bins): a few sets at the twin's
-#                     size, the latest one at 1.6M events
+POOL_CELLS = 2**27  # rows x features of the kept blocks (about as many bytes of bins): a dozen feature sets at the
+#                     twin's size; at 1.6M events, the latest blocks of one set
 
 
 def _block_key(x: np.ndarray, y: np.ndarray, params: dict, bins_of: str = "") -> str:
