@@ -132,13 +132,17 @@ def main() -> None:
     args = parser.parse_args()
     root = args.out or Path(tempfile.mkdtemp(prefix="cc-scale-"))
     sizes = [run(u, args.epochs, root) for u in args.users]
-    a, b = sizes[-2], sizes[-1]
-    slope = math.log(b["fit_score_seconds"] / a["fit_score_seconds"]) / math.log(b["events"] / a["events"])
-    per_unit = {name: round(math.log(b["unit_seconds"][name] / seconds) / math.log(b["events"] / a["events"]), 3)
-                for name, seconds in a["unit_seconds"].items() if b["unit_seconds"].get(name) and seconds > 0}
-    emit({"sizes": sizes, "slope_400k_1600k": round(slope, 3), "slope_goal": 1.1, "slope_by_unit": per_unit,
-          "peak_rss_mb_largest": b["peak_rss_mb"], "peak_pss_mb_largest": b["peak_pss_mb"], "peak_rss_goal_mb": 8192,
-          "epochs": args.epochs})
+    b = sizes[-1]
+    figures = {"sizes": sizes, "peak_rss_mb_largest": b["peak_rss_mb"], "peak_pss_mb_largest": b["peak_pss_mb"],
+               "peak_rss_goal_mb": 8192, "epochs": args.epochs}
+    if len(sizes) > 1:  # the slope between the two largest sizes (one size, e.g. --users 40000: memory only)
+        a = sizes[-2]
+        slope = math.log(b["fit_score_seconds"] / a["fit_score_seconds"]) / math.log(b["events"] / a["events"])
+        figures["slope_400k_1600k"], figures["slope_goal"] = round(slope, 3), 1.1
+        figures["slope_by_unit"] = {
+            name: round(math.log(b["unit_seconds"][name] / seconds) / math.log(b["events"] / a["events"]), 3)
+            for name, seconds in a["unit_seconds"].items() if b["unit_seconds"].get(name) and seconds > 0}
+    emit(figures)
 
 
 if __name__ == "__main__":
