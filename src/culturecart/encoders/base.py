@@ -38,6 +38,14 @@ class Encoder(ABC):
     def encode(self, batch: Sequence[str] | Sequence[Path]) -> np.ndarray:
         """Encode a batch; returns float32 of shape ``(len(batch), self.dim)``."""
 
+    def release_memory(self) -> None:
+        """Give back working memory the encoder's runtime keeps between calls (its weights stay loaded).
+
+        :func:`culturecart.encoders.encode` calls it after encoding, so a process that keeps the encoder
+        (a worker) does not hold the largest batch's buffers for the rest of its life. Nothing by default.
+        """
+        return None  # encoders whose runtime keeps no buffers between calls
+
     def cache_key(self) -> str:
         """Identifies the encoder and its version in cache paths."""
         return f"{self.name}-v{self.version}"

@@ -104,6 +104,8 @@ def encode(
             encoded += _encode_batch(enc, store, inputs, rows, vectors, mask, errors, on_error, max_chars)
             if bar is not None:
                 bar.update(task, advance=len(rows))
+    if encoded:
+        enc.release_memory()
     if isinstance(vectors, np.memmap):
         vectors.flush()
     return Embeddings(vectors=vectors, mask=mask, encoder=enc.cache_key(), errors=errors, n_encoded=encoded)

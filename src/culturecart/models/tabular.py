@@ -7,6 +7,7 @@ import hashlib
 import json
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightgbm as lgb
@@ -151,15 +152,16 @@ class LightGBMModel(PurchaseModel):
             start += width
         return out
 
-    def _blocks(self, data: ModalityData) -> list[np.ndarray]:
-        """:meth:`_matrix`'s columns, one float32 array per modality (modalities without columns left out)."""
+    def _blocks(self, data: ModalityData) -> Iterator[np.ndarray]:
+        """:meth:`_matrix`'s columns, one float32 array per modality (modalities without columns left out),
+        made one at a time: a caller that bins each and lets it go never holds the whole float matrix (a
+        gigabyte at 1.6M events)."""
         d = self._inputs(data)
-        blocks = []
         for m in d.modalities:
             if d.blocks[m].shape[1]:
-                blocks.append(np.empty((d.n, d.blocks[m].shape[1]), np.float32))
-                _fill(d, m, blocks[-1])
-        return blocks
+                block = np.empty((d.n, d.blocks[m].shape[1]), np.float32)
+                _fill(d, m, block)
+                yield block
 
     def feature_modalities(self) -> list[str]:
         """The modality of each feature column, in order."""
