@@ -59,3 +59,24 @@ def test_memmap_output_bounds_memory(tmp_path: Path):
     emb = encode(texts, "char-hash", cache=False, out=tmp_path / "v.npy", batch_size=50)
     on_disk = np.load(tmp_path / "v.npy", mmap_mode="r")
     np.testing.assert_array_equal(on_disk, emb.vectors)
+
+
+class _Counting:
+    """char-hash with a count of release_memory calls."""
+
+    def __init__(self) -> None:
+        self.inner, self.released = get_encoder("char-hash"), 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+    def release_memory(self) -> None:
+        self.released += 1
+
+
+def test_encode_releases_the_encoders_memory_once_after_encoding(tmp_path: Path):
+    enc = _Counting()
+    encode(["a", "b", "c"] * 30, enc, cache=tmp_path, batch_size=4)
+    assert enc.released == 1  # once per call, not per batch
+    encode(["a", "b", "c"], enc, cache=tmp_path)
+    assert enc.released == 1  # everything came from the cache: nothing ran
