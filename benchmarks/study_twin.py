@@ -12,7 +12,9 @@
    taken on the same machine: ``reference_seconds_here``, ``speedup_here`` and ``seconds_at_reference_speed``
    (this run's time scaled to the machine that took ``seconds_baseline`` for the reference), and
    ``conclusions_equal_here``: this run's conclusions against the reference code's in the same environment
-   (the installed packages move non-significant near-ties, e.g. an RQ3 winner 0.0001 AUC ahead).
+   (the installed packages move non-significant near-ties, e.g. an RQ3 winner 0.0001 AUC ahead), and
+   ``reference_differences_here``: the reference code's own run here against its recorded conclusions, which
+   shows what the machine and packages alone move.
 Every run starts with an empty user cache, as on a fresh machine (see ``fresh_cache``).
 Usage: python benchmarks/study_twin.py [--preset twin] [--kill-after 12] [--resume-preset twin-small]
        [--rerun-reference] [--out DIR]
@@ -99,10 +101,11 @@ def main() -> None:
     found = conclusions(clean)
     reference = json.loads(REFERENCE.read_text("utf-8")) if args.preset == "twin" else None
     changed = differences(found, reference) if reference else None
-    here, changed_here = None, None
+    here, changed_here, reference_moved = None, None, None
     if args.rerun_reference and reference:
         here, rerun = rerun_reference(reference["commit"], root)
         changed_here = differences(found, conclusions(rerun))
+        reference_moved = differences(conclusions(rerun), reference)  # what the environment alone moves
 
     resume_preset = args.resume_preset or args.preset
     uninterrupted = clean
@@ -128,6 +131,7 @@ def main() -> None:
         "conclusions_equal": changed == [] if reference else None, "differences": changed,
         "reference_seconds_here": round(here, 1) if here else None,
         "conclusions_equal_here": changed_here == [] if here else None, "differences_here": changed_here,
+        "reference_differences_here": reference_moved,
         "speedup_here": round(here / seconds, 2) if here else None,
         "seconds_at_reference_speed": round(seconds * reference["seconds"] / here, 1) if here else None,
         "peak_rss_mb": round(peak, 1), "units": units,
