@@ -104,8 +104,9 @@ def main() -> None:
     here, changed_here, reference_moved = None, None, None
     if args.rerun_reference and reference:
         here, rerun = rerun_reference(reference["commit"], root)
-        changed_here = differences(found, conclusions(rerun))
-        reference_moved = differences(conclusions(rerun), reference)  # what the environment alone moves
+        rerun_found = conclusions(rerun)
+        changed_here = differences(found, rerun_found)
+        reference_moved = differences(rerun_found, reference)  # what the environment alone moves
 
     resume_preset = args.resume_preset or args.preset
     uninterrupted = clean
