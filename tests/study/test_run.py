@@ -131,3 +131,15 @@ def test_progress_shows_one_line_per_finished_unit_off_a_terminal(tmp_path, caps
     assert "demo: 1/3 done (demo u0); fitting demo u1" in err  # the unit in flight is named
     store.run([Unit("demo", "u9", {"i": 9}, pow, (9, 2))], _Reporter(quiet=True))
     assert capsys.readouterr().err == ""
+
+
+def test_the_driver_plans_without_the_model_code():
+    """A study's driver only plans units and combines their results: torch, LightGBM and faiss load in the
+    workers, never in the driver, where importing them would hold up the first unit by seconds."""
+    code = ("import sys\n"
+            "import culturecart.study.run, culturecart.matching.ladder\n"
+            "from culturecart.study.stages import _fit_cost\n"
+            "print(_fit_cost('transformer', ('offer',), {'epochs': 3}), _fit_cost('mlp', ('offer', 'text'), {}))\n"
+            "print(sorted(m for m in ('torch', 'lightgbm', 'faiss') if m in sys.modules))\n")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.split("\n")[:2] == ["30.0 12.0", "[]"]

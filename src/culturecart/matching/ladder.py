@@ -16,15 +16,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold
 
 from culturecart.data.adapters.shopee import read_shopee
-from culturecart.matching.pipeline import (
-    MatchingConfig,
-    MatchingModel,
-    Steps,
-    compute_views,
-    fit_pair_scorer,
-    score_f1,
-    tune_thresholds,
-)
+from culturecart.matching.config import MatchingConfig, Steps
 
 ALL = ("comb", "tfidf", "arcface", "phash", "image")
 NONE = {"min2": False, "union": False, "inb_stages": 0, "arcface": False, "pair_model": False}
@@ -83,6 +75,16 @@ def ladder_fold(path: str, images: str | None, fold: int, folds: int = 5, seed: 
     ``cache``: the embedding cache folder (None: the default one); a study passes its own, which its encoding of
     the same titles and images has filled.
     """
+    # Imported here, where a fold runs, rather than at the top: a study that only plans its folds and combines
+    # their results (its driver process) never loads torch, faiss and LightGBM.
+    from culturecart.matching.pipeline import (
+        MatchingModel,
+        compute_views,
+        fit_pair_scorer,
+        score_f1,
+        tune_thresholds,
+    )
+
     frame, labels = _read(path)
     n_folds = min(folds, len(np.unique(labels)))
     tr, te = list(GroupKFold(n_splits=n_folds).split(frame, groups=labels))[fold]

@@ -38,6 +38,7 @@ from culturecart.atomic import atomic_dir, atomic_write_text
 from culturecart.encoders.encode import encode
 from culturecart.errors import InvalidInputError, MissingInputError, UsageError
 from culturecart.matching.arcface import ArcFaceHead, TitleVocabulary
+from culturecart.matching.config import MatchingConfig, Steps
 from culturecart.matching.knn import hamming_knn, knn, l2_normalize
 from culturecart.matching.neighbours import (
     MAX_MATCHES,
@@ -61,32 +62,6 @@ SETTINGS = tuple(START)  # tuned like thresholds, but not a component's own thre
 
 
 COMPONENTS = ("tfidf", "text", "arcface", "phash", "image")  # those with their own neighbour lists
-
-
-@dataclass
-class Steps:
-    """Which parts make the final matches."""
-
-    components: tuple[str, ...] = ("comb", "tfidf", "arcface", "phash", "image")  # absent ones are skipped
-    min2: bool = True
-    union: bool = True
-    inb_stages: int = 2
-    arcface: bool = True
-    pair_model: bool = True  # a learned scorer on candidate pairs replaces the thresholded union
-
-
-@dataclass
-class MatchingConfig:
-    text_encoder: str = "use-m3"
-    image_encoder: str = "effnet-lite0"
-    k: int = 51
-    inner_folds: int = 3
-    arcface_epochs: int = 8
-    arcface_dim: int = 256
-    seed: int = 0
-    steps: Steps = field(default_factory=Steps)
-    # Where embeddings are cached (None: the default cache folder); a setting of the run, not saved with the model.
-    embedding_cache: str | None = None
 
 
 @dataclass

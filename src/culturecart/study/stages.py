@@ -31,7 +31,7 @@ from culturecart.culture.sensitivity import (
     sensitivity_design,
     sensitivity_matrix,
 )
-from culturecart.culture.transfer import summarise_transfer, transfer_rows, transfer_tasks
+from culturecart.culture.transfer import plan_transfer, summarise_transfer, transfer_tasks
 from culturecart.data.dataset import Dataset
 from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
 from culturecart.evaluate.metrics import get_metric_spec
@@ -40,8 +40,8 @@ from culturecart.evaluate.splits import Split, make_split
 from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
 from culturecart.models.base import PurchaseModel
+from culturecart.models.configs import NeuralConfig, TransformerConfig
 from culturecart.models.features import ModalityData, usable_valid
-from culturecart.models.neural import NeuralModel, TransformerModel
 from culturecart.models.registry import model_spec
 from culturecart.study.store import Artifact, Unit, UnitStore, folder_files, write_files
 
@@ -179,10 +179,10 @@ def drive(stages: list[Stage], store: UnitStore, say) -> list[pd.DataFrame | Non
 def _fit_cost(model: str, subset: tuple[str, ...], options: dict) -> float:
     """Rough relative compute of one fit, so that the longest units start first (a scheduling hint only)."""
     spec = model_spec(model)
-    if spec.cls is TransformerModel:
-        return 10.0 * options.get("epochs", TransformerModel.config_class().epochs)
-    if issubclass(spec.cls, NeuralModel):
-        return 0.4 * options.get("epochs", spec.cls.config_class().epochs) * max(len(subset) / 2, 1)
+    if spec.config is TransformerConfig:
+        return 10.0 * options.get("epochs", TransformerConfig().epochs)
+    if issubclass(spec.config, NeuralConfig):
+        return 0.4 * options.get("epochs", spec.config().epochs) * max(len(subset) / 2, 1)
     return 0.5 + 0.5 * len(subset)
 
 
@@ -398,7 +398,7 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
         return None
     tasks = transfer_tasks(data, targets, fractions=c.fractions, arms=c.arms, seeds=range(c.seeds),
                            sources=c.sources)
-    runs = [transfer_rows(data, split, *t) for t in tasks]
+    runs = plan_transfer(data, split, tasks)
     fits = [r for r in runs if r.fittable]
     units = [fit_unit("rq5", f"{r.record['target']}-{r.record['arm']}-{r.record['fraction']}-{r.record['seed']}",
                       r.scope, cc.model, data, r.train, r.valid, split.test, profiles, r.record["seed"],
@@ -417,8 +417,8 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
 
 
 def matching(cfg, ds, base, res, say, cache: str | None = None) -> Stage:
+    from culturecart.matching.config import MatchingConfig
     from culturecart.matching.ladder import combine_folds, ladder_fold, ladder_folds
-    from culturecart.matching.pipeline import MatchingConfig
 
     path = Path(cfg.matching.input) if cfg.matching.input else ds.resolve(ds.meta.get("matching_file"))
     if path is None or not Path(path).exists():

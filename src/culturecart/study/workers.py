@@ -14,8 +14,9 @@ def study_workers(cfg: StudyConfig):
     """:func:`~culturecart.parallel.started_workers` for ``cfg``'s units (a context manager; nothing for
     backends without local workers).
 
-    Events data: the workers import the stages' code and torch's compiler front end (which the first
-    optimizer a process builds imports, 1-2 s) and load the encoders (they encode the data). A markets
+    Events data: the workers import the stages' code, the models the units fit (the stages themselves do not
+    import torch or LightGBM, so the driver never loads them) and torch's compiler front end (which the first
+    optimizer a process builds imports, 1-2 s), and load the encoders (they encode the data). A markets
     folder: the rankers' code.
 
     Example:
@@ -25,5 +26,6 @@ def study_workers(cfg: StudyConfig):
     """
     if cfg.data.markets:
         return started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, ["culturecart.study.markets"])
-    return started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, ["culturecart.study.stages", "torch._dynamo"],
+    modules = ["culturecart.study.stages", "culturecart.models.neural", "culturecart.models.tabular", "torch._dynamo"]
+    return started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, modules,
                            ("culturecart.encoders.dataset:warm_encoders", (cfg.encoders,)))
