@@ -64,3 +64,25 @@ def test_pooled_arms_bin_on_the_sources_and_the_target(sim_features, sim_split):
     assert transfer_rows(sim_features, sim_split, "DE", ["KR"], "local", 0.5, 0).pool is None
     with pytest.raises(ValueError, match="within the pool"):
         pooled_rows(np.array([2, 4]), np.array([1, 2, 3]))
+
+
+def test_planned_runs_draw_the_users_a_draw_from_the_sorted_ids_gives(sim_features, sim_split):
+    """plan_transfer reads the country and user columns once, as integer codes; each run still takes the users
+    that a draw from the sorted user ids takes (the codes keep their order), with all their rows."""
+    from culturecart.culture.transfer import plan_transfer, transfer_tasks
+
+    tasks = transfer_tasks(sim_features, ["DE"], fractions=(0.5,), seeds=(0, 1), arms=("local", "global"))
+    runs = plan_transfer(sim_features, sim_split, tasks)
+    users = sim_features.meta["user_id"].astype(str).to_numpy()
+    country = sim_features.meta["country"].astype(str).to_numpy()
+    drawn = []
+    for (target, _sources, arm, fraction, seed), run in zip(tasks, runs, strict=True):
+        rng = np.random.default_rng([seed, int(round(fraction * 1000))])
+        rows = sim_split.train[country[sim_split.train] == target]
+        ids = np.unique(users[rows])
+        keep = rng.choice(ids, int(round(fraction * len(ids))), replace=False)
+        expected = rows[np.isin(users[rows], keep)]
+        assert np.array_equal(run.train[country[run.train] == target], np.sort(expected))
+        assert run.record["n_target_rows"] == len(expected) and run.record["arm"] == arm
+        drawn.append(frozenset(keep.tolist()))
+    assert drawn[0] == drawn[2] and drawn[0] != drawn[1]  # the arms share a seed's users; seeds differ

@@ -43,12 +43,19 @@ class TransferCurves:
     data_equivalent: pd.DataFrame  # per target x pooled arm x fraction
 
 
-def _subset_users(data: ModalityData, rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    users = data.meta["user_id"].to_numpy()[rows]
-    unique = np.unique(users)
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, dict]:
+    """Integer codes of ``values`` that sort as the values do (missing: -1), and each value's code."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes, {v: i for i, v in enumerate(uniques.tolist())}
+
+
+def _subset_users(users: np.ndarray, rows: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """``fraction`` of the distinct users of ``rows`` (``users``: sorted codes), drawn by ``rng``, with all their rows."""
+    chosen = users[rows]
+    unique = np.unique(chosen)
     k = int(round(fraction * len(unique)))
-    keep = set(rng.choice(unique, k, replace=False).tolist()) if k else set()
-    return rows[np.array([u in keep for u in users], bool)] if len(rows) else rows
+    keep = rng.choice(unique, k, replace=False) if k else unique[:0]
+    return rows[np.isin(chosen, keep)]
 
 
 @dataclass
@@ -72,21 +79,35 @@ class TransferRows:
 def transfer_rows(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
                   seed: int) -> TransferRows:
     """Which rows the run (target, arm, fraction, seed) trains, validates and is scored on."""
-    country = data.meta["country"].astype(object).to_numpy()
-    rng = np.random.default_rng([seed, int(round(fraction * 1000))])  # same users for every arm
-    tr_t = _subset_users(data, split.train[country[split.train] == target], fraction, rng)
-    va_t = _subset_users(data, split.valid[country[split.valid] == target], fraction, rng)
-    src_tr = split.train[np.isin(country[split.train], sources)]
-    src_va = split.valid[np.isin(country[split.valid], sources)]
-    test = split.test[country[split.test] == target]
-    tr, va = (tr_t, va_t) if arm == "local" else (np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t]))
-    tr, va = np.sort(tr), np.sort(va)
-    pool = None if arm == "local" else np.sort(np.concatenate([src_tr, split.train[country[split.train] == target]]))
-    y = data.y
-    fittable = bool(len(tr) and y[tr].min() != y[tr].max() and len(test) and y[test].min() != y[test].max())
-    record = {"target": target, "arm": arm, "fraction": fraction, "seed": seed, "n_target_rows": len(tr_t),
-              "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan, "fittable": fittable}
-    return TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record, pool)
+    return plan_transfer(data, split, [(target, sources, arm, fraction, seed)])[0]
+
+
+def plan_transfer(data: ModalityData, split: Split,
+                  tasks: Sequence[tuple[str, Sequence[str], str, float, int]]) -> list[TransferRows]:
+    """:func:`transfer_rows` of every task of :func:`transfer_tasks`, with the country and user columns read once
+    (a study plans its learning curves while its workers wait)."""
+    country, country_code = _sorted_codes(data.meta["country"])
+    # Codes in the users' sorted order: the users a seed draws are the ones np.unique's sorted ids would give.
+    users = _sorted_codes(data.meta["user_id"])[0]
+    y, out = data.y, []
+    for target, sources, arm, fraction, seed in tasks:
+        code = country_code.get(target, -2)  # -2: a country without rows matches none
+        source_codes = [country_code[c] for c in sources if c in country_code]
+        rng = np.random.default_rng([seed, int(round(fraction * 1000))])  # same users for every arm
+        target_train = split.train[country[split.train] == code]
+        tr_t = _subset_users(users, target_train, fraction, rng)
+        va_t = _subset_users(users, split.valid[country[split.valid] == code], fraction, rng)
+        src_tr = split.train[np.isin(country[split.train], source_codes)]
+        src_va = split.valid[np.isin(country[split.valid], source_codes)]
+        test = split.test[country[split.test] == code]
+        tr, va = (tr_t, va_t) if arm == "local" else (np.concatenate([src_tr, tr_t]), np.concatenate([src_va, va_t]))
+        tr, va = np.sort(tr), np.sort(va)
+        pool = None if arm == "local" else np.sort(np.concatenate([src_tr, target_train]))
+        fittable = bool(len(tr) and y[tr].min() != y[tr].max() and len(test) and y[test].min() != y[test].max())
+        record = {"target": target, "arm": arm, "fraction": fraction, "seed": seed, "n_target_rows": len(tr_t),
+                  "n_source_rows": 0 if arm == "local" else len(src_tr), "roc_auc": np.nan, "fittable": fittable}
+        out.append(TransferRows(tr, va, test, "culture" if arm == "culture" else "global", record, pool))
+    return out
 
 
 def transfer_run(data: ModalityData, split: Split, target: str, sources: list[str], arm: str, fraction: float,
