@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 
@@ -21,6 +22,18 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def idle_core_seconds() -> float | None:
+    """Seconds the machine's cores have been idle since boot, summed over cores (Linux ``/proc/stat``: idle and
+    iowait); None where there is no such file. The difference over a run is how much of the machine it left
+    unused."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return None
+    return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
 
 
 def emit(figures: dict) -> None:

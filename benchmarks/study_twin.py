@@ -3,7 +3,9 @@
 1. A clean run into a fresh folder (seconds, peak RSS of the study process, units computed), its conclusions
    compared with the reference run recorded before the speed work (``reference/study_twin.json``: best
    model and modality set, every RQ1 AUC inside its reference CI, RQ3 winners, RQ4 verdicts; see
-   ``study_conclusions.py``): ``conclusions_equal`` and ``differences``.
+   ``study_conclusions.py``): ``conclusions_equal`` and ``differences``; ``idle_core_seconds`` (from
+   ``/proc/stat``) and ``busy_share``: how many core-seconds the run left unused, and the share of the machine's
+   cores it kept busy (near 1: the run is bound by its compute, not by waiting).
 2. The same command into a second folder, killed (SIGKILL) once ``--kill-after`` RQ1 units are stored, then
    rerun to completion; ``resumed_identical`` is true when its results.parquet equals the clean run's.
 3. With ``--rerun-reference``: the reference commit's own code (the reference file's ``commit``, checked out in a
@@ -34,7 +36,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _measure import emit
+from _measure import emit, idle_core_seconds
 from study_conclusions import conclusions, differences
 
 REFERENCE = Path(__file__).parent / "reference" / "study_twin.json"
@@ -89,9 +91,10 @@ def main() -> None:
     clean, killed = root / "clean", root / "killed"
     fresh_cache(root)
 
-    t0 = time.perf_counter()
+    t0, idle0 = time.perf_counter(), idle_core_seconds()
     done = subprocess.run(command(args.preset, clean), capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    idle = idle_core_seconds() - idle0 if idle0 is not None else None
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     (root / "clean.log").write_text(done.stderr, "utf-8")  # the whole progress log, with its timestamps
@@ -136,6 +139,8 @@ def main() -> None:
         "speedup_here": round(here / seconds, 2) if here else None,
         "seconds_at_reference_speed": round(seconds * reference["seconds"] / here, 1) if here else None,
         "peak_rss_mb": round(peak, 1), "units": units,
+        "idle_core_seconds": round(idle, 1) if idle is not None else None,
+        "busy_share": round(1 - idle / (seconds * (os.cpu_count() or 1)), 3) if idle is not None else None,
         "resumed_identical": bool(identical), "units_stored_at_kill": stored_at_kill,
         "resume_seconds": round(resume_seconds, 1), "report": str(clean / "report.html"), "preset": args.preset, "resume_preset": resume_preset,
     })
