@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from culturecart.culture import learning_curves, rows_needed
@@ -86,3 +87,20 @@ def test_planned_runs_draw_the_users_a_draw_from_the_sorted_ids_gives(sim_featur
         assert run.record["n_target_rows"] == len(expected) and run.record["arm"] == arm
         drawn.append(frozenset(keep.tolist()))
     assert drawn[0] == drawn[2] and drawn[0] != drawn[1]  # the arms share a seed's users; seeds differ
+
+
+def test_planned_runs_do_not_depend_on_the_id_columns_dtype(sim_features, sim_split):
+    """Categorical user and country columns (their categories in reverse order) plan the same rows as strings."""
+    from dataclasses import replace
+
+    from culturecart.culture.transfer import plan_transfer, transfer_tasks
+
+    meta = sim_features.meta.copy()
+    for col in ("user_id", "country"):
+        meta[col] = meta[col].astype(pd.CategoricalDtype(sorted(meta[col].astype(str).unique(), reverse=True)))
+    tasks = transfer_tasks(sim_features, ["DE"], fractions=(0.5,), seeds=(0,), arms=("local", "culture"))
+    for plain, coded in zip(plan_transfer(sim_features, sim_split, tasks),
+                            plan_transfer(replace(sim_features, meta=meta), sim_split, tasks), strict=True):
+        assert np.array_equal(plain.train, coded.train) and np.array_equal(plain.test, coded.test)
+        unscored = [{k: v for k, v in r.record.items() if k != "roc_auc"} for r in (plain, coded)]
+        assert unscored[0] == unscored[1]

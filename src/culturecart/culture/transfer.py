@@ -44,8 +44,11 @@ class TransferCurves:
 
 
 def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, dict]:
-    """Integer codes of ``values`` that sort as the values do (missing: -1), and each value's code."""
-    codes, uniques = pd.factorize(values, sort=True)
+    """Integer codes of ``values`` that sort as the values do (missing: -1), and each value's code.
+
+    The values themselves are sorted, as ``np.unique`` sorts them, whatever the column's dtype (a categorical
+    column's own order would draw other users)."""
+    codes, uniques = pd.factorize(values.to_numpy(), sort=True)
     return codes, {v: i for i, v in enumerate(uniques.tolist())}
 
 
