@@ -20,7 +20,6 @@ import os
 import resource
 import tempfile
 import time
-from dataclasses import replace
 
 import numpy as np
 from _measure import emit, peak_rss_mb
@@ -29,14 +28,10 @@ from sklearn.model_selection import GroupKFold
 from culturecart.data.adapters.shopee import read_shopee
 from culturecart.matching.f1 import mean_f1, true_matches
 from culturecart.matching.ladder import matching_ladder
-from culturecart.matching.pipeline import (
-    MatchingConfig,
-    MatchingModel,
-    Steps,
-    compute_views,
-    score_f1,
-    tune_thresholds,
-)
+from culturecart.matching.config import MatchingConfig, Steps
+from culturecart.matching.model import MatchingModel
+from culturecart.matching.tuning import score_f1, tune_thresholds
+from culturecart.matching.views import compute_views
 from culturecart.paths import data_root
 
 BASELINE = Steps(components=("tfidf", "phash"), min2=False, union=True, inb_stages=0, arcface=False, pair_model=False)
@@ -67,7 +62,7 @@ def main() -> None:
     config = MatchingConfig(inner_folds=args.inner_folds)
     for f, (tr, te) in enumerate(GroupKFold(n_splits=args.folds).split(frame, groups=labels) if ladder else []):
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
-        inner, _ = MatchingModel(replace(config, steps=BASELINE, seed=f)).inner_views(train)
+        inner, _ = MatchingModel(config.model_copy(update={"steps": BASELINE, "seed": f})).inner_views(train)
         th = tune_thresholds(inner, BASELINE)
         base.append(score_f1(compute_views(test, config), th, BASELINE, np.unique(labels[te], return_inverse=True)[1]))
 

@@ -50,9 +50,10 @@ def test_scores_a_marketplace_with_new_users_items_and_a_new_country(fitted, mar
 
 def test_save_load_gives_identical_probabilities(fitted, markets, tmp_path):
     fitted.save(tmp_path / "m")
-    assert {p.name for p in (tmp_path / "m").iterdir()} == {"predictor.json", "featurizer.npz", "model"}
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"predictor.json", "featurizer", "model"}
     info = json.loads((tmp_path / "m" / "predictor.json").read_text())
-    assert info["encoders"]["items.title"].startswith("char-hash") and info["training_fingerprint"]
+    assert info["kind"] == "predictor" and info["format"] == 2 and info["training"]
+    assert info["state"]["encoders"]["items.title"].startswith("char-hash") and info["state"]["training_fingerprint"]
     back = PurchasePredictor.load(tmp_path / "m")
     np.testing.assert_array_equal(back.predict_proba(markets / "new"), fitted.predict_proba(markets / "new"))
 
@@ -152,18 +153,22 @@ def test_culture_scope_scores_an_unseen_country_from_its_profile(markets, fast):
 
 
 def test_incompatible_folders_and_encoders_are_refused(fitted, markets, tmp_path):
+    from culturecart.persist import _header_checksum
+
     fitted.save(tmp_path / "m")
     info = json.loads((tmp_path / "m" / "predictor.json").read_text())
-    (tmp_path / "m" / "predictor.json").write_text(json.dumps({**info, "format": 99}))
-    with pytest.raises(InvalidInputError, match="format 99"):
+    newer = {**info, "format": 99}
+    (tmp_path / "m" / "predictor.json").write_text(json.dumps({**newer, "checksum": _header_checksum(newer)}))
+    with pytest.raises(InvalidInputError, match="predictor format 99; this culturecart .* reads predictor format 2"):
+        PurchasePredictor.load(tmp_path / "m")
+    (tmp_path / "m" / "predictor.json").write_text(json.dumps(newer))  # changed by hand: damaged
+    with pytest.raises(InvalidInputError, match="predictor.json is damaged"):
         PurchasePredictor.load(tmp_path / "m")
     fitted.save(tmp_path / "m2")
-    with np.load(tmp_path / "m2" / "featurizer.npz") as arrays:
-        state = {k: arrays[k] for k in arrays.files}
-    state["proj.items.title.encoder"] = np.array("char-hash-v0")
-    np.savez(tmp_path / "m2" / "featurizer.npz", **state)
+    other = PurchasePredictor.load(tmp_path / "m2")
+    other.featurizer_.projections_["items.title"].encoder = "char-hash-v0"
     with pytest.raises(InvalidInputError, match="char-hash-v0"):
-        PurchasePredictor.load(tmp_path / "m2").predict_proba(markets / "new")
+        other.predict_proba(markets / "new")
     with pytest.raises(UsageError, match="not fitted"):
         PurchasePredictor().predict_proba(markets / "new")
 

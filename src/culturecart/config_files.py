@@ -67,6 +67,36 @@ def explain_validation(err: ValidationError, where: str) -> str:
     return f"{where}:\n  " + "\n  ".join(lines)
 
 
+def validated(model: type[BaseModel], values: dict, what: str) -> BaseModel:
+    """``model`` validated from ``values``; a :class:`ConfigError` that names ``what``, each wrong key and, for an
+    unknown key, the valid ones.
+
+    Example:
+        >>> from pydantic import ConfigDict
+        >>> class Opts(BaseModel):
+        ...     model_config = ConfigDict(extra="forbid")
+        ...     l2: float = 1.0
+        >>> validated(Opts, {"l3": 5}, "options of ease")
+        Traceback (most recent call last):
+        ...
+        culturecart.errors.ConfigError: options of ease: l3: unknown option (valid: l2)
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as err:
+        valid = ", ".join(sorted(model.model_fields))
+        wrong = []
+        for e in err.errors():
+            key = ".".join(str(x) for x in e["loc"]) or "(options)"
+            if e["type"] == "extra_forbidden":
+                wrong.append(f"{key}: unknown option (valid: {valid})")
+            elif e["type"] == "value_error":  # a check of ours: its message names what is wrong and the choices
+                wrong.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
+            else:
+                wrong.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
+        raise ConfigError(f"{what}: " + "; ".join(wrong)) from None
+
+
 def load_model_file(model: type[BaseModel], path: str | Path, what: str) -> BaseModel:
     """Validate a YAML file into a pydantic ``model``; :class:`ConfigError` naming file and keys otherwise."""
     try:

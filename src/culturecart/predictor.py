@@ -15,16 +15,15 @@ Example:
     >>> p.shape == (len(new.events),) and bool(((p > 0) & (p < 1)).all())
     True
 
-The folder (``save`` / ``load``): ``predictor.json`` (format and schema versions, the culturecart version,
-model name, scope, options, encoder names and versions, feature names, the training data fingerprint),
-``featurizer.npz`` (arrays only) and ``model/`` (the scope's model(s): ``pooled/``, ``country-XX/``). No
-pickles anywhere.
+The folder (``save`` / ``load``, the contract of :mod:`culturecart.persist`): ``predictor.json`` (kind, format and
+schema versions, the culturecart version, model name, scope, options, encoder names and versions, feature names, the
+training data fingerprint), ``featurizer/`` (arrays only) and ``model/`` (the scope's model(s): ``pooled/``,
+``country-XX/``). No pickles anywhere. Folders of the previous format (``featurizer.npz`` beside ``model/``) load.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -32,23 +31,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from culturecart import __version__
-from culturecart.atomic import atomic_dir, atomic_write_text
+from culturecart.atomic import atomic_dir
 from culturecart.culture.scopes import SCOPES, ScopedModel, fit_scope
 from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import shipped_hofstede
 from culturecart.data.validate import require_valid
 from culturecart.encoders import EncodersConfig
 from culturecart.encoders.dataset import encode_dataset
-from culturecart.errors import InvalidInputError, MissingInputError, UsageError
+from culturecart.errors import InvalidInputError, UsageError
 from culturecart.evaluate.bootstrap import bootstrap_ci
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
-from culturecart.models.registry import model_spec, needs_raw_text
+from culturecart.models.registry import check_options, model_spec, needs_raw_text
+from culturecart.persist import Files, Fitted, check_is_fitted, write_parts
 
-PREDICTOR_FORMAT = 1
+PREDICTOR_FORMAT = 2  # 1: featurizer.npz beside model/ (still read)
 SCHEMA_VERSION = 1  # the canonical data model (culturecart.data.schema)
 KEY_COLUMNS = ("session_id", "user_id", "item_id")
 EVALUATE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
@@ -72,6 +71,16 @@ class PredictorConfig(BaseModel):
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict, description="the model's config overrides")
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        return model_spec(value).name  # an unknown name lists the models
+
+    @model_validator(mode="after")
+    def _options(self) -> PredictorConfig:
+        check_options(self.model, self.options)  # a misspelt option is refused here, before any work
+        return self
+
 
 def _fingerprint(ds: Dataset) -> str:
     h = hashlib.sha256()
@@ -85,23 +94,34 @@ def _as_dataset(data: Dataset | str | Path, purpose: str) -> Dataset:
     return require_valid(data, purpose=purpose, check_images=False)  # unreadable images are masked and counted
 
 
-class PurchasePredictor:
+_PREDICTOR_KEYS = frozenset(PredictorConfig.model_fields) - {"options", "model", "modalities", "scope", "encoders"}
+
+
+class PurchasePredictor(Fitted):
     """Fit on a dataset, then predict, evaluate and explain any dataset in the canonical schema.
 
     ``model`` is any ladder name (``lightgbm``, ``transformer``, ``logistic``, ...); ``modalities`` restricts
-    the inputs; ``encoders`` is an :class:`~culturecart.encoders.EncodersConfig` (or its dict); other
-    keyword arguments are the model's own options (``n_estimators=300``, ``epochs=5``...).
+    the inputs; ``encoders`` is an :class:`~culturecart.encoders.EncodersConfig` (or its dict); keyword arguments
+    that are :class:`PredictorConfig` settings (``embedding_dim``, ``max_levels``, ``projection``, ``valid_share``,
+    ``seed``) set those, the others are the model's own options (``n_estimators=300``, ``epochs=5``...), checked
+    now. Or pass a whole ``config`` (and nothing else).
     """
+
+    kind = "predictor"
+    format = PREDICTOR_FORMAT
+    config_class = PredictorConfig
+    fitted_attribute = "model_"
 
     def __init__(self, model: str = "lightgbm", modalities: list[str] | None = None,
                  encoders: EncodersConfig | dict | None = None, scope: str = "global",
                  profiles: pd.DataFrame | None = None, config: PredictorConfig | None = None, **options: Any) -> None:
         if config is None:
-            try:
-                config = PredictorConfig(model=model_spec(model).name, modalities=modalities, scope=scope,
-                                         encoders=encoders or EncodersConfig(), options=options)
-            except KeyError as err:
-                raise UsageError(str(err.args[0])) from None
+            settings = {k: options.pop(k) for k in list(options) if k in _PREDICTOR_KEYS}
+            config = self.make_config(model=model, modalities=modalities, scope=scope,
+                                      encoders=encoders or EncodersConfig(), options=options, **settings)
+        elif model != "lightgbm" or modalities is not None or encoders is not None or scope != "global" or options:
+            raise UsageError("PurchasePredictor: pass either config= or the settings (model, modalities, encoders, "
+                             "scope, options), not both: the settings beside a config would be ignored")
         if config.scope not in SCOPES:
             raise UsageError(f"scope must be one of {list(SCOPES)}, not {config.scope!r}")
         if config.projection not in ("train", "catalogue"):
@@ -111,6 +131,20 @@ class PurchasePredictor:
         self.featurizer_: Featurizer | None = None
         self.model_: ScopedModel | None = None
         self.info_: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        c = self.config
+        head = f"PurchasePredictor(model={c.model!r}, scope={c.scope!r}"
+        if c.modalities:
+            head += f", modalities={c.modalities}"
+        if c.options:
+            head += f", options={c.options}"
+        if not self.is_fitted():
+            return head + "; not fitted)"
+        info = self.info_
+        return (head + f"; fitted on {info.get('training_rows', '?'):,} events, modalities "
+                f"{'+'.join(info.get('modalities', []))}, {sum(len(v) for v in info.get('feature_names', {}).values())}"
+                " features)")
 
     # ---- fit ----
     def fit(self, dataset: Dataset | str | Path, valid: Dataset | str | Path | None = None) -> PurchasePredictor:
@@ -146,6 +180,7 @@ class PurchasePredictor:
         self.info_ = {"feature_names": data.names, "modalities": data.modalities, "encoders": self.featurizer_.encoders,
                       "training_fingerprint": _fingerprint(ds), "training_rows": int(data.n),
                       "keep_text": keep_text}
+        self.training_fingerprint_ = self.info_["training_fingerprint"]
         return self
 
     def _profiles(self, data: ModalityData) -> pd.DataFrame | None:
@@ -158,8 +193,7 @@ class PurchasePredictor:
 
     # ---- scoring ----
     def _fitted(self) -> tuple[Featurizer, ScopedModel]:
-        if self.featurizer_ is None or self.model_ is None:
-            raise UsageError("this predictor is not fitted: call fit() or PurchasePredictor.load()")
+        check_is_fitted(self)
         return self.featurizer_, self.model_
 
     def iter_features(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
@@ -204,13 +238,21 @@ class PurchasePredictor:
         return self._predict(_as_dataset(dataset, "score"), chunk_size, progress)
 
     def score(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
-              progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-        """The event key columns (those present) and ``p_purchase``, one row per event."""
+              progress: Callable[[int, int], None] | None = None, with_labels: bool = False) -> pd.DataFrame:
+        """The event key columns (those present) and ``p_purchase``, one row per event.
+
+        ``with_labels``: also the ``purchased`` label (checked before any scoring: a
+        :class:`~culturecart.errors.UsageError` when the data has none), for :func:`label_metrics`.
+        """
         ds = _as_dataset(dataset, "score")
-        p = self._predict(ds, chunk_size, progress)
         events = ds.table("events").reset_index(drop=True)
+        if with_labels and "purchased" not in events.columns:
+            raise UsageError(f"evaluating needs labels: {getattr(dataset, 'name', dataset)} has no events.purchased "
+                             "column (score it without evaluating)")
+        p = self._predict(ds, chunk_size, progress)
         keys = events[[c for c in KEY_COLUMNS if c in events.columns]].astype(str)
-        return keys.assign(p_purchase=p)
+        out = keys.assign(p_purchase=p)
+        return out.assign(purchased=events["purchased"].to_numpy()) if with_labels else out
 
     def evaluate(self, dataset: Dataset | str | Path, metrics: tuple[str, ...] = EVALUATE_METRICS,
                  n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -259,59 +301,67 @@ class PurchasePredictor:
         return pd.concat(parts, ignore_index=True)
 
     # ---- persistence ----
-    def save(self, folder: str | Path, overwrite: bool = False) -> Path:
-        """Write the predictor folder atomically (a non-empty folder needs ``overwrite``)."""
+    def _save_state(self, folder: Path) -> dict:
         featurizer, model = self._fitted()
-        return write_predictor(folder, self.config, featurizer, model.save, self.info_, overwrite=overwrite)
+        featurizer.write_into(folder / "featurizer")
+        model.write_into(folder / "model")
+        return {"schema_version": SCHEMA_VERSION, **self.info_}
 
     @classmethod
-    def load(cls, folder: str | Path) -> PurchasePredictor:
-        """Read a predictor folder; refuses folders of another format or schema version, names damaged files."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            raise MissingInputError(f"predictor folder {folder} "
-                                    + ("is a file, not a folder" if folder.exists() else "does not exist"))
-        if not (folder / "predictor.json").is_file():
-            raise InvalidInputError(f"{folder} holds no predictor (predictor.json); fit one with `culturecart fit`")
-        part = "predictor.json"
-        try:
-            info = json.loads((folder / "predictor.json").read_text("utf-8"))
-            if info.get("format") != PREDICTOR_FORMAT or info.get("schema_version") != SCHEMA_VERSION:
-                raise InvalidInputError(
-                    f"predictor folder {folder} was written by culturecart {info.get('culturecart', '?')} (format "
-                    f"{info.get('format')}, schema {info.get('schema_version')}); this version reads format "
-                    f"{PREDICTOR_FORMAT}, schema {SCHEMA_VERSION}: fit the model again")
-            predictor = cls(config=PredictorConfig.model_validate(info["config"]))
-            predictor.info_ = {k: v for k, v in info.items()
-                               if k not in ("format", "schema_version", "culturecart", "config")}
-            part = "featurizer.npz"
-            with np.load(folder / "featurizer.npz", allow_pickle=False) as arrays:
-                predictor.featurizer_ = Featurizer.from_arrays({k: arrays[k] for k in arrays.files})
-            part = "model/"
-            predictor.model_ = ScopedModel.load(folder / "model")
-            predictor.profiles = predictor.model_.profiles
-        except InvalidInputError:
-            raise
-        except Exception as exc:  # any failure to rebuild the predictor is damage to its files
-            detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
-            raise InvalidInputError(f"predictor folder {folder} is damaged or incomplete ({part}): {detail}") from exc
+    def _from_state(cls, config: PredictorConfig, state: dict, files: Files) -> PurchasePredictor:
+        if state.get("schema_version") != SCHEMA_VERSION:
+            raise InvalidInputError(f"predictor folder {files.folder} was written for data schema "
+                                    f"{state.get('schema_version')}; this version reads schema {SCHEMA_VERSION}: fit "
+                                    "the model again")
+        predictor = cls(config=config)
+        predictor.info_ = {k: v for k, v in state.items() if k != "schema_version"}
+        if files.exists("featurizer.npz"):  # format 1
+            predictor.featurizer_ = Featurizer.from_arrays(files.npz("featurizer.npz"))
+        else:
+            predictor.featurizer_ = files.fitted("featurizer", Featurizer)
+        predictor.model_ = files.fitted("model", ScopedModel)
+        predictor.profiles = predictor.model_.profiles
         return predictor
+
+    @classmethod
+    def legacy_header(cls, raw: dict, folder: Path) -> dict:
+        """``predictor.json`` of format 1 (culturecart before the persistence contract): same settings and state,
+        ``featurizer.npz`` beside ``model/``."""
+        if raw.get("format") != 1:
+            raise InvalidInputError(f"predictor folder {folder} was written by culturecart {raw.get('culturecart', '?')}"
+                                    f" (format {raw.get('format')}); this version reads formats 1 and "
+                                    f"{PREDICTOR_FORMAT}: fit the model again with `culturecart fit`")
+        state = {k: v for k, v in raw.items() if k not in ("format", "culturecart", "config")}
+        return {"kind": "predictor", "format": 1, "config": raw["config"], "state": state,
+                "training": raw.get("training_fingerprint"), "files": {}}
+
+
+def label_metrics(scores: pd.DataFrame) -> dict[str, float | int]:
+    """AUC and PR-AUC of ``p_purchase`` against ``purchased`` over the scored rows (what ``predict --evaluate``
+    prints); :class:`~culturecart.errors.InvalidInputError` without both classes among them."""
+    from culturecart.evaluate.metrics import get_metric
+
+    ok = scores["p_purchase"].notna().to_numpy()
+    y, p = scores["purchased"].to_numpy()[ok], scores["p_purchase"].to_numpy()[ok]
+    if len(set(y.tolist())) < 2:
+        raise InvalidInputError("evaluating needs both label classes among the scored events")
+    return {"auc": round(get_metric("roc_auc")(y, p), 6), "pr_auc": round(get_metric("pr_auc")(y, p), 6),
+            "rows": int(ok.sum())}
 
 
 def write_predictor(folder: str | Path, config: PredictorConfig, featurizer: Featurizer,
                     write_model: Callable[[Path], object], info: dict[str, Any], overwrite: bool = False) -> Path:
     """Write a predictor folder atomically from its parts; ``write_model(path)`` writes the ``model/`` folder.
 
-    ``PurchasePredictor.save`` and the study (whose units return their models' files) share this one layout.
+    The study publishes its units' model files this way, without loading the models (its driver never imports
+    them); ``PurchasePredictor.save`` writes the same layout.
     """
     folder = Path(folder)
     with atomic_dir(folder, overwrite=overwrite) as tmp:
-        with open(tmp / "featurizer.npz", "wb") as fh:
-            np.savez(fh, **featurizer.to_arrays())
+        featurizer.write_into(tmp / "featurizer")
         write_model(tmp / "model")
-        atomic_write_text(tmp / "predictor.json", json.dumps({
-            "format": PREDICTOR_FORMAT, "schema_version": SCHEMA_VERSION, "culturecart": __version__,
-            "config": config.model_dump(mode="json"), **info}, indent=2, ensure_ascii=False, default=str))
+        write_parts(tmp, PurchasePredictor.kind, PurchasePredictor.format, config.model_dump(mode="json"),
+                    {"schema_version": SCHEMA_VERSION, **info}, info.get("training_fingerprint"))
     return folder
 
 

@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from culturecart.encoders import REGISTRY, encode
+from culturecart.encoders import ENCODERS, encode
+from culturecart.encoders.registry import create_encoder
 
 
 @pytest.fixture
@@ -19,9 +20,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
-@pytest.mark.parametrize("name", REGISTRY.names())
+@pytest.mark.parametrize("name", ENCODERS.names())
 def test_encoder_works_offline(name, no_network, product_images, tmp_path):
-    enc = REGISTRY.create(name, **({"onnx_dir": tmp_path} if name == "effnet-lite0" else {}))
+    enc = create_encoder(name, **({"onnx_dir": tmp_path} if name == "effnet-lite0" else {}))
     assert enc.name == name  # the real encoder, not a fallback
     inputs = product_images[:2] if enc.modality == "image" else ["kaos merah", "빨간색 티셔츠"]
     emb = encode(inputs, enc, cache=False)

@@ -1,51 +1,52 @@
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
-from culturecart.encoders import REGISTRY, EncodersConfig, EncoderSpec, EncoderUnavailable
-from culturecart.encoders.registry import EncoderRegistry
-from culturecart.encoders.text_hash import CharHashEncoder
+from culturecart.encoders import ENCODERS, EncodersConfig, EncoderSpec, encoder_names
+from culturecart.encoders.registry import create_encoder
 from culturecart.errors import ConfigError
+from culturecart.registry import Registry, UnknownNameError
 
 
 def test_aliases_and_modalities():
-    assert REGISTRY.resolve("USE").name == "use-m3"
-    assert REGISTRY.resolve("image-default").name == "effnet-lite0"
-    assert REGISTRY.names("text") == ["char-hash", "e5-small", "use-m3"]
-    with pytest.raises(KeyError, match="valid"):
-        REGISTRY.resolve("bert")
+    assert ENCODERS.resolve("USE").name == "use-m3"
+    assert ENCODERS.resolve("image-default").name == "effnet-lite0"
+    assert encoder_names("text") == ["char-hash", "e5-small", "use-m3"]
+    with pytest.raises(UnknownNameError, match="choose one of: use-m3"):
+        ENCODERS.resolve("bert")
+
+
+class _Unavailable:
+    def __init__(self, **_):
+        from culturecart.encoders.base import EncoderUnavailable
+
+        raise EncoderUnavailable("package fancy is not installed")
 
 
 def test_missing_package_uses_fallback_and_says_so_once():
-    reg = EncoderRegistry()
-
-    def unavailable(**_):
-        raise EncoderUnavailable("package fancy is not installed")
-
-    reg.register(EncoderSpec("fancy", "text", unavailable, "needs a package", fallback="hash"))
-    reg.register(EncoderSpec("hash", "text", lambda **kw: CharHashEncoder(**kw), "fallback"))
+    reg = Registry("encoder", [EncoderSpec("fancy", f"{__name__}:_Unavailable", "needs a package", fallback="hash"),
+                               EncoderSpec("hash", "culturecart.encoders.text_hash:CharHashEncoder", "fallback")])
     with pytest.warns(RuntimeWarning, match="'fancy' is unavailable.*fallback 'hash'"):
-        enc = reg.create("fancy")
+        enc = create_encoder("fancy", reg)
     assert enc.name == "char-hash"
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a second time must not warn again
-        assert reg.create("fancy").name == "char-hash"
+        assert create_encoder("fancy", reg).name == "char-hash"
 
 
 def test_no_fallback_raises():
-    reg = EncoderRegistry()
-    reg.register(EncoderSpec("only", "text", lambda **_: (_ for _ in ()).throw(EncoderUnavailable("x")), "d"))
+    from culturecart.encoders.base import EncoderUnavailable
+
+    reg = Registry("encoder", [EncoderSpec("only", f"{__name__}:_Unavailable", "d")])
     with pytest.raises(EncoderUnavailable):
-        reg.create("only")
+        create_encoder("only", reg)
 
 
 def test_duplicate_names_are_refused():
-    reg = EncoderRegistry()
-    reg.register(EncoderSpec("a", "text", CharHashEncoder, "d", aliases=("b",)))
-    with pytest.raises(ValueError, match="already registered"):
-        reg.register(EncoderSpec("b", "text", CharHashEncoder, "d"))
+    with pytest.raises(ValueError, match="registered twice"):
+        Registry("encoder", [EncoderSpec("a", "x:A", "d", aliases=("b",)), EncoderSpec("b", "x:B", "d")])
 
 
 def test_config_from_yaml_names_bad_key(tmp_path):

@@ -80,7 +80,9 @@ def test_ndcg_matches_sklearn_per_group():
 
 
 def test_unknown_metric_lists_valid():
-    with pytest.raises(KeyError, match="ndcg@k"):
+    from culturecart.registry import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown metric 'f2'; choose one of: roc_auc .*ndcg@k"):
         get_metric("f2")
 
 

@@ -91,13 +91,14 @@ def test_fit_needs_labels_and_predict_needs_a_model(sim_dir, tmp_path):
 def test_a_model_saved_before_the_pair_scorer_loads_without_it(fitted, tmp_path):
     import shutil
 
-    from culturecart.matching.pipeline import MatchingModel
+    from culturecart.matching.model import MatchingModel
 
     old = tmp_path / "old"
     shutil.copytree(fitted, old)
-    info = json.loads((old / "matching.json").read_text())
-    del info["config"]["steps"]["pair_model"]
-    (old / "matching.json").write_text(json.dumps(info))
+    header = json.loads((old / "matching.json").read_text())
+    config = header["config"]
+    del config["steps"]["pair_model"]  # matching.json before the pair scorer and the persistence contract
+    (old / "matching.json").write_text(json.dumps({"config": config, "thresholds": header["state"]["thresholds"]}))
     for name in ("pair_scorer.json", "pair_scorer.txt"):
         (old / name).unlink()
     model = MatchingModel.load(old)

@@ -12,14 +12,9 @@ from culturecart.matching.pairs import (
     match_lists,
     pair_matches,
 )
-from culturecart.matching.pipeline import (
-    Steps,
-    Views,
-    fit_pair_scorer,
-    predict_rows,
-    score_f1,
-    tune_thresholds,
-)
+from culturecart.matching.config import Steps
+from culturecart.matching.tuning import fit_pair_scorer, predict_rows, score_f1, tune_thresholds
+from culturecart.matching.views import Views
 
 UNION = Steps(components=("comb", "text", "tfidf"), min2=True, union=True, inb_stages=0, arcface=False,
               pair_model=False)

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from culturecart.data import Dataset
-from culturecart.models.features import LEAKY_COLUMNS, build_features
-from culturecart.models.featurizer import history_features
+from culturecart.models.features import LEAKY_COLUMNS
+from culturecart.models.featurizer import build_features
+from culturecart.models.history import history_features
 
 
 def test_modalities_and_no_leaky_columns(sim_features):

@@ -19,10 +19,12 @@ def _ds(categories, users=("u1", "u2"), sessions=("s1", "s2"), times=("2026-01-0
 
 def test_unseen_category_is_the_unseen_level_not_missing():
     f = Featurizer().fit(_ds(["shoes", "bags"]))
-    block = f.transform(_ds(["hats", "bags"])).blocks["offer"]
-    assert f.names_["offer"] == ["category=bags", "category=shoes", "log1p_price"]
+    data = f.transform(_ds(["hats", "bags"]))
+    block = data.blocks["offer"]
+    assert data.names["offer"] == ["category=bags", "category=shoes", "log1p_price"]
     assert block[0, :2].tolist() == [0.0, 0.0] and block[1, :2].tolist() == [1.0, 0.0]
-    assert f.unseen_ == {"category": 1}
+    assert data.unseen == {"category": 1}
+    assert f.transform(_ds(["shoes", "bags"])).unseen == {}  # counted per call: the featurizer keeps nothing
 
 
 def test_history_combines_the_stored_sessions_with_the_scoring_data():

@@ -76,9 +76,11 @@ def test_integrated_gradients_completeness(sim_features, sim_split):
 
 
 def test_unknown_config_key_is_named():
-    with pytest.raises(ValueError, match="n_trees"):
+    from culturecart.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model:lightgbm: n_trees: unknown option \(valid: .*n_estimators"):
         create_model("lightgbm", n_trees=10)
-    with pytest.raises(KeyError, match="valid"):
+    with pytest.raises(ConfigError, match="unknown model 'bert4rec'; choose one of: logistic"):
         create_model("bert4rec")
 
 

@@ -5,20 +5,24 @@ import sys
 
 import pytest
 
-from culturecart.models.registry import LADDER, MODEL_CLASSES, check_options, model_spec, needs_raw_text
+from culturecart.errors import ConfigError
+from culturecart.models.registry import LADDER, MODELS, check_options, model_spec, needs_raw_text
+from culturecart.persist import FITTED
+from culturecart.registry import UnknownNameError
 
 
 @pytest.mark.parametrize("spec", LADDER, ids=lambda s: s.name)
 def test_each_rung_names_its_class_config_and_raw_text_use(spec):
     assert spec.cls.config_class is spec.config
     assert getattr(spec.cls, "reads_raw_text", False) == spec.reads_raw_text
-    assert MODEL_CLASSES[spec.cls.name] is spec.cls  # what a saved model records loads it back
+    assert FITTED.load(spec.cls.kind) is spec.cls  # what a saved model records loads it back
 
 
-def test_model_classes_by_saved_name():
-    assert sorted(MODEL_CLASSES) == sorted({spec.cls.name for spec in LADDER}) and len(MODEL_CLASSES) == 6
-    with pytest.raises(KeyError):
-        MODEL_CLASSES["no_such_model"]
+def test_model_classes_by_saved_kind():
+    kinds = {spec.cls.kind for spec in LADDER}
+    assert len(kinds) == 6 and kinds <= set(FITTED.names())
+    with pytest.raises(UnknownNameError, match="unknown model 'no_such_model'; choose one of: logistic"):
+        MODELS.resolve("no_such_model")
 
 
 def test_names_and_options_are_checked_without_the_model_code():
@@ -34,6 +38,6 @@ def test_names_and_options_are_checked_without_the_model_code():
 
 
 def test_wrong_options_name_the_model_and_key():
-    with pytest.raises(ValueError, match="mmbt.*d_modle"):
+    with pytest.raises(ConfigError, match="transformer: d_modle: unknown option"):
         check_options("mmbt", {"d_modle": 8})
     assert model_spec("GBDT").name == "lightgbm" and not needs_raw_text(["mlp", "transformer"])

@@ -21,8 +21,9 @@ def test_split_fit_predict_score(rating_dir, tmp_path):
     invoke("xmarket", "fit", root, "--target", "de", "--sources", "culture", "--model", "popularity", "--model-dir",
            tmp_path / "c", exit_code=0)
     invoke("xmarket", "fit", root, "--target", "fr", "--model", "ease", "--model-dir", tmp_path / "e", exit_code=0)
-    info = json.loads((tmp_path / "e" / "ranker" / "ranker.json").read_text())
-    assert info["params"]["l2"] in (50.0, 200.0, 1000.0)  # chosen on the valid run
+    info = json.loads((tmp_path / "e" / "ranker.json").read_text())
+    assert info["kind"] == "ranker:ease" and info["config"]["l2"] in (50.0, 200.0, 1000.0)  # chosen on the valid run
+    assert info["state"] == {"target": "fr", "sources": {}}
 
 
 def test_bad_inputs(rating_dir, tmp_path):

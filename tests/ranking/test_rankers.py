@@ -17,8 +17,8 @@ from culturecart.ranking.crossmarket import (
     summarise,
 )
 from culturecart.ranking.markets import Market, Markets, split_markets
-from culturecart.ranking.rankers import EASE, ItemKNN, Popularity, toy_markets
-from culturecart.ranking.rerank import load_ranker
+from culturecart.ranking.rankers import EASE, ItemKNN, Popularity
+from culturecart.testing import toy_markets
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +57,25 @@ def test_every_ranker_saves_and_loads_to_the_same_scores(markets, model, tmp_pat
     ranker = fit_ranker(markets, "de", {"fr": 1.0}, model, **params)
     run = markets["de"].runs["valid"].explode("candidates")
     users, items = run["userId"].to_numpy(str), run["candidates"].to_numpy(str)
-    save_model(tmp_path / "m", ranker, "de", {"fr": 1.0}, model)
+    save_model(tmp_path / "m", ranker)
     back, info = load_model(tmp_path / "m")
     assert info == {"target": "de", "sources": {"fr": 1.0}, "model": model}
     np.testing.assert_allclose(back.score(users, items), ranker.score(users, items), rtol=1e-6)
-    assert load_ranker(tmp_path / "m" / "ranker").name == ranker.name
 
 
 def test_rankers_learn_the_planted_clusters(markets):
-    for model in ("itemknn", "ease", "rerank"):
-        result = summarise(evaluate_run(fit_ranker(markets, "uk", {}, model, trees=30), markets["uk"], "valid"))
+    for model, options in (("itemknn", {}), ("ease", {}), ("rerank", {"trees": 30})):
+        result = summarise(evaluate_run(fit_ranker(markets, "uk", {}, model, **options), markets["uk"], "valid"))
         assert result["hr@10"] > 0.3, (model, result)  # chance: 10 of 100 candidates, many from other clusters
+
+
+def test_a_misspelt_ranker_option_is_refused_with_the_valid_ones():
+    from culturecart.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"options of ranker:ease: l3: unknown option \(valid: l2, target_weight\)"):
+        fit_ranker(toy_markets(), "aa", {}, "ease", l3=5)
+    with pytest.raises(ConfigError, match="l2: Input should be greater than 0"):
+        fit_ranker(toy_markets(), "aa", {}, "ease", l2=-1)
 
 
 def test_rank_metrics_match_ranx():

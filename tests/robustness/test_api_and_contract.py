@@ -39,7 +39,7 @@ def test_config_errors_are_usage_errors(tmp_path):
 
 
 def test_matching_model_load_raises_the_family(tmp_path):
-    from culturecart.matching.pipeline import MatchingModel
+    from culturecart.matching.model import MatchingModel
 
     (tmp_path / "matching.json").write_text("{}")
     with pytest.raises(InvalidInputError, match="damaged or incomplete"):

@@ -56,7 +56,7 @@ def test_inner_folds_below_two_is_a_usage_error(listings, tmp_path):
 DAMAGE = {
     "invalid json": ("matching.json", lambda p: p.write_text("{not json"), "matching.json"),
     "missing key": ("matching.json", lambda p: p.write_text(json.dumps(
-        {k: v for k, v in json.loads(p.read_text()).items() if k != "thresholds"})), "thresholds"),
+        {k: v for k, v in json.loads(p.read_text()).items() if k != "state"})), "matching.json"),
     "truncated safetensors": ("arcface.safetensors", lambda p: p.write_bytes(p.read_bytes()[:100]),
                               "arcface.safetensors"),
     "truncated pair scorer": ("pair_scorer.txt", lambda p: p.write_text(p.read_text()[:50]), "pair_scorer"),

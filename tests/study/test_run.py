@@ -61,7 +61,7 @@ def test_a_rerun_with_another_config_never_uses_the_old_models(small_study, tmp_
         *FAST, "rq1.subsets=full", "rq1.extra=[]", "rq1.model_options={lightgbm: {num_leaves: 7}}", "rq3.enabled=false",
         "rq5.enabled=false", "matching.enabled=false"]), out, quiet=True)
     new = json.loads((out / "models" / "rq1-lightgbm" / "predictor.json").read_text())
-    assert new["config"]["options"] == {"num_leaves": 7} and new["study_unit"] != old["study_unit"]
+    assert new["config"]["options"] == {"num_leaves": 7} and new["state"]["study_unit"] != old["state"]["study_unit"]
     assert {p.name for p in (out / "models").iterdir()} == {"rq1-lightgbm"}  # no model of the old config is left
     assert "rq4_partial_dependence" not in changed.tables  # RQ3 off: RQ4 does not explain an old global model
     assert "rq2_treeshap" in changed.tables

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from culturecart.study.stages import drive
+from culturecart.study.scheduling import drive
 from culturecart.study.store import Unit, UnitStore
 
 
@@ -97,7 +97,7 @@ def test_a_damaged_stored_result_is_computed_again_with_a_warning(tmp_path):
 
 
 def test_a_fit_unit_binned_on_a_pool_is_its_own_unit(sim_features, sim_split):
-    from culturecart.study.stages import _fit_unit, fit_unit
+    from culturecart.study.units import fit_and_score, fit_unit
 
     profiles = pd.DataFrame({"idv": [0.5]}, index=["DE"])
     pool, valid, test = np.sort(sim_split.train), np.sort(sim_split.valid), np.sort(sim_split.test)
@@ -113,5 +113,5 @@ def test_a_fit_unit_binned_on_a_pool_is_its_own_unit(sim_features, sim_split):
     assert half.payload["bins_from"] and half.key != unit(pool[::2], None).key
     with pytest.raises(ValueError, match="within the pool"):
         unit(np.sort(sim_split.test), pool)
-    scored = _fit_unit(*half.args)
+    scored = fit_and_score(*half.args)
     assert scored.value.shape == (len(test),) and np.isfinite(scored.value).all()

@@ -12,7 +12,7 @@ Any registered model works with every scope (``finetune`` needs one that can con
 LightGBM or the neural models).
 
 Example:
-    >>> import numpy as np
+    >>> from culturecart.testing import tiny_data
     >>> scoped = fit_scope("culture", "logistic", tiny_data())
     >>> scoped.predict_proba(tiny_data()).shape
     (40,)
@@ -20,43 +20,69 @@ Example:
 
 from __future__ import annotations
 
-import json
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
-from culturecart.atomic import atomic_write_text
 from culturecart.culture.conditioning import with_culture
 from culturecart.models.base import PurchaseModel
 from culturecart.models.features import ModalityData, usable_valid
 from culturecart.models.registry import create_model
 from culturecart.parallel import parallel_map
+from culturecart.persist import Files, Fitted, check_is_fitted
 
 SCOPES = ("global", "local", "culture", "finetune")
 MIN_COUNTRY_ROWS = 50
 
 
-@dataclass
-class ScopedModel:
+class ScopeConfig(BaseModel):
+    """A fitted scope's setting: which scope its models serve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["global", "local", "culture", "finetune"] = "global"
+
+
+class ScopedModel(Fitted):
     """Fitted model(s) of one scope; ``predict_proba`` routes each row to its country's model.
 
     Rows of a country without its own model (``local``, ``finetune``) get NaN (``local``) or the pooled
-    model's prediction (``finetune``); ``skipped`` says which countries and why.
+    model's prediction (``finetune``); ``skipped`` says which countries and why. Saved as ``scope.json`` with
+    ``pooled/`` and ``country-XX/`` model folders.
     """
 
-    scope: str
-    pooled: PurchaseModel | None
-    per_country: dict[str, PurchaseModel] = field(default_factory=dict)
-    profiles: pd.DataFrame | None = None
-    skipped: dict[str, str] = field(default_factory=dict)
+    kind = "scope"
+    config_class = ScopeConfig
+
+    def __init__(self, scope: str = "global", pooled: PurchaseModel | None = None,
+                 per_country: dict[str, PurchaseModel] | None = None, profiles: pd.DataFrame | None = None,
+                 skipped: dict[str, str] | None = None, config: ScopeConfig | None = None) -> None:
+        self.config = config or self.make_config(scope=scope)
+        self.pooled = pooled
+        self.per_country = dict(per_country or {})
+        self.profiles = profiles
+        self.skipped = dict(skipped or {})
+
+    @property
+    def scope(self) -> str:
+        return self.config.scope
+
+    def is_fitted(self) -> bool:
+        return self.pooled is not None or bool(self.per_country)
+
+    def __repr__(self) -> str:
+        models = (["pooled"] if self.pooled is not None else []) + sorted(self.per_country)
+        return f"ScopedModel(scope={self.scope!r}, models={models})"
 
     def _view(self, data: ModalityData) -> ModalityData:
         return with_culture(data, self.profiles) if self.scope == "culture" else data
 
     def predict_proba(self, data: ModalityData) -> np.ndarray:
+        check_is_fitted(self)
         view = self._view(data)
         out = np.full(data.n, np.nan)
         if self.pooled is not None:
@@ -68,30 +94,28 @@ class ScopedModel:
                 out[rows] = model.predict_proba(view.rows(rows))
         return out
 
-
-    def save(self, folder: str | Path) -> Path:
-        """Write the scope's model(s) into ``folder`` (arrays and JSON only): ``pooled/``, ``country-XX/``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def _save_state(self, folder: Path) -> dict:
         if self.pooled is not None:
-            self.pooled.save(folder / "pooled")
+            self.pooled.write_into(folder / "pooled")
         for country, model in self.per_country.items():
-            model.save(folder / f"country-{country}")
+            model.write_into(folder / f"country-{country}")
         profiles = None if self.profiles is None else self.profiles.astype(object).where(
             self.profiles.notna(), None).reset_index(names="iso2").to_dict("records")
-        atomic_write_text(folder / "scope.json", json.dumps(
-            {"scope": self.scope, "countries": sorted(self.per_country), "skipped": self.skipped,
-             "profiles": profiles}, indent=2, ensure_ascii=False))
-        return folder
+        return {"countries": sorted(self.per_country), "skipped": self.skipped, "profiles": profiles}
 
     @classmethod
-    def load(cls, folder: str | Path) -> ScopedModel:
-        folder = Path(folder)
-        info = json.loads((folder / "scope.json").read_text("utf-8"))
-        pooled = PurchaseModel.load(folder / "pooled") if (folder / "pooled").is_dir() else None
-        per_country = {c: PurchaseModel.load(folder / f"country-{c}") for c in info["countries"]}
-        profiles = None if info["profiles"] is None else pd.DataFrame(info["profiles"]).set_index("iso2")
-        return cls(info["scope"], pooled, per_country, profiles, dict(info["skipped"]))
+    def _from_state(cls, config: ScopeConfig, state: dict, files: Files) -> ScopedModel:
+        pooled = files.fitted("pooled", PurchaseModel) if files.exists("pooled") else None
+        per_country = {c: files.fitted(f"country-{c}", PurchaseModel) for c in state["countries"]}
+        profiles = None if state["profiles"] is None else pd.DataFrame(state["profiles"]).set_index("iso2")
+        return cls(pooled=pooled, per_country=per_country, profiles=profiles, skipped=dict(state["skipped"]),
+                   config=config)
+
+    @classmethod
+    def legacy_header(cls, raw: dict, folder: Path) -> dict:
+        """``scope.json`` of culturecart before the persistence contract."""
+        return {"kind": "scope", "format": 0, "config": {"scope": raw["scope"]},
+                "state": {k: raw[k] for k in ("countries", "skipped", "profiles")}, "files": {}}
 
 
 def _usable(data: ModalityData, min_rows: int) -> str | None:
@@ -173,19 +197,3 @@ def pooled_rows(train: np.ndarray, pool: np.ndarray | None) -> tuple[np.ndarray,
     if (positions >= len(pool)).any() or not np.array_equal(pool[positions], train):
         raise ValueError("the train rows must lie within the pool (both sorted)")
     return (train, None) if len(train) == len(pool) else (pool, positions)
-
-
-def tiny_data(n: int = 40, seed: int = 0) -> ModalityData:
-    """A 40-row, two-country example for docstrings and quick checks."""
-    rng = np.random.default_rng(seed)
-    country = np.where(np.arange(n) % 2 == 0, "DE", "JP")
-    x = rng.normal(size=(n, 2)).astype(np.float32)
-    consumer = np.column_stack([x[:, :1], country == "DE", country == "JP"]).astype(np.float32)
-    y = (x[:, 0] + rng.normal(size=n) > 0).astype(np.int64)
-    return ModalityData(blocks={"offer": x, "consumer": consumer},
-                        names={"offer": ["price", "rating"], "consumer": ["age", "country=DE", "country=JP"]},
-                        present={"offer": np.ones(n, bool), "consumer": np.ones(n, bool)}, y=y,
-                        meta=pd.DataFrame({"country": country, "user_id": [f"u{i}" for i in range(n)],
-                                           "session_id": [f"s{i}" for i in range(n)],
-                                           "item_id": [f"i{i % 7}" for i in range(n)]}),
-                        kinds={"offer": "tabular", "consumer": "tabular"})

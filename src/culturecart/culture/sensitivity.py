@@ -36,7 +36,7 @@ from culturecart.encoders.encode import Embeddings
 from culturecart.evaluate.bootstrap import bootstrap_statistic
 from culturecart.models.base import PurchaseModel, logit
 from culturecart.models.features import ModalityData
-from culturecart.models.featurizer import Projection
+from culturecart.models.projection import Projection
 
 TABLE_FEATURES = ("price", "discount_rate", "free_shipping", "brand_premium", "rating", "review_count")
 INDEX_SOURCES = {"image_index": "items.image_path", "review_index": "reviews.text"}

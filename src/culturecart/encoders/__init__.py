@@ -11,10 +11,10 @@ from culturecart.encoders.base import Encoder, EncoderUnavailable, ImageReadErro
 from culturecart.encoders.cache import EmbeddingCache, default_cache_dir
 from culturecart.encoders.config import EncoderConfig, EncodersConfig
 from culturecart.encoders.encode import Embeddings, encode
-from culturecart.encoders.registry import REGISTRY, EncoderSpec, get_encoder, shared_encoder
+from culturecart.encoders.registry import ENCODERS, EncoderSpec, encoder_names, get_encoder, shared_encoder
 
 __all__ = [
-    "REGISTRY",
+    "ENCODERS",
     "EmbeddingCache",
     "Embeddings",
     "Encoder",
@@ -25,6 +25,7 @@ __all__ = [
     "ImageReadError",
     "default_cache_dir",
     "encode",
+    "encoder_names",
     "get_encoder",
     "shared_encoder",
 ]

@@ -39,6 +39,15 @@ def content_key(content: str | bytes) -> bytes:
     return hashlib.sha1(data).digest()
 
 
+def file_content_key(path: Path) -> bytes:
+    """:func:`content_key` of a file's bytes, read in blocks (equal to ``content_key(path.read_bytes())``)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.digest()
+
+
 class EmbeddingCache:
     """Content-addressed store of embedding vectors for one encoder."""
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from culturecart.config_files import load_model_file
-from culturecart.encoders.registry import REGISTRY
+from culturecart.config_files import load_model_file, validated
+from culturecart.encoders.registry import ENCODERS, create_encoder
 
 
 class EncoderConfig(BaseModel):
@@ -21,11 +21,11 @@ class EncoderConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _known(cls, value: str) -> str:
-        REGISTRY.resolve(value)  # raises KeyError listing the valid names
+        ENCODERS.resolve(value)  # an unknown name lists the encoders
         return value
 
     def build(self):
-        return REGISTRY.create(self.name, **self.options)
+        return create_encoder(self.name, **self.options)
 
 
 class EncodersConfig(BaseModel):
@@ -48,3 +48,9 @@ class EncodersConfig(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> EncodersConfig:
         return load_model_file(cls, path, "encoders config")
+
+    def with_names(self, text: str | None = None, image: str | None = None, **settings: object) -> EncodersConfig:
+        """This config with other text / image encoders (their options reset) and settings; a
+        :class:`~culturecart.errors.ConfigError` names an unknown encoder or setting."""
+        updates = {k: {"name": v, "options": {}} for k, v in (("text", text), ("image", image)) if v}
+        return validated(EncodersConfig, {**self.model_dump(), **updates, **settings}, "encoder settings")

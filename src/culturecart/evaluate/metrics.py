@@ -24,6 +24,8 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn import metrics as skm
 
+from culturecart.registry import Entry, Pattern, Registry, import_target
+
 Metric = Callable[..., float]
 
 
@@ -279,45 +281,68 @@ def mrr(y, p, groups=None, k: int | None = None) -> float:
     return _mrr(y, p, groups, k)
 
 
-_FIXED: dict[str, MetricSpec] = {
-    "roc_auc": MetricSpec("roc_auc", roc_auc, True, weighted=roc_auc_weighted),
-    "pr_auc": MetricSpec("pr_auc", pr_auc, True, weighted=pr_auc_weighted),
-    "log_loss": MetricSpec("log_loss", log_loss, False, weighted=_row_losses(_log_losses)),
-    "brier": MetricSpec("brier", brier, False, weighted=_row_losses(lambda y, p: (p - y) ** 2)),
-    "ece": MetricSpec("ece", ece, False, weighted=ece_weighted),
-    "mrr": MetricSpec("mrr", mrr, True, needs_groups=True, per_group=_mrr_groups),
-}
-_ALIASES = {"auc": "roc_auc", "auroc": "roc_auc", "roc-auc": "roc_auc", "average_precision": "pr_auc",
-            "aupr": "pr_auc", "ap": "pr_auc", "pr-auc": "pr_auc", "logloss": "log_loss", "nll": "log_loss",
-            "bce": "log_loss", "brier_score": "brier", "calibration_error": "ece"}
-_AT_K = {"ndcg": (ndcg_at_k, _ndcg_groups), "precision": (precision_at_k, _precision_groups),
-         "p": (precision_at_k, _precision_groups), "recall": (recall_at_k, _recall_groups),
-         "r": (recall_at_k, _recall_groups), "mrr": (mrr, _mrr_groups)}
-_AT_K_CANONICAL = {"ndcg": "ndcg", "precision": "precision", "p": "precision", "recall": "recall",
-                   "r": "recall", "mrr": "mrr"}
+@dataclass(frozen=True)
+class MetricEntry(Entry):
+    """A metric in :data:`METRICS`: its function (``target``) and the names of its fast weighted forms."""
+
+    higher_is_better: bool = True
+    needs_groups: bool = False
+    weighted: str | None = None  # attribute of this module: the metric under a matrix of row weights
+    per_group: str | None = None  # attribute of this module: a ranking metric's value per group
+    k: int | None = None  # the cut-off of ``<ranking>@k``
+
+    def spec(self) -> MetricSpec:
+        module = import_target("culturecart.evaluate.metrics")
+        fn = self.load()
+        groups_fn = getattr(module, self.per_group) if self.per_group else None
+        if self.k is not None:
+            def at_k(y, p, groups=None, _fn=fn, _k=self.k):
+                return _fn(y, p, groups, k=_k)
+
+            def per_group(y, p, groups=None, _fn=groups_fn, _k=self.k):
+                return _fn(y, p, groups, k=_k)
+
+            return MetricSpec(self.name, at_k, self.higher_is_better, needs_groups=True, per_group=per_group)
+        return MetricSpec(self.name, fn, self.higher_is_better, self.needs_groups,
+                          getattr(module, self.weighted) if self.weighted else None, groups_fn)
+
+
+_M = "culturecart.evaluate.metrics:"
+_AT_K = {"ndcg": ("ndcg", "ndcg_at_k", "_ndcg_groups"), "precision": ("precision", "precision_at_k", "_precision_groups"),
+         "p": ("precision", "precision_at_k", "_precision_groups"), "recall": ("recall", "recall_at_k", "_recall_groups"),
+         "r": ("recall", "recall_at_k", "_recall_groups"), "mrr": ("mrr", "mrr", "_mrr_groups")}
+
+
+def _at_k(match: re.Match) -> MetricEntry:
+    name, fn, groups = _AT_K[match.group(1)]
+    k = int(match.group(2))
+    return MetricEntry(f"{name}@{k}", _M + fn, f"{name} of the top {k} per group", needs_groups=True,
+                       per_group=groups, k=k)
+
+
+_brier_weighted = _row_losses(lambda y, p: (p - y) ** 2)
+_log_loss_weighted = _row_losses(_log_losses)
+
+METRICS: Registry[MetricEntry] = Registry("metric", [
+    MetricEntry("roc_auc", _M + "roc_auc", "area under the ROC curve", ("auc", "auroc"), weighted="roc_auc_weighted"),
+    MetricEntry("pr_auc", _M + "pr_auc", "area under the precision-recall curve (average precision)",
+                ("average_precision", "aupr", "ap"), weighted="pr_auc_weighted"),
+    MetricEntry("log_loss", _M + "log_loss", "mean negative log-likelihood", ("logloss", "nll", "bce"),
+                higher_is_better=False, weighted="_log_loss_weighted"),
+    MetricEntry("brier", _M + "brier", "mean squared error of the probabilities", ("brier_score",),
+                higher_is_better=False, weighted="_brier_weighted"),
+    MetricEntry("ece", _M + "ece", "expected calibration error (15 bins)", ("calibration_error",),
+                higher_is_better=False, weighted="ece_weighted"),
+    MetricEntry("mrr", _M + "mrr", "mean reciprocal rank of the first positive per group", needs_groups=True,
+                per_group="_mrr_groups"),
+], patterns=[Pattern(r"(ndcg|precision|p|recall|r|mrr)(?:@|-at-)(\d+)", "ndcg@10",
+                     "a ranking metric at a cut-off: ndcg@k, precision@k, recall@k, mrr@k (per group)", _at_k)])
 
 
 def get_metric_spec(name: str) -> MetricSpec:
-    """Spec for a metric name, alias or ``<ranking>@k`` (``ndcg@10``, ``p@5``, ``recall_at_20``, ``mrr@100``)."""
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key in _FIXED:
-        return _FIXED[key]
-    match = re.fullmatch(r"(ndcg|precision|p|recall|r|mrr)(?:@|_at_)(\d+)", key)
-    if match:
-        base, k = match.group(1), int(match.group(2))
-        fn, groups_fn = _AT_K[base]
-        canonical = f"{_AT_K_CANONICAL[base]}@{k}"
-
-        def at_k(y, p, groups=None, _fn=fn, _k=k):
-            return _fn(y, p, groups, k=_k)
-
-        def per_group(y, p, groups=None, _fn=groups_fn, _k=k):
-            return _fn(y, p, groups, k=_k)
-
-        return MetricSpec(canonical, at_k, True, needs_groups=True, per_group=per_group)
-    raise KeyError(f"unknown metric {name!r}; valid: {sorted(_FIXED)} and ndcg@k, precision@k, recall@k, "
-                   f"mrr@k; aliases {sorted(_ALIASES)}")
+    """Spec for a metric name, alias or ``<ranking>@k`` (``ndcg@10``, ``p@5``, ``recall_at_20``, ``mrr@100``);
+    :class:`~culturecart.registry.UnknownNameError` lists the metrics otherwise."""
+    return METRICS.resolve(name).spec()
 
 
 def get_metric(name: str) -> Metric:

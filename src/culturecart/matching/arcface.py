@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from safetensors.torch import load_file, save_file
@@ -35,7 +36,9 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from culturecart.atomic import atomic_path, atomic_write_text
+from culturecart.matching.config import MatchingConfig
 from culturecart.parallel import torch_threads
+from culturecart.persist import Files
 
 
 class TitleVocabulary:
@@ -92,6 +95,7 @@ class TitleVocabulary:
             if part is not None:
                 vec.vocabulary_ = part["vocabulary"]
                 vec.idf_ = np.asarray(part["idf"], np.float32)
+                vec.build_analyzer()  # now, not on the first transform (sklearn sets state lazily there)
             vocab.parts_.append(None if part is None else vec)
         return vocab
 
@@ -202,3 +206,31 @@ class ArcFaceHead:
         head.head_.load_state_dict(state)
         head.head_.eval()
         return head
+
+
+@dataclass
+class TitleHead:
+    """The trained text side: the vocabulary of the training titles and the ArcFace head over it."""
+
+    vocabulary: TitleVocabulary
+    head: ArcFaceHead
+
+    @classmethod
+    def fit(cls, titles: pd.Series, x: np.ndarray, labels: np.ndarray, config: MatchingConfig,
+            seed: int) -> TitleHead:
+        vocab = TitleVocabulary().fit(titles.tolist())
+        head = ArcFaceHead(dim=config.arcface_dim, epochs=config.arcface_epochs, seed=seed)
+        return cls(vocab, head.fit(x, labels, vocab.transform(titles.tolist())))
+
+    def transform(self, titles: pd.Series, x: np.ndarray) -> np.ndarray:
+        return self.head.transform(x, self.vocabulary.transform(titles.tolist()))
+
+    def save(self, folder: Path) -> None:
+        self.vocabulary.save(folder / "vocabulary.json")
+        self.head.save(folder / "arcface.safetensors")
+
+    @classmethod
+    def load(cls, files: Files, dim: int) -> TitleHead:
+        """From a fitted folder's checked files (see :class:`culturecart.persist.Files`)."""
+        return cls(TitleVocabulary.load(files.path("vocabulary.json")),
+                   ArcFaceHead.load(files.path("arcface.safetensors"), dim=dim))

@@ -8,7 +8,6 @@ test fold.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,13 +76,9 @@ def ladder_fold(path: str, images: str | None, fold: int, folds: int = 5, seed: 
     """
     # Imported here, where a fold runs, rather than at the top: a study that only plans its folds and combines
     # their results (its driver process) never loads torch, faiss and LightGBM.
-    from culturecart.matching.pipeline import (
-        MatchingModel,
-        compute_views,
-        fit_pair_scorer,
-        score_f1,
-        tune_thresholds,
-    )
+    from culturecart.matching.model import MatchingModel
+    from culturecart.matching.tuning import fit_pair_scorer, score_f1, tune_thresholds
+    from culturecart.matching.views import compute_views
 
     frame, labels = _read(path)
     n_folds = min(folds, len(np.unique(labels)))
@@ -91,7 +86,7 @@ def ladder_fold(path: str, images: str | None, fold: int, folds: int = 5, seed: 
     img = Path(images) if images else None
     config = MatchingConfig(text_encoder=text_encoder, inner_folds=inner_folds, seed=seed, embedding_cache=cache)
     train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
-    model = MatchingModel(replace(config, seed=seed + 100 * fold))
+    model = MatchingModel(config.model_copy(update={"seed": seed + 100 * fold}))
     inner, x = model.inner_views(train, img)
     head = model._head(train, x, seed + 100 * fold)
     test_views = compute_views(test, config, head, img)
@@ -101,7 +96,7 @@ def ladder_fold(path: str, images: str | None, fold: int, folds: int = 5, seed: 
     for name, steps in LADDER:
         if name == "image" and "image" not in test_views.neighbours:
             continue
-        key = repr(replace(steps, pair_model=False))
+        key = repr(steps.model_copy(update={"pair_model": False}))
         th = tuned[key] = tuned.get(key) or tune_thresholds(inner, steps)
         scorer = fit_pair_scorer(inner, th, steps, seed + 100 * fold) if steps.pair_model else None
         f1 = score_f1(test_views, th, steps, codes, scorer=scorer)

@@ -38,9 +38,11 @@ import numpy as np
 from culturecart.atomic import atomic_write_text
 from culturecart.matching.neighbours import MAX_MATCHES, pairs_f1
 from culturecart.parallel import thread_budget
+from culturecart.persist import Files
 
 if TYPE_CHECKING:
-    from culturecart.matching.pipeline import Steps, Views
+    from culturecart.matching.config import Steps
+    from culturecart.matching.views import Views
 
 FLOORS = {"tfidf": 0.3, "text": 0.6, "arcface": 0.3, "image": 0.5, "phash": 0.8, "comb": 0.3}
 THRESHOLDS = np.round(np.arange(0.2, 0.81, 0.025), 3)
@@ -239,7 +241,8 @@ class PairScorer:
             {"names": self.names, "threshold": self.threshold, "min2": self.min2}, indent=2))
 
     @classmethod
-    def load(cls, folder: Path) -> PairScorer:
-        info = json.loads((folder / "pair_scorer.json").read_text("utf-8"))
-        booster = lgb.Booster(model_str=(folder / "pair_scorer.txt").read_text("utf-8"))
-        return cls(info["names"], info["threshold"], info["min2"], booster)
+    def load(cls, files: Files | Path) -> PairScorer:
+        """From a fitted folder's checked files (see :class:`culturecart.persist.Files`), or a folder."""
+        files = files if isinstance(files, Files) else Files(Path(files), None)
+        info = files.json("pair_scorer.json")
+        return cls(info["names"], info["threshold"], info["min2"], files.lightgbm("pair_scorer.txt"))

@@ -6,9 +6,11 @@ Example:
     'lightgbm'
 """
 
-from culturecart.models.base import ModelConfig, PurchaseModel
-from culturecart.models.features import MODALITIES, ModalityData, build_features
-from culturecart.models.registry import LADDER, MODEL_CLASSES, create_model, model_spec, needs_raw_text
+from culturecart.models.base import PurchaseModel
+from culturecart.models.configs import ModelConfig
+from culturecart.models.features import MODALITIES, ModalityData
+from culturecart.models.featurizer import build_features
+from culturecart.models.registry import LADDER, MODELS, create_model, model_spec, needs_raw_text
 
-__all__ = ["LADDER", "MODALITIES", "MODEL_CLASSES", "ModalityData", "ModelConfig", "PurchaseModel",
+__all__ = ["LADDER", "MODALITIES", "MODELS", "ModalityData", "ModelConfig", "PurchaseModel",
            "build_features", "create_model", "model_spec", "needs_raw_text"]

@@ -1,44 +1,39 @@
-"""The one model contract: ``fit`` / ``predict_proba`` / ``save`` / ``load`` on modality data.
+"""The one model contract: ``fit`` / ``predict_proba`` on modality data, saved and loaded as every fitted object.
 
 Every model takes a :class:`~culturecart.models.features.ModalityData` and uses all of its
 modalities (select a subset with ``data.select([...])``); unimodal ladder models fix theirs in
-their config. Saved models are a folder with ``model.json`` (name, config, modalities) and arrays
-in safetensors / NumPy ``.npz`` (loaded with ``allow_pickle=False``) or LightGBM's text format:
-never a pickle.
+their config. A saved model is a folder with ``model.json`` (the header of :mod:`culturecart.persist`: kind
+``model:<name>``, config, modalities) and arrays in safetensors / NumPy ``.npz`` or LightGBM's text format:
+never a pickle. Folders written before the persistence contract (``model.json`` without a kind) still load.
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
-from culturecart.atomic import atomic_path, atomic_write_text
+from culturecart.models.configs import ModelConfig
 from culturecart.models.features import ModalityData
+from culturecart.persist import Files, Fitted, check_is_fitted, save_npz
 
 
-class ModelConfig(BaseModel):
-    """Base of every model's typed config (unknown keys are errors that name the key)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    modalities: list[str] | None = None  # None = every modality in the data
-    seed: int = 0
-
-
-class PurchaseModel(ABC):
+class PurchaseModel(Fitted, ABC):
     """Predicts P(purchased = 1) for each row of modality data."""
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    family_base: ClassVar[bool] = True  # migrates the model folders of older versions
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            cls.kind = f"model:{cls.name}"
 
     def __init__(self, config: ModelConfig | None = None, **overrides: object) -> None:
-        base = config.model_dump() if config is not None else {}
-        self.config = self.config_class.model_validate({**base, **overrides})
+        self.config = self.make_config(config, **overrides)
         self.modalities_: list[str] | None = None
 
     def _inputs(self, data: ModalityData) -> ModalityData:
@@ -65,45 +60,43 @@ class PurchaseModel(ABC):
         """
         raise NotImplementedError(f"model {self.name!r} cannot be fine-tuned; use lightgbm or a neural model")
 
-    @abstractmethod
     def predict_proba(self, data: ModalityData) -> np.ndarray:
         """P(purchased = 1), shape (n,)."""
+        check_is_fitted(self)
+        return self._predict_proba(data)
+
+    @abstractmethod
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
+        """P(purchased = 1) of a fitted model."""
 
     @abstractmethod
     def _state(self) -> dict[str, np.ndarray]:
         """Arrays that, with the config, restore the fitted model."""
 
     @abstractmethod
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
-        """Inverse of ``_state``."""
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
+        """Inverse of ``_state`` (and of ``_extra_files``, whose files ``files`` reads)."""
 
     def _extra_files(self, folder: Path) -> None:  # models with non-array state (LightGBM) write it here
         return None
 
-    def save(self, folder: str | Path) -> Path:
-        """Write the fitted model to ``folder`` (each file atomically)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "arrays.npz", suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **self._state())
+    def _save_state(self, folder: Path) -> dict:
+        save_npz(folder / "arrays.npz", self._state())
         self._extra_files(folder)
-        atomic_write_text(folder / "model.json", json.dumps(
-            {"name": self.name, "config": self.config.model_dump(), "modalities": self.modalities_}, indent=2))
-        return folder
+        return {"modalities": self.modalities_}
 
     @classmethod
-    def load(cls, folder: str | Path) -> PurchaseModel:
-        """Load a model saved by :meth:`save` (any registered model when called on the base class)."""
-        from culturecart.models.registry import MODEL_CLASSES
-
-        folder = Path(folder)
-        info = json.loads((folder / "model.json").read_text("utf-8"))
-        model_cls = MODEL_CLASSES[info["name"]]
-        model = model_cls(model_cls.config_class.model_validate(info["config"]))
-        model.modalities_ = info["modalities"]
-        with np.load(folder / "arrays.npz", allow_pickle=False) as data:
-            model._restore({k: data[k] for k in data.files}, folder)
+    def _from_state(cls, config: ModelConfig, state: dict, files: Files) -> PurchaseModel:
+        model = cls(config)
+        model.modalities_ = state["modalities"]
+        model._restore(files.npz("arrays.npz"), files)
         return model
+
+    @classmethod
+    def legacy_header(cls, raw: dict, folder: Path) -> dict:
+        """``model.json`` of culturecart before the persistence contract: name, config, modalities."""
+        return {"kind": f"model:{raw['name']}", "format": 0, "config": raw["config"],
+                "state": {"modalities": raw["modalities"]}, "files": {}}
 
 
 def logit(p: np.ndarray) -> np.ndarray:

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from culturecart.models.base import ModelConfig
+
+class ModelConfig(BaseModel):
+    """Base of every model's typed config (unknown keys are errors that name the key)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    modalities: list[str] | None = None  # None = every modality in the data
+    seed: int = 0
 
 
 class LogisticConfig(ModelConfig):

@@ -35,7 +35,6 @@ import numpy as np
 import pandas as pd
 
 from culturecart.data.dataset import Dataset
-from culturecart.encoders.encode import Embeddings
 from culturecart.models.blocks import RowBlock
 
 MODALITIES = ("offer", "consumer", "behaviour", "text", "image")
@@ -59,6 +58,7 @@ class ModalityData:
     y: np.ndarray
     meta: pd.DataFrame
     kinds: dict[str, str] = field(default_factory=dict)  # "tabular" or "embedding"
+    unseen: dict[str, int] = field(default_factory=dict)  # values of categories the featurizer never saw, per column
 
     @property
     def n(self) -> int:
@@ -104,21 +104,6 @@ def event_texts(ds: Dataset, events: pd.DataFrame) -> pd.Series:
         lookup = events["session_id" if per_event else "item_id"].astype(str)
         joined += " " + texts.reindex(lookup).fillna("").to_numpy()
     return joined.str.strip()
-
-
-def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
-                   max_levels: int = MAX_LEVELS, embedding_dim: int | None = 32,
-                   keep_text: bool = False) -> ModalityData:
-    """Modality blocks for every event of ``ds``; ``embeddings`` as returned by ``encode_dataset``.
-
-    A :class:`~culturecart.models.featurizer.Featurizer` fitted on the whole dataset (no labels but the
-    users' earlier purchases) and applied to it; to score other data with the same state, fit the featurizer
-    once and keep it (:class:`~culturecart.predictor.PurchasePredictor` does).
-    """
-    from culturecart.models.featurizer import Featurizer
-
-    featurizer = Featurizer(max_levels=max_levels, embedding_dim=embedding_dim).fit(ds, embeddings)
-    return featurizer.transform(ds, embeddings, keep_text=keep_text)
 
 
 def usable_valid(valid: ModalityData | None) -> ModalityData | None:

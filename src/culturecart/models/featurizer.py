@@ -3,19 +3,17 @@
 A :class:`Featurizer` is fitted once (on training rows) and then turns *any* dataset in the canonical
 schema into the same modality blocks, column for column:
 
-* tabular columns keep their kind (number or category); categories keep their fitted levels. A level
-  not seen in fit has no column of its own: it is the **unseen level**, encoded as all-zero indicators
-  (or as ``<other>`` where fit saw more than ``max_levels`` levels and kept that column), never as
-  missing; the number of unseen values is reported in ``unseen_``.
-* embeddings (title, reviews, image) go through the projection fitted in ``fit`` (PCA basis and mean),
-  looked up per item rather than recomputed.
-* user history (the user's sessions and purchases in strictly earlier sessions) is computed from the
-  sessions stored at fit time plus the scoring data's own sessions, over the whole scoring table before any
-  chunking: an event's features do not depend on how the data is chunked or ordered.
+* tabular columns keep their kind (number or category); categories keep their fitted levels
+  (:mod:`culturecart.models.columns`: a level not seen in fit is the unseen level, counted in the result's
+  ``unseen``, never missing).
+* embeddings (title, reviews, image) go through the projection fitted in ``fit``
+  (:mod:`culturecart.models.projection`), looked up per item rather than recomputed.
+* user history (:mod:`culturecart.models.history`) is computed from the sessions stored at fit time plus the
+  scoring data's own sessions, over the whole scoring table before any chunking.
 
-Nothing is fitted at transform time. Columns the fit saw must be present (a clear
-:class:`~culturecart.errors.InvalidInputError` names them otherwise); other columns are ignored.
-Everything is stored as arrays (``to_arrays`` / ``from_arrays``), never pickled.
+Nothing is fitted, and nothing in the featurizer changes, at transform time. Columns the fit saw must be present
+(a clear :class:`~culturecart.errors.InvalidInputError` names them otherwise); other columns are ignored. The state
+is saved as arrays (``featurizer.npz`` under the header of :mod:`culturecart.persist`), never pickled.
 
 Example:
     >>> import pandas as pd
@@ -27,184 +25,84 @@ Example:
     ['category=x', 'category=y', 'log1p_price']
     >>> new = Dataset(items=pd.DataFrame({"item_id": ["c"], "category": ["z"], "price": [3.0]}),
     ...               events=pd.DataFrame({"session_id": ["s9"], "item_id": ["c"]}))
-    >>> f.transform(new).blocks["offer"].tolist(), f.unseen_
+    >>> data = f.transform(new)
+    >>> data.blocks["offer"].tolist(), data.unseen
     ([[0.0, 0.0, 1.3862943649291992]], {'category': 1})
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from culturecart.data.dataset import Dataset
 from culturecart.encoders.encode import Embeddings
 from culturecart.errors import InvalidInputError
 from culturecart.models.blocks import RowBlock
-from culturecart.models.features import (
-    ID_COLUMNS,
-    LEAKY_COLUMNS,
-    MAX_LEVELS,
-    ModalityData,
-    event_texts,
-)
+from culturecart.models.columns import LOG_COLUMNS, ColumnSpec, encode, fit_columns, output_names
+from culturecart.models.features import ID_COLUMNS, LEAKY_COLUMNS, MAX_LEVELS, ModalityData, event_texts
+from culturecart.models.history import HISTORY_NAMES, history_features, session_table
+from culturecart.models.projection import Projection
+from culturecart.persist import Files, Fitted, check_is_fitted, save_npz
 
 FEATURIZER_VERSION = 1
-LOG_COLUMNS = {"price": "log1p", "review_count": "log1p"}
-HISTORY_NAMES = ["user_prior_sessions", "user_prior_purchases", "user_prior_purchase_rate"]
-OTHER = "<other>"
 EMBEDDING_KEYS = ("items.title", "reviews.text", "items.image_path")  # what the text and image blocks read
 
 
-@dataclass
-class ColumnSpec:
-    """One source column of a tabular block: a number (optionally log1p) or a category with its levels."""
+def build_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None,
+                   max_levels: int = MAX_LEVELS, embedding_dim: int | None = 32,
+                   keep_text: bool = False) -> ModalityData:
+    """Modality blocks for every event of ``ds``; ``embeddings`` as returned by ``encode_dataset``.
 
-    name: str
-    kind: str  # "numeric" or "categorical"
-    transform: str | None = None
-    levels: list[str] = field(default_factory=list)
-    other: bool = False
-
-    def output_names(self) -> list[str]:
-        if self.kind == "numeric":
-            return [f"log1p_{self.name}" if self.transform == "log1p" else self.name]
-        return [f"{self.name}={lv}" for lv in self.levels] + ([f"{self.name}={OTHER}"] if self.other else [])
-
-
-def _is_numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean" or \
-        pd.api.types.is_numeric_dtype(values)
-
-
-def _fit_columns(frame: pd.DataFrame, columns: Sequence[str], max_levels: int,
-                 transforms: dict[str, str] | None = None) -> list[ColumnSpec]:
-    specs = []
-    for col in columns:
-        values = frame[col]
-        if _is_numeric(values):
-            specs.append(ColumnSpec(col, "numeric", (transforms or {}).get(col)))
-        else:
-            counts = values.dropna().astype(str).value_counts()
-            specs.append(ColumnSpec(col, "categorical", levels=sorted(counts.index[:max_levels]),
-                                    other=len(counts) > max_levels))
-    return specs
-
-
-def _encode(frame: pd.DataFrame, specs: list[ColumnSpec], table: str, unseen: dict[str, int]) -> np.ndarray:
-    missing = [s.name for s in specs if s.name not in frame.columns]
-    if missing:
-        raise InvalidInputError(f"{table}: column(s) {missing} were used when the model was fitted but are missing "
-                                f"here; found {sorted(map(str, frame.columns))}")
-    n = len(frame)
-    parts = []
-    for spec in specs:
-        values = frame[spec.name]
-        if spec.kind == "numeric":
-            if pd.api.types.is_bool_dtype(values) or str(values.dtype) == "boolean":
-                values = values.astype("Float64")
-            arr = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-            bad = np.isnan(arr) & values.notna().to_numpy()
-            if bad.any():
-                rows = np.flatnonzero(bad)
-                raise InvalidInputError(f"{table}.{spec.name}: the model was fitted on numbers here, but rows "
-                                        f"{rows[:10].tolist()} hold {values.iloc[rows[0]]!r}")
-            if spec.transform == "log1p":
-                arr = np.log1p(np.maximum(arr, 0))
-            parts.append(arr[:, None].astype(np.float32))
-            continue
-        text = values.astype(object).where(values.notna(), None)
-        as_str = text.astype(str)
-        cols = [(as_str == lv).to_numpy(np.float32) for lv in spec.levels]
-        known = text.isin(spec.levels) | text.isna()
-        if spec.other:
-            cols.append((~known).to_numpy(np.float32))
-        elif (~known).any():
-            unseen[spec.name] = unseen.get(spec.name, 0) + int((~known).sum())
-        block = np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.float32)
-        block[text.isna().to_numpy()] = np.nan
-        parts.append(block)
-    if not parts:
-        return np.zeros((n, 0), np.float32)
-    return np.concatenate(parts, axis=1).astype(np.float32)
-
-
-def session_table(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per (user, session): its start and the purchases in it (0 where the events carry no label)."""
-    ev = pd.DataFrame({"user_id": events["user_id"].astype(str), "session_id": events["session_id"].astype(str),
-                       "timestamp": pd.to_datetime(events["timestamp"]),
-                       "purchased": events.get("purchased", 0)})
-    return ev.groupby(["user_id", "session_id"], sort=False).agg(
-        start=("timestamp", "min"), bought=("purchased", "sum")).reset_index()
-
-
-def history_features(events: pd.DataFrame, stored: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per event: the user's sessions, purchases and purchase rate in strictly earlier sessions.
-
-    ``stored`` holds sessions seen before (at fit time); a session in both counts once. Sessions are
-    ordered by start time, then session id (a stable, order-free rule).
+    A :class:`Featurizer` fitted on the whole dataset (no labels but the users' earlier purchases) and applied to
+    it; to score other data with the same state, fit the featurizer once and keep it
+    (:class:`~culturecart.predictor.PurchasePredictor` does).
     """
-    sessions = session_table(events)
-    if stored is not None and len(stored):
-        sessions = pd.concat([stored, sessions], ignore_index=True).drop_duplicates(["user_id", "session_id"])
-    sessions = sessions.sort_values(["user_id", "start", "session_id"], kind="stable")
-    g = sessions.groupby("user_id", sort=False)
-    sessions["prior_sessions"] = g.cumcount().astype(float)
-    sessions["prior_purchases"] = (g["bought"].cumsum() - sessions["bought"]).astype(float)
-    sessions["prior_purchase_rate"] = sessions["prior_purchases"] / sessions["prior_sessions"].replace(0, np.nan)
-    keyed = sessions.set_index(["user_id", "session_id"])[["prior_sessions", "prior_purchases", "prior_purchase_rate"]]
-    index = pd.MultiIndex.from_arrays([events["user_id"].astype(str), events["session_id"].astype(str)])
-    return keyed.reindex(index).reset_index(drop=True).add_prefix("user_")
+    featurizer = Featurizer(max_levels=max_levels, embedding_dim=embedding_dim).fit(ds, embeddings)
+    return featurizer.transform(ds, embeddings, keep_text=keep_text)
 
 
-@dataclass
-class Projection:
-    """A fitted linear projection of embedding vectors (PCA basis and mean), or the identity."""
+class FeaturizerConfig(BaseModel):
+    """How a featurizer reduces columns: levels kept per category, components kept per embedding."""
 
-    dim: int
-    mean: np.ndarray | None = None
-    components: np.ndarray | None = None
-    encoder: str = ""
+    model_config = ConfigDict(extra="forbid")
 
-    @classmethod
-    def fit(cls, vectors: np.ndarray, dim: int | None, encoder: str, seed: int = 0) -> Projection:
-        from sklearn.decomposition import PCA
-
-        if dim is None or dim >= vectors.shape[1] or len(vectors) <= dim:
-            return cls(vectors.shape[1], encoder=encoder)
-        pca = PCA(n_components=dim, random_state=seed).fit(vectors)
-        return cls(dim, pca.mean_, pca.components_, encoder)
-
-    def apply(self, emb: Embeddings) -> Embeddings:
-        if self.components is None:
-            return emb
-        # The same arithmetic as scikit-learn's PCA.transform, so study figures stay as they were.
-        present = emb.vectors[emb.mask]
-        out = np.full((len(emb.mask), len(self.components)), np.nan, np.float32)
-        projected = present @ self.components.T
-        projected -= np.reshape(self.mean, (1, -1)) @ self.components.T
-        out[emb.mask] = projected.astype(np.float32)
-        return Embeddings(vectors=out, mask=emb.mask, encoder=f"{emb.encoder}+pca{len(self.components)}",
-                          errors=emb.errors)
+    max_levels: int = Field(MAX_LEVELS, ge=1, description="levels kept per categorical column (the rest: <other>)")
+    embedding_dim: int | None = Field(32, ge=1, description="PCA components per embedding (None: all)")
 
 
-@dataclass
-class Featurizer:
+class Featurizer(Fitted):
     """Fit on a dataset (or its training rows), then transform any dataset into the same modality blocks."""
 
-    max_levels: int = MAX_LEVELS
-    embedding_dim: int | None = 32
-    offer_: list[ColumnSpec] = field(default_factory=list)
-    consumer_: list[ColumnSpec] = field(default_factory=list)
-    behaviour_: list[ColumnSpec] = field(default_factory=list)
-    history_: bool = False
-    projections_: dict[str, Projection] = field(default_factory=dict)
-    review_scope_: str = "item"
-    sessions_: pd.DataFrame | None = None
-    names_: dict[str, list[str]] = field(default_factory=dict)
-    unseen_: dict[str, int] = field(default_factory=dict)
+    kind = "featurizer"
+    config_class = FeaturizerConfig
+    fitted_attribute = "offer_"
+
+    def __init__(self, config: FeaturizerConfig | None = None, **options: object) -> None:
+        self.config = self.make_config(config, **options)
+        self.offer_: list[ColumnSpec] | None = None
+        self.consumer_: list[ColumnSpec] = []
+        self.behaviour_: list[ColumnSpec] = []
+        self.history_ = False
+        self.projections_: dict[str, Projection] = {}
+        self.review_scope_ = "item"
+        self.sessions_: pd.DataFrame | None = None
+
+    @property
+    def max_levels(self) -> int:
+        return self.config.max_levels
+
+    @property
+    def embedding_dim(self) -> int | None:
+        return self.config.embedding_dim
+
+    def __repr__(self) -> str:
+        state = f"fitted on {sum(len(s) for s in (self.offer_ or [], self.consumer_, self.behaviour_))} columns" \
+            if self.is_fitted() else "not fitted"
+        return f"Featurizer(max_levels={self.max_levels}, embedding_dim={self.embedding_dim}; {state})"
 
     # ---- fit ----
     def fit(self, ds: Dataset, embeddings: dict[str, Embeddings] | None = None, rows: np.ndarray | None = None,
@@ -221,15 +119,15 @@ class Featurizer:
         if rows is not None:
             events = events.iloc[np.asarray(rows)].reset_index(drop=True)
         item_rows, user_rows = _joined(ds, events)
-        self.offer_ = _fit_columns(item_rows, [c for c in item_rows.columns if c not in ID_COLUMNS
-                                               and c not in LEAKY_COLUMNS], self.max_levels, LOG_COLUMNS)
-        self.consumer_ = _fit_columns(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
-                                      self.max_levels) if user_rows is not None else []
+        self.offer_ = fit_columns(item_rows, [c for c in item_rows.columns if c not in ID_COLUMNS
+                                              and c not in LEAKY_COLUMNS], self.max_levels, LOG_COLUMNS)
+        self.consumer_ = fit_columns(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
+                                     self.max_levels) if user_rows is not None else []
         beh_cols = [c for c in events.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS]
         self.history_ = "timestamp" in events.columns and "user_id" in events.columns and \
             bool(events["timestamp"].notna().all())
         beh = events[beh_cols]
-        self.behaviour_ = _fit_columns(beh, beh_cols, self.max_levels)
+        self.behaviour_ = fit_columns(beh, beh_cols, self.max_levels)
         self.sessions_ = session_table(events) if self.history_ else None
         self.review_scope_ = "event" if ds.meta.get("review_scope") == "event" else "item"
         self.projections_ = {}
@@ -238,8 +136,6 @@ class Featurizer:
                 continue
             keep = emb.mask & self._catalogue_rows(ds, key, events, projection)
             self.projections_[key] = Projection.fit(emb.vectors[keep], self.embedding_dim, emb.encoder)
-        self.names_ = {}
-        self.unseen_ = {}
         return self
 
     def _catalogue_rows(self, ds: Dataset, key: str, events: pd.DataFrame, projection: str) -> np.ndarray:
@@ -261,8 +157,9 @@ class Featurizer:
         """Modality blocks for the events of ``ds`` (or its ``rows``) with the fitted state; fits nothing.
 
         ``history`` (from :meth:`history_for`) lets a caller compute user history once over the whole table and
-        transform it in chunks.
+        transform it in chunks. Values of categories never seen in fit are counted in the result's ``unseen``.
         """
+        check_is_fitted(self)
         events = ds.table("events").reset_index(drop=True)
         if history is None and self.history_:
             history = self.history_for(events)
@@ -273,8 +170,7 @@ class Featurizer:
         embeddings = self._check_embeddings(embeddings or {})
         item_rows, user_rows = _joined(ds, events)
         n = len(events)
-        blocks, names, present, kinds = {}, {}, {}, {}
-        self.unseen_ = {}
+        blocks, names, present, kinds, unseen = {}, {}, {}, {}, {}
 
         def add(name: str, block: np.ndarray | RowBlock, cols: list[str], kind: str, rows_present: np.ndarray | None = None):
             if block.shape[1] == 0:
@@ -282,15 +178,15 @@ class Featurizer:
             blocks[name], names[name], kinds[name] = block, cols, kind
             present[name] = np.ones(n, bool) if rows_present is None else rows_present
 
-        add("offer", _encode(item_rows, self.offer_, "items", self.unseen_), _names(self.offer_), "tabular")
+        add("offer", encode(item_rows, self.offer_, "items", unseen), output_names(self.offer_), "tabular")
         if self.consumer_:
             if user_rows is None:
                 raise InvalidInputError("the model was fitted with user attributes (a users table and "
                                         "events.user_id); this data has none")
-            add("consumer", _encode(user_rows, self.consumer_, "users", self.unseen_), _names(self.consumer_),
+            add("consumer", encode(user_rows, self.consumer_, "users", unseen), output_names(self.consumer_),
                 "tabular")
-        beh_block = _encode(events, self.behaviour_, "events", self.unseen_)
-        beh_names = _names(self.behaviour_)
+        beh_block = encode(events, self.behaviour_, "events", unseen)
+        beh_names = output_names(self.behaviour_)
         if self.history_:
             if history is None:  # scoring data without timestamps: history unknown, not zero
                 history = pd.DataFrame(np.nan, index=range(n), columns=HISTORY_NAMES)
@@ -308,8 +204,7 @@ class Featurizer:
         if keep_text:
             meta["text"] = event_texts(ds, events).to_numpy()
         y = events["purchased"].to_numpy(np.int64) if "purchased" in events.columns else np.zeros(n, np.int64)
-        self.names_ = names
-        return ModalityData(blocks=blocks, names=names, present=present, y=y, meta=meta, kinds=kinds)
+        return ModalityData(blocks=blocks, names=names, present=present, y=y, meta=meta, kinds=kinds, unseen=unseen)
 
     def history_for(self, events: pd.DataFrame) -> pd.DataFrame | None:
         """User history of every event (stored fit-time sessions + these events' own sessions), or None."""
@@ -366,6 +261,14 @@ class Featurizer:
         return self.projections_[key].dim
 
     # ---- persistence (arrays only) ----
+    def _save_state(self, folder: Path) -> dict:
+        save_npz(folder / "featurizer.npz", self.to_arrays())
+        return {}
+
+    @classmethod
+    def _from_state(cls, config: FeaturizerConfig, state: dict, files: Files) -> Featurizer:
+        return cls.from_arrays(files.npz("featurizer.npz"))
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything the featurizer learned, as NumPy arrays (strings as unicode arrays; no objects)."""
         out: dict[str, np.ndarray] = {
@@ -401,6 +304,7 @@ class Featurizer:
                                     f"{FEATURIZER_VERSION}; fit the model again with this culturecart")
         dim = int(a["embedding_dim"])
         f = cls(max_levels=int(a["max_levels"]), embedding_dim=None if dim < 0 else dim)
+        f.offer_ = []
         for block in ("offer", "consumer", "behaviour"):
             specs = []
             for i, (name, kind, tr, other) in enumerate(zip(a[f"{block}.names"], a[f"{block}.kinds"],
@@ -419,10 +323,6 @@ class Featurizer:
                                         "start": pd.to_datetime(a["sessions.start"]),
                                         "bought": a["sessions.bought"]})
         return f
-
-
-def _names(specs: list[ColumnSpec]) -> list[str]:
-    return [name for s in specs for name in s.output_names()]
 
 
 def _joined(ds: Dataset, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:

@@ -17,11 +17,13 @@ from culturecart.models.base import PurchaseModel, logit
 from culturecart.models.configs import LateFusionConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.neural import split_by_user
+from culturecart.persist import Files
 
 
 class LateFusionModel(PurchaseModel):
     name = "late_fusion"
     config_class = LateFusionConfig
+    fitted_attribute = "stacker_"
 
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> LateFusionModel:
         from culturecart.models.registry import create_model
@@ -42,7 +44,7 @@ class LateFusionModel(PurchaseModel):
     def _stack(self, data: ModalityData) -> np.ndarray:
         return np.column_stack([logit(self.base_[m].predict_proba(data)) for m in self.modalities_])
 
-    def predict_proba(self, data: ModalityData) -> np.ndarray:
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
         return self.stacker_.predict_proba(self._stack(data))[:, 1]
 
     def _state(self) -> dict[str, np.ndarray]:
@@ -50,10 +52,10 @@ class LateFusionModel(PurchaseModel):
 
     def _extra_files(self, folder: Path) -> None:
         for m, model in self.base_.items():
-            model.save(folder / f"base_{m}")
+            model.write_into(folder / f"base_{m}")
 
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
-        self.base_ = {m: PurchaseModel.load(folder / f"base_{m}") for m in self.modalities_}
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
+        self.base_ = {m: files.fitted(f"base_{m}", PurchaseModel) for m in self.modalities_}
         self.stacker_ = LogisticRegression()
         self.stacker_.coef_, self.stacker_.intercept_ = arrays["coef"], arrays["intercept"]
         self.stacker_.classes_ = arrays["classes"]

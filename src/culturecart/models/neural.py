@@ -16,12 +16,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from culturecart.models.base import ModelConfig, PurchaseModel
-from culturecart.models.configs import NeuralConfig, TransformerConfig
+from culturecart.models.base import PurchaseModel
+from culturecart.models.configs import ModelConfig, NeuralConfig, TransformerConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.nets import CrossModalTransformer, MLPFusionNet
 from culturecart.models.preprocess import Preprocessor, token_groups
 from culturecart.parallel import torch_threads
+from culturecart.persist import Files, check_is_fitted
 
 
 def _tensors(blocks: dict[str, np.ndarray], masks: dict[str, np.ndarray], idx=None):
@@ -44,6 +45,7 @@ class NeuralModel(PurchaseModel):
     """Shared training loop; subclasses build the network."""
 
     config_class: ClassVar[type[ModelConfig]] = NeuralConfig
+    fitted_attribute = "net_"
 
     def build_net(self, dims: dict[str, int], kinds: dict[str, str]) -> nn.Module:
         raise NotImplementedError
@@ -164,10 +166,11 @@ class NeuralModel(PurchaseModel):
 
     def logits(self, data: ModalityData) -> np.ndarray:
         """Uncalibrated network outputs."""
+        check_is_fitted(self)
         blocks, masks = self.pre_.transform(self._inputs(data))
         return self._logits(blocks, masks)
 
-    def predict_proba(self, data: ModalityData) -> np.ndarray:
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
         return self._apply_calibration(self.logits(data))
 
     def integrated_gradients(self, data: ModalityData, steps: int = 32) -> dict[str, np.ndarray]:
@@ -194,19 +197,16 @@ class NeuralModel(PurchaseModel):
         return {**self.pre_.to_arrays(), **calib, **kinds}
 
     def _extra_files(self, folder: Path) -> None:
-        from culturecart.atomic import atomic_path
+        save_file({k: v.contiguous() for k, v in self.net_.state_dict().items()}, str(folder / "weights.safetensors"))
 
-        with atomic_path(folder / "weights.safetensors", suffix=".safetensors") as tmp:
-            save_file({k: v.contiguous() for k, v in self.net_.state_dict().items()}, str(tmp))
-
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
         self.pre_ = Preprocessor.from_arrays(arrays)
         self.kinds_ = {m: str(arrays[f"kind.{m}"]) for m in self.modalities_}
         self.calib_ = {k.split(".", 1)[1]: (v if v.ndim else v.item()) for k, v in arrays.items()
                        if k.startswith("calib.")}
         self.calib_["kind"] = str(self.calib_["kind"])
         self.net_ = self.build_net({m: self.pre_.dims()[m] for m in self.modalities_}, self.kinds_)
-        self.net_.load_state_dict(load_file(str(folder / "weights.safetensors")))
+        self.net_.load_state_dict(load_file(str(files.path("weights.safetensors"))))
         self.net_.eval()
 
 

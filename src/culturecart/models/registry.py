@@ -1,4 +1,4 @@
-"""The model ladder by name: one explicit table with aliases (no registration by import side effect).
+"""The model ladder by name: one registry of entries with aliases (no registration by import side effect).
 
 Example:
     >>> create_model("mmbt").name, create_model("text_only").config.modalities
@@ -7,40 +7,37 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from culturecart.models.base import ModelConfig, PurchaseModel
+from culturecart.config_files import validated
+from culturecart.models.base import PurchaseModel
 from culturecart.models.configs import (
     LateFusionConfig,
     LightGBMConfig,
     LogisticConfig,
+    ModelConfig,
     NeuralConfig,
     NgramConfig,
     TransformerConfig,
 )
+from culturecart.registry import Entry, Registry
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """A named rung of the ladder: a model class with fixed config defaults.
+class ModelSpec(Entry):
+    """A named rung of the ladder: a model class (``target``, imported on first use) with fixed config defaults.
 
-    The class is named (``"module:Class"``) and imported when first used, so that naming, listing and checking
-    models (a study configuration) does not import torch or LightGBM.
+    The config class is light (:mod:`culturecart.models.configs`), so naming, listing and checking models (a study
+    configuration) imports no torch or LightGBM.
     """
 
-    name: str
-    target: str
-    config: type[ModelConfig]
-    description: str
+    config: type[ModelConfig] = ModelConfig
     defaults: dict = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()
     reads_raw_text: bool = False  # tokenises the raw text itself (features built with keep_text=True)
 
     @property
     def cls(self) -> type[PurchaseModel]:
-        return _imported(self.target)
+        return self.load()
 
 
 _LOGISTIC, _LIGHTGBM = "culturecart.models.tabular:LogisticModel", "culturecart.models.tabular:LightGBMModel"
@@ -48,58 +45,29 @@ _MLP, _TRANSFORMER = "culturecart.models.neural:MLPModel", "culturecart.models.n
 _LATE, _NGRAM = "culturecart.models.late_fusion:LateFusionModel", "culturecart.models.text_ngram:NgramLogisticModel"
 
 LADDER: tuple[ModelSpec, ...] = (
-    ModelSpec("logistic", _LOGISTIC, LogisticConfig, "logistic regression on all features", aliases=("lr", "logit")),
-    ModelSpec("lightgbm", _LIGHTGBM, LightGBMConfig, "gradient-boosted trees on all features",
-              aliases=("lgbm", "gbdt")),
-    ModelSpec("offer_only", _MLP, NeuralConfig, "MLP on offer attributes", {"modalities": ["offer"]},
-              ("tabular_only",)),
-    ModelSpec("consumer_only", _MLP, NeuralConfig, "MLP on consumer attributes", {"modalities": ["consumer"]}),
-    ModelSpec("behaviour_only", _MLP, NeuralConfig, "MLP on behaviour", {"modalities": ["behaviour"]},
-              ("behavior_only",)),
-    ModelSpec("text_only", _MLP, NeuralConfig, "MLP on text embeddings", {"modalities": ["text"]}),
-    ModelSpec("ngram_logistic", _NGRAM, NgramConfig, "TF-IDF n-grams of the raw text + logistic regression",
-              {"modalities": ["text"]}, ("tfidf", "tfidf_logistic"), reads_raw_text=True),
-    ModelSpec("image_only", _MLP, NeuralConfig, "MLP on image embeddings", {"modalities": ["image"]}),
-    ModelSpec("mlp", _MLP, NeuralConfig, "early (concat) fusion MLP",
-              aliases=("concat", "early_fusion", "concat_fusion")),
-    ModelSpec("late_fusion", _LATE, LateFusionConfig, "stacked unimodal models", aliases=("stacking", "late")),
-    ModelSpec("transformer", _TRANSFORMER, TransformerConfig, "cross-modal transformer over modality tokens",
-              aliases=("mmbt", "cross_modal_transformer", "fusion_transformer")),
+    ModelSpec("logistic", _LOGISTIC, "logistic regression on all features", ("lr", "logit"), LogisticConfig),
+    ModelSpec("lightgbm", _LIGHTGBM, "gradient-boosted trees on all features (fast, strong)", ("lgbm", "gbdt"),
+              LightGBMConfig),
+    ModelSpec("offer_only", _MLP, "MLP on offer attributes", ("tabular_only",), NeuralConfig,
+              {"modalities": ["offer"]}),
+    ModelSpec("consumer_only", _MLP, "MLP on consumer attributes", (), NeuralConfig, {"modalities": ["consumer"]}),
+    ModelSpec("behaviour_only", _MLP, "MLP on behaviour", ("behavior_only",), NeuralConfig,
+              {"modalities": ["behaviour"]}),
+    ModelSpec("text_only", _MLP, "MLP on text embeddings", (), NeuralConfig, {"modalities": ["text"]}),
+    ModelSpec("ngram_logistic", _NGRAM, "TF-IDF n-grams of the raw text + logistic regression",
+              ("tfidf", "tfidf_logistic"), NgramConfig, {"modalities": ["text"]}, reads_raw_text=True),
+    ModelSpec("image_only", _MLP, "MLP on image embeddings", (), NeuralConfig, {"modalities": ["image"]}),
+    ModelSpec("mlp", _MLP, "early (concat) fusion MLP", ("concat", "early_fusion", "concat_fusion"), NeuralConfig),
+    ModelSpec("late_fusion", _LATE, "stacked unimodal models", ("stacking", "late"), LateFusionConfig),
+    ModelSpec("transformer", _TRANSFORMER, "cross-modal transformer over modality tokens (slowest)",
+              ("mmbt", "cross_modal_transformer", "fusion_transformer"), TransformerConfig),
 )
-
-
-_CLASS_TARGETS = {"logistic": _LOGISTIC, "lightgbm": _LIGHTGBM, "mlp": _MLP, "transformer": _TRANSFORMER,
-                  "late_fusion": _LATE, "ngram_logistic": _NGRAM}
-
-
-def _imported(target: str) -> type[PurchaseModel]:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-class _Classes(Mapping):
-    """Model class by the name a saved model records (``PurchaseModel.name``), imported on first use."""
-
-    def __getitem__(self, name: str) -> type[PurchaseModel]:
-        return _imported(_CLASS_TARGETS[name])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(_CLASS_TARGETS)
-
-    def __len__(self) -> int:
-        return len(_CLASS_TARGETS)
-
-
-MODEL_CLASSES: Mapping[str, type[PurchaseModel]] = _Classes()
-
-_BY_NAME = {key: spec for spec in LADDER for key in (spec.name, *spec.aliases)}
+MODELS: Registry[ModelSpec] = Registry("model", LADDER)
 
 
 def model_spec(name: str) -> ModelSpec:
-    key = name.strip().lower()
-    if key not in _BY_NAME:
-        raise KeyError(f"unknown model {name!r}; valid: {sorted(_BY_NAME)}")
-    return _BY_NAME[key]
+    """The ladder entry of ``name`` or an alias; :class:`~culturecart.registry.UnknownNameError` lists the models."""
+    return MODELS.resolve(name)
 
 
 def needs_raw_text(names: list[str]) -> bool:
@@ -108,27 +76,18 @@ def needs_raw_text(names: list[str]) -> bool:
 
 
 def check_options(name: str, options: dict) -> None:
-    """Raise ``ValueError`` naming the model and the offending key when ``options`` do not fit its config (or
-    naming the valid models when ``name`` is none of them).
+    """Raise :class:`~culturecart.errors.ConfigError` naming the model and the offending key when ``options`` do
+    not fit its config (or naming the valid models when ``name`` is none of them).
 
     Example:
         >>> check_options("transformer", {"epochs": 8, "fast_dropout": True})
-        >>> check_options("lightgbm", {"epochz": 8})
+        >>> check_options("lightgbm", {"epochz": 8})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: options of model 'lightgbm': epochz: Extra inputs are not permitted
+        culturecart.errors.ConfigError: options of model lightgbm: epochz: unknown option (valid: ...)
     """
-    from pydantic import ValidationError
-
-    try:
-        spec = model_spec(name)
-    except KeyError as err:
-        raise ValueError(err.args[0]) from None
-    try:
-        spec.config(**{**spec.defaults, **options})
-    except ValidationError as err:
-        wrong = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors())
-        raise ValueError(f"options of model {name!r}: {wrong}") from None
+    spec = model_spec(name)
+    validated(spec.config, {**spec.defaults, **options}, f"options of model {spec.name}")
 
 
 def create_model(name: str, **overrides: object) -> PurchaseModel:

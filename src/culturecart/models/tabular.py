@@ -14,13 +14,13 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from culturecart.atomic import atomic_write_text
 from culturecart.models.base import PurchaseModel
 from culturecart.models.blocks import copy_rows
 from culturecart.models.configs import LightGBMConfig, LogisticConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
 from culturecart.parallel import thread_budget
+from culturecart.persist import Files, check_is_fitted
 
 
 def _dense(pre: Preprocessor, data: ModalityData) -> np.ndarray:
@@ -38,6 +38,7 @@ class LogisticModel(PurchaseModel):
 
     name = "logistic"
     config_class = LogisticConfig
+    fitted_attribute = "clf_"
 
     def fit(self, train: ModalityData, valid: ModalityData | None = None) -> LogisticModel:
         data = self._inputs(train)
@@ -49,6 +50,7 @@ class LogisticModel(PurchaseModel):
         return self
 
     def decision_function(self, data: ModalityData) -> np.ndarray:
+        check_is_fitted(self)
         x = _dense(self.pre_, self._inputs(data))
         return x @ self.coef_.ravel() + self.intercept_
 
@@ -60,14 +62,14 @@ class LogisticModel(PurchaseModel):
     def intercept_(self) -> float:
         return float(self.clf_.intercept_[0])
 
-    def predict_proba(self, data: ModalityData) -> np.ndarray:
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision_function(data)))
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**self.pre_.to_arrays(), "coef": self.clf_.coef_, "intercept": self.clf_.intercept_,
                 "classes": self.clf_.classes_}
 
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
         self.pre_ = Preprocessor.from_arrays(arrays)
         self.clf_ = LogisticRegression()
         self.clf_.coef_, self.clf_.intercept_, self.clf_.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
@@ -140,6 +142,7 @@ class LightGBMModel(PurchaseModel):
 
     name = "lightgbm"
     config_class = LightGBMConfig
+    fitted_attribute = "booster_"
 
     def _matrix(self, data: ModalityData) -> np.ndarray:
         """The blocks side by side in one float32 array, NaN where a row lacks the modality (one copy)."""
@@ -229,11 +232,12 @@ class LightGBMModel(PurchaseModel):
                                      init_model=base)
         return tuned
 
-    def predict_proba(self, data: ModalityData) -> np.ndarray:
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
         return self.booster_.predict(self._matrix(data), num_iteration=self.booster_.best_iteration or None)
 
     def contributions(self, data: ModalityData) -> np.ndarray:
         """TreeSHAP contributions in log-odds, shape (n, features + 1); the last column is the bias."""
+        check_is_fitted(self)
         return self.booster_.predict(self._matrix(data), pred_contrib=True,
                                      num_iteration=self.booster_.best_iteration or None)
 
@@ -242,9 +246,9 @@ class LightGBMModel(PurchaseModel):
                 "feature_names": np.array(self.feature_names_)}
 
     def _extra_files(self, folder: Path) -> None:
-        atomic_write_text(folder / "booster.txt", self.booster_.model_to_string())
+        (folder / "booster.txt").write_text(self.booster_.model_to_string(), encoding="utf-8")
 
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
         self.dims_ = dict(zip(self.modalities_, arrays["dims"].tolist(), strict=True))
         self.feature_names_ = arrays["feature_names"].tolist()
-        self.booster_ = lgb.Booster(model_str=(folder / "booster.txt").read_text("utf-8"))
+        self.booster_ = files.lightgbm("booster.txt")

@@ -22,8 +22,6 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -34,6 +32,7 @@ from culturecart.models.configs import NgramConfig
 from culturecart.models.features import ModalityData
 from culturecart.models.preprocess import Preprocessor
 from culturecart.models.tabular import _dense
+from culturecart.persist import Files
 
 
 def raw_text(data: ModalityData) -> np.ndarray:
@@ -48,6 +47,7 @@ class NgramLogisticModel(PurchaseModel):
 
     name = "ngram_logistic"
     config_class = NgramConfig
+    fitted_attribute = "clf_"
     reads_raw_text = True
 
     def _tabular(self, data: ModalityData) -> ModalityData | None:
@@ -80,7 +80,7 @@ class NgramLogisticModel(PurchaseModel):
     def decision_function(self, data: ModalityData) -> np.ndarray:
         return self.clf_.decision_function(self._matrix(data))
 
-    def predict_proba(self, data: ModalityData) -> np.ndarray:
+    def _predict_proba(self, data: ModalityData) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision_function(data)))
 
     def _state(self) -> dict[str, np.ndarray]:
@@ -91,12 +91,15 @@ class NgramLogisticModel(PurchaseModel):
                  "classes": self.clf_.classes_}
         return {**state, **(self.pre_.to_arrays() if self.pre_ is not None else {})}
 
-    def _restore(self, arrays: dict[str, np.ndarray], folder: Path) -> None:
+    def _restore(self, arrays: dict[str, np.ndarray], files: Files) -> None:
         cfg = self.config
         terms = arrays["terms"].tobytes().decode("utf-8").split("\n")
         self.tfidf_ = TfidfVectorizer(analyzer=cfg.analyzer, ngram_range=(1, cfg.ngram_max),
                                       sublinear_tf=cfg.sublinear_tf, dtype=np.float64,
                                       vocabulary={t: i for i, t in enumerate(terms)})
+        # Now, not on the first transform (sklearn sets these lazily): predicting changes no state.
+        self.tfidf_._validate_vocabulary()
+        self.tfidf_.build_analyzer()
         self.tfidf_.idf_ = arrays["idf"]
         self.pre_ = Preprocessor.from_arrays(arrays) if "pre_order" in arrays else None
         self.clf_ = LogisticRegression()

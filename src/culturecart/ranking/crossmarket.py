@@ -20,31 +20,30 @@ as cold start. ``full_catalogue`` ranks the positive among every target item the
 (no sampling: sampled metrics favour popular items, Krichene & Rendle, KDD 2020).
 
 Example:
-    >>> from culturecart.ranking.rankers import toy_markets
+    >>> from culturecart.testing import toy_markets
     >>> scope_weights(toy_markets(), "aa", "global")
     {'bb': 1.0}
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from culturecart.atomic import atomic_dir, atomic_write_text
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
-from culturecart.errors import InvalidInputError, MissingInputError, UsageError
+from culturecart.errors import InvalidInputError, UsageError
 from culturecart.evaluate.metrics import hr_at, mrr_at, ndcg_at
+from culturecart.persist import load
 from culturecart.ranking.markets import Market, Markets
-from culturecart.ranking.rankers import RANKERS, ItemKNN, Ranker, create_ranker
-from culturecart.ranking.rerank import ReRanker, hold_out_last, load_ranker, sample_lists
+from culturecart.ranking.rankers import ItemKNN, Ranker
+from culturecart.ranking.registry import RANKERS, create_ranker
+from culturecart.ranking.rerank import hold_out_last, sample_lists
 
 SCOPES = ("local", "global", "pairwise", "culture", "all-but")
 TAU_GRID = (0.05, 0.1, 0.2, 0.4, 0.8)
-MODELS = (*sorted(RANKERS), "rerank")
 
 
 def hofstede_distance(a: str | None, b: str | None, profiles: pd.DataFrame | None = None) -> float:
@@ -126,13 +125,36 @@ def tune_l2(markets: Markets, target: str, sources: dict[str, float] | None = No
     return best
 
 
+def resolve_sources(markets: Markets, target: str, sources: str | Sequence[str]) -> dict[str, float]:
+    """The source markets and weights that ``sources`` names: ``none`` (local), ``all`` (global), ``culture``
+    (Hofstede-weighted, temperature learned on the inner hold-out) or market names (a list or comma-separated)."""
+    markets[target]  # noqa: B018  (names the valid markets when the target is unknown)
+    if isinstance(sources, str) and sources in ("none", "all", "culture"):
+        return scope_weights(markets, target, {"none": "local", "all": "global", "culture": "culture"}[sources])
+    names = [s.strip() for s in (sources.split(",") if isinstance(sources, str) else sources) if s.strip()]
+    unknown = [s for s in names if s not in markets.markets]
+    if unknown:
+        raise UsageError(f"unknown source market(s) {unknown}; markets: {markets.names}")
+    return {s: 1.0 for s in names if s != target}
+
+
+def fit_target(markets: Markets, target: str, sources: str | Sequence[str] = "none", model: str = "rerank",
+               **options: object) -> Ranker:
+    """Fit ``model`` for ``target`` on the sources :func:`resolve_sources` names. EASE's L2 strength, unless given,
+    is chosen on the target's valid run (never on test) when it has one."""
+    create_ranker(model, **options)  # an unknown model or option is refused before any work
+    weights = resolve_sources(markets, target, sources)
+    if RANKERS.canonical(model) == "ease" and "l2" not in options and "valid" in markets[target].runs \
+            and "valid" in markets[target].qrels:
+        options = {**options, "l2": tune_l2(markets, target, weights)}
+    return fit_ranker(markets, target, weights, model, **options)
+
+
 def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: str = "rerank",
                **params: float) -> Ranker:
-    """Fit ``model`` (a base ranker name or ``rerank``) on the target plus weighted sources."""
-    if model not in MODELS:
-        raise UsageError(f"unknown ranking model {model!r}; valid: {list(MODELS)}")
-    ranker = ReRanker(**params) if model == "rerank" else create_ranker(model, **params)
-    return ranker.fit(markets, target, sources)
+    """Fit ``model`` (a ranker name of :data:`~culturecart.ranking.registry.RANKERS`) on the target plus weighted
+    sources."""
+    return create_ranker(model, **params).fit(markets, target, sources)
 
 
 def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
@@ -176,6 +198,31 @@ def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = 
     return out
 
 
+def score_files(scores_path: str | Path, qrel_path: str | Path, allow_missing: bool = False) -> dict:
+    """nDCG@10, HR@10, MRR and the number of users of a scores file (userId, itemId, score) against a qrel file
+    (userId, itemId, rating); :class:`InvalidInputError` naming the file, column and rows of any problem."""
+    from culturecart.errors import Problem
+    from culturecart.ranking.markets import numeric_ratings, read_tsv
+
+    problems: list[Problem] = []
+    tables = {}
+    for path, columns in ((Path(scores_path), ["userId", "itemId", "score"]),
+                          (Path(qrel_path), ["userId", "itemId", "rating"])):
+        if not path.is_file():
+            raise InvalidInputError(f"{path} " + ("is a folder" if path.exists() else "does not exist"))
+        tables[path] = read_tsv(path, columns, problems, path.name)
+    if problems:
+        raise InvalidInputError.from_problems(problems, "the scores or qrel file")
+    scores = tables[Path(scores_path)]
+    scores["score"] = numeric_ratings(scores.rename(columns={"score": "rating"}), Path(scores_path), problems,
+                                      Path(scores_path).name)["rating"]
+    if problems:
+        raise InvalidInputError.from_problems(problems, f"scores file {scores_path}")
+    result = summarise(rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing))
+    result.pop("cold_users")
+    return result
+
+
 def summarise(per_user: pd.DataFrame) -> dict:
     """Mean nDCG@10, HR@10, MRR over users, the number of users and of cold-start users."""
     return {"ndcg@10": round(float(per_user["ndcg@10"].mean()), 6), "hr@10": round(float(per_user["hr@10"].mean()), 6),
@@ -215,26 +262,13 @@ def full_catalogue(ranker: Ranker, market: Market, run: str = "test", chunk_user
 
 # ---- a fitted cross-market model as a folder ----
 
-def save_model(folder: str | Path, ranker: Ranker, target: str, sources: dict[str, float], model: str,
-               overwrite: bool = False) -> Path:
-    """``xmarket.json`` (target, sources and weights, model) and the ranker's folder, written atomically."""
-    with atomic_dir(folder, overwrite=overwrite) as tmp:
-        ranker.save(tmp / "ranker")
-        atomic_write_text(tmp / "xmarket.json", json.dumps({"target": target, "sources": sources, "model": model},
-                                                           indent=2))
-    return Path(folder)
+def save_model(folder: str | Path, ranker: Ranker, overwrite: bool = False) -> Path:
+    """The fitted ranker's folder (its header keeps the target and the sources' weights), written atomically."""
+    return ranker.save(folder, overwrite=overwrite)
 
 
 def load_model(folder: str | Path) -> tuple[Ranker, dict]:
-    """A saved cross-market model; :class:`InvalidInputError` naming the damaged file."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise MissingInputError(f"model folder {folder} " + ("is a file" if folder.exists() else "does not exist"))
-    if not (folder / "xmarket.json").is_file():
-        raise InvalidInputError(f"{folder} holds no cross-market model (xmarket.json); fit one with "
-                                "`culturecart xmarket fit`")
-    try:
-        info = json.loads((folder / "xmarket.json").read_text("utf-8"))
-        return load_ranker(folder / "ranker"), info
-    except Exception as exc:  # any failure to rebuild it is damage to its files
-        raise InvalidInputError(f"cross-market model folder {folder} is damaged: {type(exc).__name__}: {exc}") from exc
+    """A saved cross-market model and what it is (target, sources, model); :class:`InvalidInputError` naming the
+    damaged file. Folders of older versions (``xmarket.json`` beside ``ranker/``) load too."""
+    ranker = load(folder, expect=Ranker)
+    return ranker, {"target": ranker.target_, "sources": ranker.sources_, "model": ranker.name}

@@ -258,3 +258,17 @@ def split_markets(src: str | Path, negatives: int = 99, seed: int = 0) -> Market
         rng = np.random.default_rng([seed, *name.encode()])
         markets[name] = leave_one_out(read_ratings(path), name, negatives, rng)
     return Markets(None, markets)
+
+
+def read_run(path: str | Path) -> pd.DataFrame:
+    """A run file (userId, comma-separated candidate itemIds) as userId + list of candidates;
+    :class:`InvalidInputError` naming the file and rows when it cannot be used."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"run file {path} " + ("is a folder" if path.exists() else "does not exist"))
+    problems: list[Problem] = []
+    table = read_tsv(path, ["userId", "itemIds"], problems, path.parent.name)
+    table = run_table(table, path, problems, path.parent.name) if table is not None else None
+    if problems:
+        raise InvalidInputError.from_problems(problems, f"run file {path}")
+    return table

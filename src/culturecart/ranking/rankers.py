@@ -19,10 +19,13 @@ Users are market-local (the same id in two markets is two people); items are sha
                 package; ``bpr`` the same package's BPR (Rendle et al. 2009)
 ==============  ===========================================================================================
 
-The LambdaRank re-ranker lives in :mod:`culturecart.ranking.rerank`. Every ranker saves to a folder of JSON
-and ``.npz`` arrays, never pickles.
+The LambdaRank re-ranker lives in :mod:`culturecart.ranking.rerank`; :mod:`culturecart.ranking.registry` builds any
+of them by name. Options are typed (each ranker's config; a misspelt option is an error that lists the valid ones).
+Every ranker saves to a folder (``ranker.json``, the header of :mod:`culturecart.persist`, and ``.npz`` arrays),
+never a pickle.
 
 Example:
+    >>> from culturecart.testing import toy_markets
     >>> m = toy_markets()
     >>> pop = Popularity().fit(m, "aa")
     >>> pop.score(["u1", "u1"], ["i1", "i9"]).tolist()
@@ -32,7 +35,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -42,10 +44,11 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
 
-from culturecart.atomic import atomic_write_text
 from culturecart.errors import UsageError
-from culturecart.ranking.markets import Market, Markets
+from culturecart.persist import Files, Fitted, check_is_fitted, save_npz
+from culturecart.ranking.markets import Markets
 
 SEP = "\x1f"  # joins market and user id: users are market-local
 BLOCK = 512  # users scored at a time (dense users x items block)
@@ -72,25 +75,84 @@ def interactions(markets: Markets, target: str, sources: Mapping[str, float] | S
     return frame.drop_duplicates(["user", "item"])
 
 
-class Ranker(ABC):
-    """fit(markets, target, sources) / score(users, items) / save / load."""
+class RankerConfig(BaseModel):
+    """Options every history-based ranker has."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_weight: float = Field(1.0, ge=0, description="weight of the target market's own interactions (0: a "
+                                                        "source-only view; the target still gives the histories)")
+
+
+class EASEConfig(RankerConfig):
+    l2: float = Field(200.0, gt=0, description="L2 strength of the item-item ridge regression")
+
+
+class ALSConfig(RankerConfig):
+    factors: int = Field(64, ge=1)
+    iterations: int = Field(15, ge=1)
+    regularization: float = Field(0.05, ge=0)
+    alpha: float = Field(10.0, gt=0, description="confidence scale of the interactions")
+    seed: int = 0
+
+
+class BPRConfig(RankerConfig):
+    factors: int = Field(64, ge=1)
+    iterations: int = Field(100, ge=1)
+    alpha: float = Field(10.0, gt=0, description="scale of the interactions")
+    seed: int = 0
+
+
+def _weights(sources: Mapping[str, float] | Sequence[str]) -> dict[str, float]:
+    return dict(sources) if isinstance(sources, Mapping) else {s: 1.0 for s in sources}
+
+
+class Ranker(Fitted, ABC):
+    """fit(markets, target, sources) / score(users, items) / save / load; options typed by ``config_class``."""
 
     name: ClassVar[str] = ""
+    config_class: ClassVar[type[BaseModel]] = RankerConfig
+    family_base: ClassVar[bool] = True  # migrates ranker folders of older versions
+    fitted_attribute = "items_"
+    cheap: ClassVar[bool] = True  # seconds on a market (the re-ranker: minutes)
 
-    def __init__(self, **params: float) -> None:
-        self.params = params
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            cls.kind = f"ranker:{cls.name}"
+
+    def __init__(self, config: BaseModel | None = None, **options: object) -> None:
+        self.config = self.make_config(config, **options)
         self.target_: str = ""
+        self.sources_: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
+        fitted = f"; fitted for {self.target_!r} with sources {self.sources_}" if self.is_fitted() else "; not fitted"
+        return f"{type(self).__name__}({opts}{fitted})"
 
     def _interactions(self, markets: Markets, target: str, sources) -> pd.DataFrame:
-        return interactions(markets, target, sources, float(self.params.get("target_weight", 1.0)))
+        self.target_, self.sources_ = target, {s: float(w) for s, w in _weights(sources).items() if s != target}
+        return interactions(markets, target, sources, self.config.target_weight)
 
     @abstractmethod
     def fit(self, markets: Markets, target: str, sources: Mapping[str, float] | Sequence[str] = ()) -> Ranker:
         ...
 
-    @abstractmethod
     def score(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """One score per (user, item) pair of the target market; unknown users or items score 0."""
+        check_is_fitted(self)
+        return self._score(users, items)
+
+    @abstractmethod
+    def _score(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        ...
+
+    def known(self, users: Sequence[str], items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Which users and which items this ranker learned anything about (rows of each argument)."""
+        check_is_fitted(self)
+        users_known = _index(users, self.users_) >= 0 if hasattr(self, "users_") else np.ones(len(users), bool)
+        return users_known, _index(items, self.items_) >= 0
 
     def with_histories(self, markets: Markets) -> Ranker:
         """Score the users of ``markets[target]`` from their histories there, keeping what was learned.
@@ -108,24 +170,34 @@ class Ranker(ABC):
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         ...
 
-    def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "arrays.npz", "wb") as fh:
-            np.savez(fh, **self._arrays())
-        atomic_write_text(folder / "ranker.json", json.dumps({"name": self.name, "params": self.params,
-                                                              "target": self.target_}))
-        return folder
+    def _save_state(self, folder: Path) -> dict:
+        save_npz(folder / "arrays.npz", self._arrays())
+        return {"target": self.target_, "sources": self.sources_}
 
     @classmethod
-    def load(cls, folder: str | Path) -> Ranker:
-        folder = Path(folder)
-        info = json.loads((folder / "ranker.json").read_text("utf-8"))
-        ranker = RANKERS[info["name"]](**info["params"])
-        ranker.target_ = info["target"]
-        with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
-            ranker._restore({k: arrays[k] for k in arrays.files})
+    def _from_state(cls, config: BaseModel, state: dict, files: Files) -> Ranker:
+        ranker = cls(config)
+        ranker.target_, ranker.sources_ = state["target"], dict(state.get("sources") or {})
+        ranker._restore(files.npz("arrays.npz"))
         return ranker
+
+    @classmethod
+    def legacy_header(cls, raw: dict, folder: Path) -> dict:
+        """``ranker.json`` (or ``xmarket.json`` beside ``ranker/``) of culturecart before the persistence contract."""
+        if "name" not in raw and (folder / "ranker" / "ranker.json").is_file():  # an xmarket model folder
+            from culturecart.persist import read_header
+
+            inner = read_header(folder / "ranker")
+            state = {**inner["state"], "sources": raw.get("sources") or {}}
+            return {**inner, "state": state, "subfolder": "ranker"}
+        params = dict(raw.get("params") or {})
+        if raw["name"] == "rerank":
+            params = {k: v for k, v in params.items() if k in ("trees", "factors", "negatives", "l2", "seed")}
+            state = {"target": raw["target"], "sources": raw.get("weights") or {}, "profile": raw["profile"],
+                     "bases": raw["bases"]}
+        else:
+            state = {"target": raw["target"], "sources": {}}
+        return {"kind": f"ranker:{raw['name']}", "format": 0, "config": params, "state": state, "files": {}}
 
 
 def _index(values: Sequence[str], known: np.ndarray) -> np.ndarray:
@@ -143,14 +215,13 @@ class Popularity(Ranker):
     name = "popularity"
 
     def fit(self, markets, target, sources=()):
-        self.target_ = target
         frame = self._interactions(markets, target, sources)
         counts = frame.groupby("item")["weight"].sum()
         self.items_ = np.asarray(counts.index, dtype=str)
         self.counts_ = counts.to_numpy(float)
         return self
 
-    def score(self, users, items):
+    def _score(self, users, items):
         pos = _index(items, self.items_)
         return np.where(pos >= 0, self.counts_[np.maximum(pos, 0)], 0.0)
 
@@ -186,7 +257,7 @@ class _UserItem(Ranker):
         """Dense scores of every item for the target users at ``rows`` (len(rows) x n_items)."""
         raise NotImplementedError
 
-    def score(self, users, items):
+    def _score(self, users, items):
         # Scores are computed per user for all items (a dense block of at most BLOCK users at a time) and then
         # gathered: per-pair products would materialise a (pairs x items) matrix.
         u, i, ok = self._pairs(users, items)
@@ -229,7 +300,6 @@ class ItemKNN(_UserItem):
     name = "itemknn"
 
     def fit(self, markets, target, sources=()):
-        self.target_ = target
         frame = self._interactions(markets, target, sources)
         self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
         x = _matrix(frame, self.items_)
@@ -262,16 +332,16 @@ class EASE(_UserItem):
     """EASE^R (Steck 2019): B = I - P / diag(P), P = (X'X + l2 I)^-1, over the target market's items."""
 
     name = "ease"
+    config_class = EASEConfig
 
     def fit(self, markets, target, sources=()):
-        self.target_ = target
         frame = self._interactions(markets, target, sources)
-        self.items_ = np.array(sorted(markets[target].train["itemId"].astype(str).unique()), dtype=str)
-        l2 = float(self.params.get("l2", 200.0))
+        items = np.array(sorted(markets[target].train["itemId"].astype(str).unique()), dtype=str)
+        l2 = float(self.config.l2)
         key = (l2, hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest(),
-               hashlib.sha1(self.items_.tobytes()).hexdigest())
+               hashlib.sha1(items.tobytes()).hexdigest())
         if key not in _EASE_CACHE:  # the same scope data recur (the target alone, in every scope): invert once
-            x = _matrix(frame, self.items_)
+            x = _matrix(frame, items)
             gram = (x.T @ x).toarray()
             gram[np.diag_indices_from(gram)] += l2
             p = np.linalg.inv(gram)
@@ -281,6 +351,7 @@ class EASE(_UserItem):
             while len(_EASE_CACHE) > 4:
                 _EASE_CACHE.popitem(last=False)
         self.weights_ = _EASE_CACHE[key]
+        self.items_ = items
         self._histories(markets, target, self.items_)
         return self
 
@@ -300,29 +371,28 @@ class MatrixFactorisation(_UserItem):
 
     name = "als"
     algorithm: ClassVar[str] = "als"
+    config_class = ALSConfig
 
     def fit(self, markets, target, sources=()):
         from threadpoolctl import threadpool_limits
 
-        self.target_ = target
         frame = self._interactions(markets, target, sources)
-        self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
+        items = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
         all_users = np.array(sorted(frame["user"].unique()), dtype=str)
-        x = _matrix(frame, self.items_)
-        factors = int(self.params.get("factors", 64))
-        seed = int(self.params.get("seed", 0))
+        x = _matrix(frame, items)
+        c = self.config
         with threadpool_limits(1, "blas"):  # implicit warns (and slows) when BLAS also runs threads
             if self.algorithm == "bpr":
                 from implicit.cpu.bpr import BayesianPersonalizedRanking as Model
 
-                model = Model(factors=factors, iterations=int(self.params.get("iterations", 100)),
-                              random_state=seed, num_threads=1)
+                model = Model(factors=c.factors, iterations=c.iterations, random_state=c.seed, num_threads=1)
             else:
                 from implicit.cpu.als import AlternatingLeastSquares as Model
 
-                model = Model(factors=factors, regularization=float(self.params.get("regularization", 0.05)),
-                              iterations=int(self.params.get("iterations", 15)), random_state=seed, num_threads=1)
-            model.fit(x * float(self.params.get("alpha", 10.0)), show_progress=False)
+                model = Model(factors=c.factors, regularization=c.regularization, iterations=c.iterations,
+                              random_state=c.seed, num_threads=1)
+            model.fit(x * float(c.alpha), show_progress=False)
+        self.items_ = items
         target_users = np.char.add(target + SEP, np.array(sorted(markets[target].train["userId"].astype(str)
                                                                   .unique()), dtype=str))
         rows = _index(target_users, all_users)
@@ -349,21 +419,4 @@ class MatrixFactorisation(_UserItem):
 class BPR(MatrixFactorisation):
     name = "bpr"
     algorithm = "bpr"
-
-
-RANKERS: dict[str, type[Ranker]] = {r.name: r for r in (Popularity, ItemKNN, EASE, MatrixFactorisation, BPR)}
-
-
-def create_ranker(name: str, **params: float) -> Ranker:
-    """A base ranker by name (``popularity``, ``itemknn``, ``ease``, ``als``, ``bpr``)."""
-    if name not in RANKERS:
-        raise UsageError(f"unknown ranker {name!r}; valid: {sorted(RANKERS)} (and 'rerank')")
-    return RANKERS[name](**params)
-
-
-def toy_markets() -> Markets:
-    """Two tiny markets sharing items, for examples and quick checks."""
-    aa = pd.DataFrame({"userId": ["u1", "u1", "u2", "u2", "u3"], "itemId": ["i1", "i2", "i1", "i3", "i2"],
-                       "rating": 5.0})
-    bb = pd.DataFrame({"userId": ["v1", "v1", "v2"], "itemId": ["i1", "i3", "i3"], "rating": 4.0})
-    return Markets(None, {"aa": Market("aa", aa), "bb": Market("bb", bb)})
+    config_class = BPRConfig

@@ -13,7 +13,7 @@ that held-out item first among ``negatives`` sampled items the user never rated.
 only selects scopes and hyperparameters elsewhere; the test interaction is never read.
 
 Example:
-    >>> from culturecart.ranking.rankers import toy_markets
+    >>> from culturecart.testing import toy_markets
     >>> r = ReRanker(trees=5, factors=4, negatives=2).fit(toy_markets(), "aa", ["bb"])
     >>> r.score(["u1", "u3"], ["i3", "i1"]).shape
     (2,)
@@ -21,26 +21,33 @@ Example:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
-from culturecart.atomic import atomic_write_text
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
 from culturecart.parallel import thread_budget
+from culturecart.persist import Files
 from culturecart.ranking.markets import Market, Markets
-from culturecart.ranking.rankers import EASE, ItemKNN, MatrixFactorisation, Popularity, Ranker
+from culturecart.ranking.rankers import EASE, ItemKNN, MatrixFactorisation, Popularity, Ranker, _weights
 
 SCOPE_RANKERS = {"popularity": Popularity, "itemknn": ItemKNN, "ease": EASE, "als": MatrixFactorisation}
 SOURCE_RANKERS = {"popularity": Popularity, "itemknn": ItemKNN}
 
 
-def _weights(sources: Mapping[str, float] | Sequence[str]) -> dict[str, float]:
-    return dict(sources) if isinstance(sources, Mapping) else {s: 1.0 for s in sources}
+class ReRankerConfig(BaseModel):
+    """The re-ranker's options (its base rankers' options where it passes them on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trees: int = Field(200, ge=1, description="LambdaRank boosting rounds")
+    negatives: int = Field(99, ge=1, description="sampled negatives per held-out positive in the training lists")
+    factors: int = Field(64, ge=1, description="ALS factors of the base ranker")
+    l2: float = Field(200.0, gt=0, description="EASE's L2 strength of the base ranker")
+    seed: int = 0
 
 
 def hold_out_last(market: Market) -> tuple[Market, pd.DataFrame]:
@@ -81,10 +88,13 @@ class ReRanker(Ranker):
     """LightGBM LambdaRank over the base rankers' scores (see the module docstring)."""
 
     name = "rerank"
+    config_class = ReRankerConfig
+    fitted_attribute = "booster_"
+    cheap = False
 
     def _bases(self, markets: Markets, target: str, weights: dict[str, float]) -> dict[str, Ranker]:
-        p = self.params
-        params = {"ease": {"l2": p.get("l2", 200.0)}, "als": {"factors": p.get("factors", 64), "seed": p.get("seed", 0)}}
+        c = self.config
+        params = {"ease": {"l2": c.l2}, "als": {"factors": c.factors, "seed": c.seed}}
         bases: dict[str, Ranker] = {}
         for name, cls in SCOPE_RANKERS.items():
             bases[f"{name}@scope"] = cls(**params.get(name, {})).fit(markets, target, weights)
@@ -101,51 +111,56 @@ class ReRanker(Ranker):
         cols += [np.full(len(users), v) for v in profile]
         return np.column_stack(cols).astype(np.float32)
 
+    @property
+    def weights_(self) -> dict[str, float]:
+        return self.sources_
+
     def fit(self, markets, target, sources=()):
-        self.target_ = target
         weights = {s: w for s, w in _weights(sources).items() if s != target and w > 0}
-        self.weights_ = weights
+        self.target_, self.sources_ = target, weights
         self.profile_ = _profile(markets[target].country)
-        rng = np.random.default_rng(int(self.params.get("seed", 0)))
+        rng = np.random.default_rng(self.config.seed)
         inner_market, held = hold_out_last(markets[target])
         inner = Markets(markets.root, {**markets.markets, target: inner_market})
-        users, items, labels = sample_lists(held, markets[target], int(self.params.get("negatives", 99)), rng)
+        users, items, labels = sample_lists(held, markets[target], self.config.negatives, rng)
         x = self._features(self._bases(inner, target, weights), users, items)
         groups = pd.Series(users).groupby(users, sort=False).size().to_numpy()
         order = np.argsort(pd.factorize(users)[0], kind="stable")
         dataset = lgb.Dataset(x[order], labels[order], group=groups, params={"verbose": -1})
         params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": 0.05,
                   "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.9, "verbose": -1,
-                  "deterministic": True, "force_row_wise": True, "seed": int(self.params.get("seed", 0)),
+                  "deterministic": True, "force_row_wise": True, "seed": self.config.seed,
                   "num_threads": thread_budget()}
-        self.booster_ = lgb.train(params, dataset, num_boost_round=int(self.params.get("trees", 200)))
+        self.booster_ = lgb.train(params, dataset, num_boost_round=self.config.trees)
         self.bases_ = self._bases(markets, target, weights)
         return self
 
-    def score(self, users, items):
+    def _score(self, users, items):
         users, items = np.asarray(users, str), np.asarray(items, str)
         return self.booster_.predict(self._features(self.bases_, users, items))
 
-    def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def known(self, users, items):
+        """Users and items known to any base ranker."""
+        parts = [b.known(users, items) for b in self.bases_.values()]
+        return np.logical_or.reduce([u for u, _ in parts]), np.logical_or.reduce([i for _, i in parts])
+
+    def _save_state(self, folder: Path) -> dict:
         for key, base in self.bases_.items():
-            base.save(folder / "bases" / key)
-        atomic_write_text(folder / "booster.txt", self.booster_.model_to_string())
-        atomic_write_text(folder / "ranker.json", json.dumps({
-            "name": self.name, "params": self.params, "target": self.target_, "weights": self.weights_,
-            "profile": list(map(float, self.profile_)), "bases": sorted(self.bases_)}))
-        return folder
+            base.write_into(folder / "bases" / key)
+        (folder / "booster.txt").write_text(self.booster_.model_to_string(), encoding="utf-8")
+        return {"target": self.target_, "sources": self.sources_, "profile": [float(v) for v in self.profile_],
+                "bases": sorted(self.bases_)}
 
     @classmethod
-    def load_folder(cls, folder: Path, info: dict) -> ReRanker:
-        r = cls(**info["params"])
-        r.target_, r.weights_, r.profile_ = info["target"], info["weights"], np.asarray(info["profile"])
-        r.bases_ = {k: load_ranker(folder / "bases" / k) for k in info["bases"]}
-        r.booster_ = lgb.Booster(model_str=(folder / "booster.txt").read_text("utf-8"))
+    def _from_state(cls, config: ReRankerConfig, state: dict, files: Files) -> ReRanker:
+        r = cls(config)
+        r.target_, r.sources_ = state["target"], dict(state.get("sources") or {})
+        r.profile_ = np.asarray(state["profile"], float)
+        r.bases_ = {k: files.fitted(f"bases/{k}", Ranker) for k in state["bases"]}
+        r.booster_ = files.lightgbm("booster.txt")
         return r
 
-    def _arrays(self):  # the re-ranker saves a folder of its own (bases + booster), see save()
+    def _arrays(self):  # the re-ranker saves bases and booster itself (_save_state)
         return {}
 
     def _restore(self, arrays):
@@ -157,12 +172,3 @@ def _profile(country: str | None) -> list[float]:
     if country is None or country not in table.index:
         return [np.nan] * len(DIMENSIONS)
     return [float(v) / 100.0 for v in table.loc[country, list(DIMENSIONS)]]
-
-
-def load_ranker(folder: str | Path) -> Ranker:
-    """Any saved ranker (base or re-ranker)."""
-    folder = Path(folder)
-    info = json.loads((folder / "ranker.json").read_text("utf-8"))
-    if info["name"] == ReRanker.name:
-        return ReRanker.load_folder(folder, info)
-    return Ranker.load(folder)

@@ -16,10 +16,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from culturecart.persist import Files, Fitted, check_is_fitted, save_npz
 
 
 def _pairs(sessions: Sequence[Sequence[str]], window: int, backward_weight: float) -> pd.DataFrame:
@@ -52,30 +55,55 @@ def ranked_lists(ordered: pd.DataFrame, histories: Sequence[Sequence[str]], popu
     return out
 
 
-@dataclass
-class CoVisitation:
-    window: int = 3
-    backward_weight: float = 0.5
-    top_n: int = 100
-    recent: int = 3
-    decay: float = 0.6
+class CoVisitationConfig(BaseModel):
+    """How co-visits are counted and read (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window: int = Field(3, ge=1, description="steps within which a later item counts as co-visited")
+    backward_weight: float = Field(0.5, ge=0, description="weight of co-visits backwards (relative to forwards)")
+    top_n: int = Field(100, ge=1, description="neighbours kept per item")
+    recent: int = Field(3, ge=1, description="the session's last items that score candidates")
+    decay: float = Field(0.6, gt=0, le=1, description="weight per step back of those items")
+
+
+class _SessionModel(Fitted):
+    """Shared by the session models: ``fit(sessions)`` / ``recommend(histories, k)``, saved as ``session.json``."""
+
+    fitted_attribute = "popular_"
+
+    def __init__(self, config: BaseModel | None = None, **options: object) -> None:
+        self.config = self.make_config(config, **options)
+        self.popular_: list[str] | None = None
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
+        return f"{type(self).__name__}({opts}{'' if self.is_fitted() else '; not fitted'})"
+
+
+class CoVisitation(_SessionModel):
+    kind = "session:covisitation"
+    config_class = CoVisitationConfig
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> CoVisitation:
         """Count co-visits in ``sessions`` (each a list of item ids in order, target included)."""
-        pairs = _pairs(sessions, self.window, self.backward_weight)
+        c = self.config
+        pairs = _pairs(sessions, c.window, c.backward_weight)
         pairs = pairs[pairs["src"] != pairs["dst"]]
         weights = pairs.groupby(["src", "dst"], sort=False)["w"].sum().reset_index()
         weights = weights.sort_values(["src", "w", "dst"], ascending=[True, False, True], kind="stable")
-        self.neighbours_ = weights.groupby("src", sort=False).head(self.top_n)
+        self.neighbours_ = weights.groupby("src", sort=False).head(c.top_n)
         counts = pd.Series([i for s in sessions for i in s]).value_counts(sort=False)
-        self.popular_ = counts.sort_values(ascending=False, kind="stable").index[:max(self.top_n, 100)].tolist()
+        self.popular_ = counts.sort_values(ascending=False, kind="stable").index[:max(c.top_n, 100)].tolist()
         return self
 
     def scores(self, histories: Sequence[Sequence[str]]) -> pd.DataFrame:
         """Every co-visited item of each history with its score: columns q (the history's position), item, score;
         items already in the history are left out; sorted by q, then score (highest first), then item."""
-        rows = [(q, item, self.decay ** age) for q, h in enumerate(histories)
-                for age, item in enumerate(reversed(list(h)[-self.recent:]))]
+        check_is_fitted(self)
+        c = self.config
+        rows = [(q, item, c.decay ** age) for q, h in enumerate(histories)
+                for age, item in enumerate(reversed(list(h)[-c.recent:]))]
         query = pd.DataFrame(rows, columns=["q", "src", "r"])
         scored = query.merge(self.neighbours_, on="src", how="inner")
         scored["s"] = scored["r"] * scored["w"]
@@ -91,15 +119,49 @@ class CoVisitation:
         """Top ``k`` items for each history (most likely next item first)."""
         return ranked_lists(self.scores(histories), histories, self.popular_, k)
 
+    def _save_state(self, folder: Path) -> dict:
+        n = self.neighbours_
+        save_npz(folder / "arrays.npz", {"src": n["src"].astype(str).to_numpy(dtype=str),
+                                         "dst": n["dst"].astype(str).to_numpy(dtype=str),
+                                         "w": n["w"].to_numpy(float), "popular": np.array(self.popular_, dtype=str)})
+        return {}
 
-@dataclass
-class Popularity:
+    @classmethod
+    def _from_state(cls, config: CoVisitationConfig, state: dict, files: Files) -> CoVisitation:
+        a = files.npz("arrays.npz")
+        model = cls(config)
+        model.neighbours_ = pd.DataFrame({"src": a["src"].astype(object), "dst": a["dst"].astype(object),
+                                          "w": a["w"]})
+        model.popular_ = a["popular"].astype(object).tolist()
+        return model
+
+
+class PopularityConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep: int = Field(1000, ge=1, description="most frequent items kept")
+
+
+class Popularity(_SessionModel):
     """The training sessions' most frequent items, minus those already in the session."""
+
+    kind = "session:popularity"
+    config_class = PopularityConfig
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> Popularity:
         counts = pd.Series([i for s in sessions for i in s]).value_counts(sort=False)
-        self.popular_ = counts.sort_values(ascending=False, kind="stable").index[:1000].tolist()
+        self.popular_ = counts.sort_values(ascending=False, kind="stable").index[:self.config.keep].tolist()
         return self
 
     def recommend(self, histories: Sequence[Sequence[str]], k: int = 100) -> list[list[str]]:
+        check_is_fitted(self)
         return [[i for i in self.popular_ if i not in set(h)][:k] for h in histories]
+
+    def _save_state(self, folder: Path) -> dict:
+        return {"popular": [str(i) for i in self.popular_]}
+
+    @classmethod
+    def _from_state(cls, config: PopularityConfig, state: dict, files: Files) -> Popularity:
+        model = cls(config)
+        model.popular_ = list(state["popular"])
+        return model

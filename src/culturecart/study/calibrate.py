@@ -25,7 +25,8 @@ from culturecart.culture.calibration import (
     fit_generative,
 )
 from culturecart.culture.sensitivity import country_logit, sensitivity_design
-from culturecart.study.stages import Stage, _tidy, rq4_rows
+from culturecart.study.scheduling import Stage, StageContext, tidy
+from culturecart.study.stages import rq4_rows
 from culturecart.study.store import Unit
 
 
@@ -69,7 +70,9 @@ def _rq3_inputs(cfg, data, split, design, profiles) -> RQ3Inputs:
                      cfg.rq3.min_test_rows)
 
 
-def calibration(cfg, ds, emb, data, split, profiles, base, res, say) -> Stage:
+def calibration(ctx: StageContext) -> Stage:
+    cfg, ds, emb, data, split, profiles = ctx.cfg, ctx.ds, ctx.emb, ctx.data, ctx.split, ctx.profiles
+    base, res, say = ctx.base, ctx.res, ctx.say
     c, c4 = cfg.calibration, cfg.rq4
     rows = rq4_rows(cfg, ds)
     key = {**base, "rows": rows, "features": c4.features, "min_rows": c4.min_rows}
@@ -133,20 +136,20 @@ def summarise(replicates: list[dict], gen: Generative, profiles: pd.DataFrame, a
 
 
 def _tidy_tables(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    parts = [_tidy(t["fpr"].rename(columns={"family": "feature", "fpr": "value"}).assign(
+    parts = [tidy(t["fpr"].rename(columns={"family": "feature", "fpr": "value"}).assign(
         metric="false_positive_rate", test="null replicates, Wilson CI clustered by replicate"), question="calibration")]
     if not t["power"].empty:
-        parts.append(_tidy(t["power"].rename(columns={"family": "feature", "scale": "fraction", "power": "value"})
+        parts.append(tidy(t["power"].rename(columns={"family": "feature", "scale": "fraction", "power": "value"})
                            .assign(metric="power", test="planted replicates"), question="calibration"))
         d = t["detectable"]
-        parts += [_tidy(d[["feature", "mde_80"]].rename(columns={"mde_80": "value"}).assign(
+        parts += [tidy(d[["feature", "mde_80"]].rename(columns={"mde_80": "value"}).assign(
                       metric="mde_80_logodds_per_sd", test="noncentral chi-square fit"), question="calibration"),
-                  _tidy(d[["feature", "users_per_country_80"]].rename(columns={"users_per_country_80": "value"})
+                  tidy(d[["feature", "users_per_country_80"]].rename(columns={"users_per_country_80": "value"})
                         .assign(metric="users_per_country_for_80_power"), question="calibration"),
-                  _tidy(t["recovery"].rename(columns={"scale": "fraction", "spearman": "value"}).assign(
+                  tidy(t["recovery"].rename(columns={"scale": "fraction", "spearman": "value"}).assign(
                       metric="within_feature_spearman"), question="calibration")]
     if "calibrated_p" in t and not t["calibrated_p"].empty:
-        parts.append(_tidy(t["calibrated_p"].rename(columns={"wald_chi2": "value"}).assign(
+        parts.append(tidy(t["calibrated_p"].rename(columns={"wald_chi2": "value"}).assign(
             metric="heterogeneity_wald_chi2", test="parametric bootstrap against the null replicates")
             .drop(columns=["p_value"]).rename(columns={"p_calibrated": "p_value"}), question="calibration"))
     return pd.concat(parts, ignore_index=True)

@@ -62,10 +62,7 @@ class RQ1Section(_Section):
     def _known(cls, value: list[str]) -> list[str]:
         from culturecart.models.registry import model_spec
 
-        try:
-            return [model_spec(v).name for v in value]
-        except KeyError as err:
-            raise ValueError(err.args[0]) from None
+        return [model_spec(v).name for v in value]  # an unknown name lists the models
 
     @field_validator("model_options")
     @classmethod
@@ -141,6 +138,16 @@ class RankingSection(_Section):
     arms: list[Literal["local", "global"]] = Field(default_factory=lambda: ["local", "global"])
     seeds: int = Field(1, ge=1, description="subsamples per fraction below 1")
     n_boot: int = Field(1000, ge=10)
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> RankingSection:
+        from culturecart.ranking.registry import RANKERS
+        from culturecart.registry import import_target
+
+        # The ranker's typed config, checked now (its class module imports no more than scipy and pandas).
+        cls = import_target(RANKERS.resolve(self.model).target)
+        cls.make_config(**self.model_options)
+        return self
 
     @field_validator("fractions")
     @classmethod
@@ -261,6 +268,8 @@ def _explain(err: ValidationError) -> str:
         key = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown setting; valid keys here: {_valid_keys(e['loc'])}")
+        elif e["type"] == "value_error":  # a check of ours: its message names what is wrong and the choices
+            lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"{key}: {e['msg']} (got {e.get('input')!r})")
     return "invalid study config:\n  " + "\n  ".join(lines)
@@ -283,8 +292,6 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
         cfg = StudyConfig.model_validate(tree)
     except ValidationError as err:
         raise ConfigError(_explain(err)) from None
-    except KeyError as err:  # unknown model or encoder names
-        raise ConfigError(f"invalid study config: {err.args[0]}") from None
     given = [k for k in ("preset", "path", "markets") if getattr(cfg.data, k) is not None]
     if len(given) != 1:
         raise ConfigError("data: set exactly one of data.preset (twin), data.path (a canonical dataset folder) or "

@@ -22,9 +22,6 @@ the report says so.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -34,20 +31,11 @@ from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.ranking.analysis import chance_ndcg, mantel_test, mean_interval, paired_test
 from culturecart.ranking.crossmarket import evaluate_run, hofstede_distance, scope_weights
 from culturecart.ranking.markets import Market, Markets
-from culturecart.ranking.rankers import create_ranker
-from culturecart.study.stages import Stage, _tidy
+from culturecart.ranking.registry import create_ranker
+from culturecart.study.scheduling import Stage, tidy
 from culturecart.study.store import Unit
 
 METRICS = ("ndcg@10", "hr@10")
-
-
-def markets_fingerprint(root: Path) -> str:
-    """A digest of every file of a markets folder (names and bytes)."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in Path(root).rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:20]
 
 
 def fraction_view(markets: Markets, target: str, fraction: float, seed: int) -> Markets:
@@ -143,7 +131,7 @@ def rq3(cfg, markets: Markets, base: dict, res, say) -> Stage:
     res.tables.update(rq3_table=table, rq3_winners=winners.rename(columns={"scope": "winner",
                                                                            "value": "test_ndcg@10"}))
     say(f"RQ3: winners {winners['scope'].value_counts().to_dict()} by test nDCG@10")
-    return _tidy(table.rename(columns={"market": "feature"}).drop(columns=["users"]).assign(
+    return tidy(table.rename(columns={"market": "feature"}).drop(columns=["users"]).assign(
         question="RQ3", model=r.model, feature=lambda f: "market:" + f["feature"]))
 
 
@@ -162,7 +150,7 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     local = {t: _test(f) for t, f in zip(targets, runs, strict=False)}
     pair_runs = runs[len(targets):len(targets) + len(pairs)]
     curve_runs = runs[len(targets) + len(pairs):]
-    tidy = []
+    parts = []
     if pairs:
         profiles, rows = with_extra_profiles(cfg.culture.hofstede_path), []
         for (t, s), frame in zip(pairs, pair_runs, strict=True):
@@ -182,11 +170,11 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
         res.tables.update(rq5_gain=gain, rq5_gain_hofstede=pd.DataFrame([link]))
         say(f"RQ5: {int((gain['gain'] > 0).sum())} of {len(gain)} source markets help their target; gain vs "
             f"Hofstede distance r {link['r']:.3f} (Mantel p {link['p']:.3f})")
-        tidy.append(_tidy(gain.rename(columns={"gain": "value"}).assign(
+        parts.append(tidy(gain.rename(columns={"gain": "value"}).assign(
             question="RQ5", model=r.model, scope="pairwise", metric="ndcg@10 gain vs local",
             country=[_country(markets, t) for t in gain["target"]], feature="source:" + gain["source"],
             test="Wilcoxon signed-rank, paired users")))
-        tidy.append(_tidy(pd.DataFrame([{"question": "RQ5", "model": r.model, "scope": "pairwise",
+        parts.append(tidy(pd.DataFrame([{"question": "RQ5", "model": r.model, "scope": "pairwise",
                                          "dimension": "hofstede distance", "metric": "mantel r",
                                          "value": link["r"], "p_value": link["p"],
                                          "test": f"Mantel, {link['permutations']} permutations"}])))
@@ -205,10 +193,10 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     curve = pd.DataFrame(rows)
     res.tables["rq5_curves"] = curve
     if not curve.empty:
-        tidy.append(_tidy(curve.rename(columns={"arm": "scope"}).assign(
+        parts.append(tidy(curve.rename(columns={"arm": "scope"}).assign(
             question="RQ5", model=r.model, metric="ndcg@10", feature="market:" + curve["target"],
             test="user bootstrap (mean over subsamples)")))
-    return pd.concat(tidy, ignore_index=True) if tidy else None
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def stages(cfg, markets: Markets, base: dict, res, say) -> list[Stage]:

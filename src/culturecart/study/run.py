@@ -9,7 +9,6 @@ share one pool of workers. Outputs in ``out``: ``results.parquet``
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import time
@@ -35,7 +34,8 @@ from culturecart.models.registry import needs_raw_text
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
-from culturecart.study.stages import TIDY_COLUMNS
+from culturecart.study.keys import code_version, dataset_key, file_key, outside_files
+from culturecart.study.scheduling import TIDY_COLUMNS, StageContext, drive
 from culturecart.study.store import UnitStore, fingerprint
 from culturecart.study.workers import study_workers
 
@@ -65,14 +65,6 @@ class StudyResults:
 
 
 # ---- helpers ----
-
-def _dataset_fingerprint(root: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(root.glob("*.parquet")) + sorted(root.glob("*.csv")) + sorted(root.glob("*.json")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:20]
-
 
 class _Reporter:
     """Study messages on stderr (stdout is for results), with a live view of each stage's units.
@@ -127,7 +119,7 @@ def _user_data(cfg: StudyConfig) -> tuple[Dataset, str] | None:
         raise StudyError(f"data.path {root} is " + ("a file, not a folder" if root.exists() else "not a folder")
                          + " (convert your data with `culturecart convert`)")
     ds = require_valid(root, purpose="study", check_images=cfg.data.check_images)
-    return ds, _dataset_fingerprint(root)
+    return ds, dataset_key(root, outside_files(ds))
 
 
 def _markets_data(cfg: StudyConfig):
@@ -146,13 +138,14 @@ def _markets_data(cfg: StudyConfig):
 
 def _simulated_data(cfg: StudyConfig, out: Path, say: Callable[[str], None]) -> tuple[Dataset, str]:
     sim = SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
-    key = fingerprint(sim.model_dump())
+    key = fingerprint([sim.model_dump(), code_version(write_marketplace)])
     root, marker = out / "data", out / "data" / "study_key.txt"
     if not (marker.exists() and marker.read_text("utf-8") == key):
         say(f"simulating the marketplace ({sim.n_users} users, {len(sim.countries)} countries)")
         write_marketplace(root, sim, overwrite=True)
         atomic_write_text(marker, key)
-    return require_valid(root, purpose="study", check_images=cfg.data.check_images), key
+    # By content: a simulated folder changed by hand since is not the simulation the stored units saw.
+    return require_valid(root, purpose="study", check_images=cfg.data.check_images), dataset_key(root)
 
 
 def _check_inputs(cfg: StudyConfig) -> None:
@@ -284,7 +277,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     res = StudyResults(cfg, out, str(ds.meta.get("name", "dataset")), data.n, countries, data.modalities,
                        truth=ds.extras.get("truth.json"))
     base = {"data": data_key, "encoders": enc.model_dump(exclude={"cache_dir"}), "dim": cfg.embedding_dim,
-            "seed": cfg.seed}
+            "seed": cfg.seed, "hofstede": file_key(cfg.culture.hofstede_path) if cfg.culture.hofstede_path else None}
     if not countries:
         res.notes.append("The data has no countries: RQ3-RQ5 were skipped.")
     if "image" not in data.modalities:
@@ -293,36 +286,37 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
         res.notes.append(f"Only {len(countries)} countries: culture-level correlations are very uncertain.")
     publish = _Publisher(out / "models", cfg, featurizer, enc, data, data_key, keep_text)
 
+    ctx = StageContext(cfg, base, store, res, say, data=data, ds=ds, emb=emb, publish=publish, cache=enc.cache_dir)
     stages = []
     if cfg.rq1.enabled:
-        stages.append(stage.rq1(cfg, data, base, store, res, publish, say))
+        stages.append(stage.rq1(ctx))
     if cfg.rq1.enabled and cfg.rq2.get("enabled", True):
-        stages.append(stage.rq2(cfg, data, base, res, publish, say))
+        stages.append(stage.rq2(ctx))
     culture_ready = len(countries) >= 2
     if culture_ready and (cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled):
-        profiles = _profiles(cfg, countries)
-        missing = sorted(set(countries) - set(profiles.index))
+        ctx.profiles = _profiles(cfg, countries)
+        missing = sorted(set(countries) - set(ctx.profiles.index))
         if missing:
             res.notes.append(f"No Hofstede profile for {missing}: the culture-conditioned model sees them as "
                              "missing, and they are left out of the Hofstede correlations.")
-        split = make_split(data, by=cfg.culture.split.by, test_share=cfg.culture.split.test_share,
-                           valid_share=cfg.culture.split.valid_share, seed=cfg.seed)
+        ctx.split = make_split(data, by=cfg.culture.split.by, test_share=cfg.culture.split.test_share,
+                               valid_share=cfg.culture.split.valid_share, seed=cfg.seed)
         if cfg.rq3.enabled:
-            stages.append(stage.rq3(cfg, data, split, profiles, base, store, res, publish, say))
+            stages.append(stage.rq3(ctx))
         if cfg.rq4.enabled:
-            stages.append(stage.rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say))
+            stages.append(stage.rq4(ctx))
         if cfg.rq5.enabled:
-            stages.append(stage.rq5(cfg, data, split, profiles, base, res, say))
+            stages.append(stage.rq5(ctx))
         if cfg.calibration.replicates:
             from culturecart.study.calibrate import calibration
 
-            stages.append(calibration(cfg, ds, emb, data, split, profiles, base, res, say))
+            stages.append(calibration(ctx))
     elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled or cfg.calibration.replicates:
         res.notes.append("Fewer than two countries: RQ3-RQ5 (culture analyses) and their calibration were skipped.")
     if cfg.matching.enabled:
         # The folds read the titles and images the study's encoding has just cached (the same files and texts).
-        stages.append(stage.matching(cfg, ds, base, res, say, cache=enc.cache_dir))
-    tidy = stage.drive(stages, store, say)
+        stages.append(stage.matching(ctx))
+    tidy = drive(stages, store, say)
     publish.remove_stale()
     return _finish(res, tidy, store, out, say, t0)
 
@@ -362,6 +356,7 @@ def _run_markets(cfg: StudyConfig, markets, out: Path, store: UnitStore, say, t0
     countries = sorted({markets[m].country or m for m in markets.names})
     res = StudyResults(cfg, out, root.name, ratings, countries, [], kind="markets")
     res.notes.extend(ranking.caveats(markets))
-    base = {"markets": ranking.markets_fingerprint(root), "seed": cfg.seed}
-    tidy = stage.drive(ranking.stages(cfg, markets, base, res, say), store, say)
+    base = {"markets": dataset_key(root), "seed": cfg.seed,
+            "hofstede": file_key(cfg.culture.hofstede_path) if cfg.culture.hofstede_path else None}
+    tidy = drive(ranking.stages(cfg, markets, base, res, say), store, say)
     return _finish(res, tidy, store, out, say, t0)

@@ -1,180 +1,43 @@
-"""The study's stages (RQ1-RQ5, matching) as generators of units, and the functions those units run.
+"""The study's stages (RQ1-RQ5, matching) as generators of units over one shared :class:`StageContext`.
 
-A stage yields a list of :class:`~culturecart.study.store.Unit` whenever it needs results and receives them
-back in order; what it returns is its part of the tidy results table. :func:`drive` runs all stages
-together: each round collects every stage's next units into one parallel batch (the costliest first), so
-the RQ1 grid, the RQ3 scopes, the RQ4 logit, the RQ5 learning curves and the matching folds all share the
-workers, and a stage waiting on another (RQ2 on RQ1's models, RQ4's partial dependence on RQ3's global
-model) simply yields nothing until the other has published.
+See :mod:`culturecart.study.scheduling` for how they run together and :mod:`culturecart.study.units` for what
+their units compute.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-import warnings
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
-from culturecart.culture.recovery import planted_sensitivities, user_bootstrap, within_feature_recovery
-from culturecart.culture.rq3 import score_scopes
-from culturecart.culture.scopes import ScopedModel, fit_scope, pooled_rows
-from culturecart.culture.sensitivity import (
-    SensitivityResult,
-    country_logit,
-    pd_sensitivity,
-    sensitivity_design,
-    sensitivity_matrix,
-)
+from culturecart.culture.recovery import planted_sensitivities, within_feature_recovery
+from culturecart.culture.sensitivity import SensitivityResult, sensitivity_matrix
 from culturecart.culture.transfer import plan_transfer, summarise_transfer, transfer_tasks
 from culturecart.data.dataset import Dataset
-from culturecart.evaluate.grid import fit_predict, grid_jobs, score_grid
+from culturecart.evaluate.grid import grid_jobs
 from culturecart.evaluate.metrics import get_metric_spec
 from culturecart.evaluate.multitest import benjamini_hochberg
 from culturecart.evaluate.splits import Split, make_split
-from culturecart.explain.attributions import attention_by_modality, treeshap_by_modality
 from culturecart.explain.modality import add_one, leave_one_out, modality_shapley
-from culturecart.models.base import PurchaseModel
 from culturecart.models.configs import NeuralConfig, TransformerConfig
-from culturecart.models.features import ModalityData, usable_valid
+from culturecart.models.features import ModalityData
 from culturecart.models.registry import model_spec
-from culturecart.study.store import Artifact, Unit, UnitStore, folder_files, write_files
+from culturecart.study.keys import file_key
+from culturecart.study.scheduling import TIDY_COLUMNS, Stage, StageContext, tidy
+from culturecart.study.store import Unit, folder_files
+from culturecart.study.units import (
+    explain_unit,
+    fit_unit,
+    from_records,
+    pd_unit,
+    rq1_unit,
+    rq4_unit,
+    score_rq3,
+    score_table,
+)
 
-TIDY_COLUMNS = ["question", "model", "scope", "country", "modalities", "feature", "dimension", "fraction", "metric",
-                "value", "ci_low", "ci_high", "test", "p_value", "p_adjusted"]
-
-Stage = Generator[list[Unit], list[Any], "pd.DataFrame | None"]
-
-
-
-# ---- unit functions (module level so that worker processes can import them) ----
-
-def _model_files(scoped: ScopedModel) -> dict[str, bytes]:
-    """A fitted scope's model folder as bytes: the worker saves it locally and sends it back to the driver."""
-    with tempfile.TemporaryDirectory() as tmp:
-        scoped.save(Path(tmp) / "model")
-        return folder_files(Path(tmp) / "model")
-
-
-def _rq1_unit(name: str, subset: tuple[str, ...], data: ModalityData, split: Split, seed: int, options: dict,
-              keep: bool) -> np.ndarray | Artifact:
-    p, model = fit_predict(name, subset, data, split, seed=seed, options=options)
-    p = np.asarray(p, float)
-    return Artifact(p, _model_files(ScopedModel("global", model))) if keep else p
-
-
-def _fit_unit(scope: str, model: str, data: ModalityData, train: np.ndarray, valid: np.ndarray, test: np.ndarray,
-              profiles: pd.DataFrame, seed: int, options: dict, pool: np.ndarray | None = None) -> Artifact:
-    # Binned on the pool even when train is all of it: the same fit, and this worker keeps the binned pool
-    fit_rows, rows = (train, None) if pool is None else (pool, np.searchsorted(pool, train))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # skipped countries are reported by the scoring
-        fitted = fit_scope(scope, model, data.rows(fit_rows), usable_valid(data.rows(valid)), profiles=profiles,
-                           seed=seed, rows=rows, **options)
-    return Artifact(np.asarray(fitted.predict_proba(data.rows(test)), float), _model_files(fitted))
-
-
-def _digest(rows: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()[:20]
-
-
-def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, train: np.ndarray,
-             valid: np.ndarray, test: np.ndarray, profiles: pd.DataFrame, seed: int, options: dict, base: dict,
-             cost: float, pool: np.ndarray | None = None) -> Unit:
-    """A scope fitted on these rows and scored on ``test``, keyed by what it computes, not by who asks:
-    RQ3's global and culture scopes are also RQ5's full-data runs, and are computed once.
-
-    ``pool``: sorted rows that hold ``train`` (sorted) and that the features are binned on (``fit_scope``'s
-    ``rows``); when ``train`` is all of it, the fit is the same as without one, and so is the unit's key.
-    """
-    payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
-               "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
-    if pooled_rows(train, pool)[1] is not None:
-        payload["bins_from"] = _digest(pool)
-    return Unit(stage, name, payload, _fit_unit, (scope, model, data, train, valid, test, profiles, seed, options,
-                                                  pool), artifact=True, cost=cost, shared="fit")
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
-def _frame(records: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
-
-
-def _rq4_unit(ds: Dataset, emb: dict, rows: str, features: list[str] | None, min_rows: int, seed: int,
-              n_boot: int) -> dict:
-    from threadpoolctl import threadpool_limits
-
-    # One BLAS thread: the iterative fit's last digits would otherwise depend on the worker's thread budget.
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            design = sensitivity_design(ds, emb, rows=rows, features=features, seed=seed)
-            res = country_logit(design, min_rows=min_rows)
-        except ValueError as err:  # not estimable on this data: a result to report, not a failure
-            return {"error": str(err)}
-        boot = user_bootstrap(design, res, n_boot=n_boot, seed=seed)
-    return {"effects": _records(res.effects), "heterogeneity": _records(res.heterogeneity),
-            "intercepts": {k: float(v) for k, v in res.intercepts.items()}, "countries": res.countries,
-            "bootstrap": boot.to_dict("list"), "warnings": [str(w.message) for w in caught]}
-
-
-def _pooled_model(files: dict[str, bytes]) -> PurchaseModel:
-    """The pooled model of a unit's model files (sent as bytes: a worker need not see the driver's disk)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        write_files(Path(tmp) / "model", files)
-        return PurchaseModel.load(Path(tmp) / "model" / "pooled")
-
-
-def _pd_unit(model_files: dict[str, bytes], data: ModalityData, n_boot: int, seed: int) -> pd.DataFrame:
-    return pd_sensitivity(_pooled_model(model_files), data, n_boot=n_boot, seed=seed)
-
-
-def _explain_unit(kind: str, model_files: dict[str, bytes], data: ModalityData) -> pd.DataFrame:
-    model = _pooled_model(model_files)
-    shares = treeshap_by_modality(model, data) if kind == "treeshap" else attention_by_modality(model, data)
-    return shares.rename_axis("country").reset_index()
-
-
-
-
-def _tidy(frame: pd.DataFrame, **constants: Any) -> pd.DataFrame:
-    out = frame.copy()
-    for k, v in constants.items():
-        out[k] = v
-    for col in TIDY_COLUMNS:
-        if col not in out:
-            out[col] = np.nan
-    return out[TIDY_COLUMNS]
-
-
-def drive(stages: list[Stage], store: UnitStore, say) -> list[pd.DataFrame | None]:
-    """Run the stages' units round by round (see the module docstring); returns each stage's table, in order."""
-    outputs: list[pd.DataFrame | None] = [None] * len(stages)
-    replies: dict[int, list[Any] | None] = {i: None for i in range(len(stages))}
-    while replies:
-        asked: dict[int, list[Unit]] = {}
-        for i in list(replies):  # in stage order: a stage publishes before the ones after it look
-            try:
-                asked[i] = stages[i].send(replies[i])
-            except StopIteration as stop:
-                outputs[i] = stop.value
-                del replies[i]
-        batch = [u for units in asked.values() for u in units]
-        values = store.run(batch, say, label="+".join(dict.fromkeys(u.stage for u in batch))) if batch else []
-        for i, units in asked.items():
-            replies[i], values = values[:len(units)], values[len(units):]
-    return outputs
-
-
-# ---- stages ----
 
 def _fit_cost(model: str, subset: tuple[str, ...], options: dict) -> float:
     """Rough relative compute of one fit, so that the longest units start first (a scheduling hint only)."""
@@ -186,7 +49,8 @@ def _fit_cost(model: str, subset: tuple[str, ...], options: dict) -> float:
     return 0.5 + 0.5 * len(subset)
 
 
-def rq1(cfg, data, base, store, res, publish, say) -> Stage:
+def rq1(ctx: StageContext) -> Stage:
+    cfg, data, base, store, res, publish, say = ctx.cfg, ctx.data, ctx.base, ctx.store, ctx.res, ctx.publish, ctx.say
     c = cfg.rq1
     split = make_split(data, by=c.split.by, test_share=c.split.test_share, valid_share=c.split.valid_share,
                        seed=cfg.seed)
@@ -199,7 +63,7 @@ def rq1(cfg, data, base, store, res, publish, say) -> Stage:
         units.append(Unit("rq1", f"{name}[{'+'.join(subset)}]",
                           {**base, "split": c.split.model_dump(), "model": name, "subset": subset,
                            "options": options},
-                          _rq1_unit, (name, subset, data, split, cfg.seed, options, keep), artifact=keep,
+                          rq1_unit, (name, subset, data, split, cfg.seed, options, keep), artifact=keep,
                           cost=_fit_cost(name, subset, options)))
     say(f"RQ1: {len(units)} model x modality runs")
     preds = yield units
@@ -225,14 +89,11 @@ def rq1(cfg, data, base, store, res, publish, say) -> Stage:
     res.tables["rq1_split"] = pd.DataFrame([{"by": c.split.by, "train": len(split.train), "valid": len(split.valid),
                                              "test": len(split.test)}])
     say(f"RQ1: best AUC {auc.iloc[0]['value']:.4f} ({auc.iloc[0]['model']} [{auc.iloc[0]['modalities']}])")
-    return _tidy(table, scope="global")
+    return tidy(table, scope="global")
 
 
-def score_table(predictions, test, metrics, n_boot, seed) -> pd.DataFrame:
-    return score_grid(predictions, test, metrics, n_boot, seed).table
-
-
-def rq2(cfg, data, base, res, publish, say) -> Stage:
+def rq2(ctx: StageContext) -> Stage:
+    cfg, data, base, res, publish = ctx.cfg, ctx.data, ctx.base, ctx.res, ctx.publish
     yield []  # RQ1 publishes its models in the next round
     split = make_split(data, by=cfg.rq1.split.by, test_share=cfg.rq1.split.test_share,
                        valid_share=cfg.rq1.split.valid_share, seed=cfg.seed)
@@ -243,7 +104,7 @@ def rq2(cfg, data, base, res, publish, say) -> Stage:
         if made is not None:
             unit_key, folder = made
             units.append(Unit("rq2", kind, {**base, "model_unit": unit_key, "split": cfg.rq1.split.model_dump()},
-                              _explain_unit, (kind, folder_files(folder), test),
+                              explain_unit, (kind, folder_files(folder), test),
                               cost=4.0 if kind == "treeshap" else 1.0))  # TreeSHAP of every test row: 5 s on the twin
     explained = yield units
     table = res.tables.get("rq1_table")  # RQ1 has finished: its scoring ran in the same round as these units
@@ -271,7 +132,7 @@ def rq2(cfg, data, base, res, publish, say) -> Stage:
                  for r in long.itertuples()]
     frame = pd.DataFrame(rows)
     res.tables["rq2_modalities"] = frame
-    return _tidy(frame, question="RQ2")
+    return tidy(frame, question="RQ2")
 
 
 def enough_countries(data: ModalityData, split: Split, min_rows: int) -> list[str]:
@@ -282,7 +143,9 @@ def enough_countries(data: ModalityData, split: Split, min_rows: int) -> list[st
                   if (c == k).sum() >= min_rows and 0 < y[c == k].sum() < (c == k).sum())
 
 
-def rq3(cfg, data, split, profiles, base, store, res, publish, say) -> Stage:
+def rq3(ctx: StageContext) -> Stage:
+    cfg, data, split, profiles, base = ctx.cfg, ctx.data, ctx.split, ctx.profiles, ctx.base
+    store, res, publish, say = ctx.store, ctx.res, ctx.publish, ctx.say
     c, cc = cfg.rq3, cfg.culture
     units = [fit_unit("rq3", scope, scope, cc.model, data, split.train, split.valid, split.test, profiles, cfg.seed,
                       cc.model_options, base, cost=3.0 if scope in ("finetune", "local") else 2.0)
@@ -297,19 +160,14 @@ def rq3(cfg, data, split, profiles, base, store, res, publish, say) -> Stage:
     test = data.rows(rows)
     [scored] = yield [Unit("rq3", "score", {"runs": [u.key for u in units], "metrics": c.metrics,
                                             "n_boot": c.n_boot, "countries": keep},
-                           _score_rq3, ({s: p[pos] for s, p in preds.items()}, test, cc.model, c, cfg.seed),
+                           score_rq3, ({s: p[pos] for s, p in preds.items()}, test, cc.model, c, cfg.seed),
                            cost=2.5)]
-    table, winners = _frame(scored["table"]), _frame(scored["winners"])
+    table, winners = from_records(scored["table"]), from_records(scored["winners"])
     res.tables["rq3_table"], res.tables["rq3_winners"] = table, winners
     if not winners.empty:
         say(f"RQ3: winners {winners['winner'].value_counts().to_dict()}, "
             f"{int(winners['significant'].sum())} significant after BH")
-    return _tidy(table)
-
-
-def _score_rq3(preds, test, model, c, seed) -> dict:
-    result = score_scopes(preds, test, model, metrics=c.metrics, n_boot=c.n_boot, seed=seed)
-    return {"table": _records(result.table), "winners": _records(result.winners)}
+    return tidy(table)
 
 
 def rq4_rows(cfg, ds: Dataset) -> str:
@@ -323,17 +181,19 @@ def rq4_rows(cfg, ds: Dataset) -> str:
         else "all"
 
 
-def rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say) -> Stage:
+def rq4(ctx: StageContext) -> Stage:
+    cfg, ds, emb, data, split, profiles = ctx.cfg, ctx.ds, ctx.emb, ctx.data, ctx.split, ctx.profiles
+    base, res, publish, say = ctx.base, ctx.res, ctx.publish, ctx.say
     c = cfg.rq4
     rows = rq4_rows(cfg, ds)
-    tidy = []
+    parts = []
     [logit] = yield [Unit("rq4", "logit", {**base, "rows": rows, "features": c.features, "min_rows": c.min_rows,
                                            "bootstrap": c.n_boot},
-                          _rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed, c.n_boot), cost=1.0)]
+                          rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed, c.n_boot), cost=1.0)]
     if "error" in logit:
         res.notes.append(f"RQ4 logit not estimated: {logit['error']}")
     else:
-        result = SensitivityResult(_frame(logit["effects"]), _frame(logit["heterogeneity"]),
+        result = SensitivityResult(from_records(logit["effects"]), from_records(logit["heterogeneity"]),
                                    pd.Series(logit["intercepts"]), logit["countries"])
         res.notes += [f"RQ4: {w}" for w in logit["warnings"]]
         sens = sensitivity_matrix(result)
@@ -349,19 +209,19 @@ def rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say) -> Stage:
             planted = planted_sensitivities(res.truth, result.countries, result.effects["feature"].unique())
             recovered = within_feature_recovery(result.effects, pd.DataFrame(logit["bootstrap"]), planted)
             res.tables["rq4_recovery"] = recovered
-            tidy.append(_tidy(recovered.rename(columns={"spearman": "value"}).assign(
+            parts.append(tidy(recovered.rename(columns={"spearman": "value"}).assign(
                 metric="within_feature_spearman_vs_planted", test="user bootstrap (one-step), percentile"),
                 question="RQ4", model="logit"))
         e = result.effects
-        tidy += [_tidy(e.rename(columns={"coef": "value"}).assign(metric="logit_coef", test="cluster-robust Wald"),
+        parts += [tidy(e.rename(columns={"coef": "value"}).assign(metric="logit_coef", test="cluster-robust Wald"),
                        question="RQ4", model="logit"),
-                 _tidy(e[["country", "feature", "ame", "ame_ci_low", "ame_ci_high"]].rename(
+                 tidy(e[["country", "feature", "ame", "ame_ci_low", "ame_ci_high"]].rename(
                      columns={"ame": "value", "ame_ci_low": "ci_low", "ame_ci_high": "ci_high"}).assign(
                      metric="average_marginal_effect"), question="RQ4", model="logit"),
-                 _tidy(result.heterogeneity.rename(columns={"wald_chi2": "value"}).assign(
+                 tidy(result.heterogeneity.rename(columns={"wald_chi2": "value"}).assign(
                      metric="heterogeneity_wald_chi2", test="Wald: equal across countries"), question="RQ4",
                      model="logit"),
-                 _tidy(corr.rename(columns={"rho": "value"}).assign(metric="spearman_rho_hofstede",
+                 tidy(corr.rename(columns={"rho": "value"}).assign(metric="spearman_rho_hofstede",
                                                                     test="permutation"), question="RQ4")]
         say(f"RQ4: {len(result.countries)} countries, "
             f"{int((result.heterogeneity['p_value'] < 0.05).sum())} heterogeneous feature(s); literature "
@@ -372,20 +232,21 @@ def rq4(cfg, ds, emb, data, split, profiles, base, res, publish, say) -> Stage:
         test = data.rows(split.test)
         [pd_table] = yield [Unit("rq4", "partial_dependence",
                                  {**base, "model_unit": unit_key, "split": cfg.culture.split.model_dump()},
-                                 _pd_unit, (folder_files(folder), test, cfg.rq3.n_boot, cfg.seed), cost=1.0)]
+                                 pd_unit, (folder_files(folder), test, cfg.rq3.n_boot, cfg.seed), cost=1.0)]
         if not pd_table.empty:
             res.tables["rq4_partial_dependence"] = pd_table
             implied = pd_table.pivot(index="country", columns="feature", values="pd_slope")
             align = alignment_scores(implied, profiles).rename_axis("country").reset_index()
             res.tables["rq4_alignment"] = align
-            tidy += [_tidy(pd_table.rename(columns={"pd_slope": "value"}).assign(metric="pd_slope"),
+            parts += [tidy(pd_table.rename(columns={"pd_slope": "value"}).assign(metric="pd_slope"),
                            question="RQ4", model=cfg.culture.model, scope="global"),
-                     _tidy(align.rename(columns={"alignment": "value"}).assign(metric="alignment_score"),
+                     tidy(align.rename(columns={"alignment": "value"}).assign(metric="alignment_score"),
                            question="RQ3", model=cfg.culture.model, scope="global")]
-    return pd.concat(tidy, ignore_index=True) if tidy else pd.DataFrame(columns=TIDY_COLUMNS)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TIDY_COLUMNS)
 
 
-def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
+def rq5(ctx: StageContext) -> Stage:
+    cfg, data, split, profiles, base, res, say = ctx.cfg, ctx.data, ctx.split, ctx.profiles, ctx.base, ctx.res, ctx.say
     c, cc = cfg.rq5, cfg.culture
     if c.targets == "auto":
         enough = enough_countries(data, split, cfg.rq3.min_test_rows)
@@ -413,10 +274,11 @@ def rq5(cfg, data, split, profiles, base, res, say) -> Stage:
     curves = summarise_transfer(runs, targets, c.arms)
     res.tables.update(rq5_runs=runs, rq5_curves=curves.summary, rq5_data_equivalent=curves.data_equivalent)
     s = curves.summary.rename(columns={"target": "country", "arm": "scope"})
-    return _tidy(s.assign(metric="roc_auc", test="mean over seeds, t interval"), question="RQ5", model=cc.model)
+    return tidy(s.assign(metric="roc_auc", test="mean over seeds, t interval"), question="RQ5", model=cc.model)
 
 
-def matching(cfg, ds, base, res, say, cache: str | None = None) -> Stage:
+def matching(ctx: StageContext) -> Stage:
+    cfg, ds, base, res, say, cache = ctx.cfg, ctx.ds, ctx.base, ctx.res, ctx.say, ctx.cache
     from culturecart.matching.config import MatchingConfig
     from culturecart.matching.ladder import combine_folds, ladder_fold, ladder_folds
 
@@ -425,7 +287,7 @@ def matching(cfg, ds, base, res, say, cache: str | None = None) -> Stage:
         res.notes.append("Matching skipped: no Shopee-format file (matching.input) and none in the dataset.")
         return None
     images = ds.resolve(ds.meta.get("image_dir")) if not cfg.matching.input else None
-    payload = {**base, "input": str(path), "folds": cfg.matching.folds}
+    payload = {**base, "input": file_key(path), "folds": cfg.matching.folds}  # by content, not by name
     folds = yield [Unit("matching", f"fold {f + 1}", {**payload, "fold": f}, ladder_fold,
                         (str(path), str(images) if images else None, f, cfg.matching.folds, cfg.seed,
                          cfg.encoders.text.name, MatchingConfig().inner_folds, cache), cost=8.0)
@@ -433,4 +295,4 @@ def matching(cfg, ds, base, res, say, cache: str | None = None) -> Stage:
     frame = pd.DataFrame(combine_folds(folds))
     res.tables["matching_ladder"] = frame
     say(f"matching: final mean F1 {frame['value'].iloc[-1]:.4f}")
-    return _tidy(frame.assign(metric="mean_f1"), question="M")
+    return tidy(frame.assign(metric="mean_f1"), question="M")

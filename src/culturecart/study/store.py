@@ -34,8 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from culturecart import __version__
 from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
 from culturecart.parallel import parallel_map, resolve_n_jobs
+from culturecart.study.keys import code_version
 
 _CATEGORIES = {"UserWarning": UserWarning, "RuntimeWarning": RuntimeWarning, "FutureWarning": FutureWarning}
 
@@ -59,9 +61,12 @@ class Unit:
 
     @property
     def key(self) -> str:
+        """The stage (or shared kind) and a hash of the payload, the culturecart version and the version of the code
+        the unit runs (:func:`~culturecart.study.keys.code_version`): a unit is reused only when both match."""
+        code = [__version__, code_version(self.fn)]
         if self.shared:  # the same fit asked for by two stages is computed and stored once
-            return f"{self.shared}-{fingerprint([self.shared, self.payload])}"
-        return f"{self.stage}-{fingerprint([self.stage, self.name, self.payload])}"
+            return f"{self.shared}-{fingerprint([self.shared, self.payload, *code])}"
+        return f"{self.stage}-{fingerprint([self.stage, self.name, self.payload, *code])}"
 
 
 @dataclass

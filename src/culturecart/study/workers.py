@@ -26,6 +26,6 @@ def study_workers(cfg: StudyConfig):
     """
     if cfg.data.markets:
         return started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, ["culturecart.study.markets"])
-    modules = ["culturecart.study.stages", "culturecart.models.neural", "culturecart.models.tabular", "torch._dynamo"]
+    modules = ["culturecart.study.units", "culturecart.study.stages", "culturecart.models.neural", "culturecart.models.tabular", "torch._dynamo"]
     return started_workers(cfg.parallel.n_jobs, cfg.parallel.backend, modules,
                            ("culturecart.encoders.dataset:warm_encoders", (cfg.encoders,)))

@@ -10,11 +10,12 @@ import pytest
 from culturecart.data import validate_dataset
 from culturecart.data.adapters import ADAPTERS, SHARED_FOLDERS, convert, get_adapter
 from culturecart.data.text import unescape_byte_sequences
+from culturecart.registry import UnknownNameError
 
 
 def test_every_adapter_has_a_shared_folder():
-    assert set(ADAPTERS) == set(SHARED_FOLDERS)
-    with pytest.raises(KeyError):
+    assert set(ADAPTERS) == set(SHARED_FOLDERS) and all(SHARED_FOLDERS.values())
+    with pytest.raises(UnknownNameError, match="choose one of: shoppers"):
         get_adapter("no-such-format")
 
 

@@ -1,8 +1,10 @@
 """Adapters: public data formats -> the canonical model, selected by name (aliases allowed).
 
+One registry (the shared shape of :mod:`culturecart.registry`); an adapter is imported when it is used.
+
 Example:
-    >>> sorted(ADAPTERS)[:3]
-    ['amazon-m2', 'clothing-reviews', 'marc']
+    >>> ADAPTERS.names()[:3]
+    ['shoppers', 'online-retail', 'amazon-m2']
     >>> get_adapter("uci-shoppers") is get_adapter("shoppers")
     True
 """
@@ -10,44 +12,59 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from culturecart.data.adapters.amazon_m2 import convert_amazon_m2
-from culturecart.data.adapters.clothing_reviews import convert_clothing_reviews
-from culturecart.data.adapters.marc import convert_marc
-from culturecart.data.adapters.online_retail import convert_online_retail
-from culturecart.data.adapters.shopee import convert_shopee, read_shopee
-from culturecart.data.adapters.shoppers import convert_shoppers
 from culturecart.data.dataset import Dataset
+from culturecart.registry import Entry, Registry
 
 Adapter = Callable[..., Dataset]
 
-ADAPTERS: dict[str, Adapter] = {
-    "shoppers": convert_shoppers,
-    "online-retail": convert_online_retail,
-    "amazon-m2": convert_amazon_m2,
-    "clothing-reviews": convert_clothing_reviews,
-    "marc": convert_marc,
-    "shopee": convert_shopee,
-}
-ALIASES = {"uci-shoppers": "shoppers", "online-shoppers": "shoppers", "retail": "online-retail",
-           "online-retail-ii": "online-retail", "m2": "amazon-m2", "womens-clothing": "clothing-reviews",
-           "clothing": "clothing-reviews", "shopee-pmg": "shopee"}
-# The shared data folder each adapter reads by default (see culturecart.paths.data_root).
-SHARED_FOLDERS = {"shoppers": "uci_online_shoppers", "online-retail": "uci_online_retail",
-                  "amazon-m2": "amazon_m2_test", "clothing-reviews": "womens_clothing_reviews",
-                  "marc": "marc_reviews_6lang", "shopee": "shopee_pmg/train_dev.csv.gz"}
+
+@dataclass(frozen=True)
+class AdapterEntry(Entry):
+    """A source format: its converter (``target``) and the shared data folder it reads by default
+    (:func:`culturecart.paths.data_root`)."""
+
+    shared_folder: str = ""
+
+
+_A = "culturecart.data.adapters."
+ADAPTERS: Registry[AdapterEntry] = Registry("format", [
+    AdapterEntry("shoppers", _A + "shoppers:convert_shoppers", "UCI Online Shoppers sessions (label: Revenue)",
+                 ("uci-shoppers", "online-shoppers"), "uci_online_shoppers"),
+    AdapterEntry("online-retail", _A + "online_retail:convert_online_retail", "UCI Online Retail invoices "
+                 "(label: bought the item in the next month)", ("retail", "online-retail-ii"), "uci_online_retail"),
+    AdapterEntry("amazon-m2", _A + "amazon_m2:convert_amazon_m2", "Amazon-M2 sessions (label: the session's next "
+                 "item)", ("m2",), "amazon_m2_test"),
+    AdapterEntry("clothing-reviews", _A + "clothing_reviews:convert_clothing_reviews", "Women's Clothing E-Commerce "
+                 "Reviews (label: Recommended)", ("womens-clothing", "clothing"), "womens_clothing_reviews"),
+    AdapterEntry("marc", _A + "marc:convert_marc", "Multilingual Amazon Reviews Corpus (label: stars >= 4)", (),
+                 "marc_reviews_6lang"),
+    AdapterEntry("shopee", _A + "shopee:convert_shopee", "Shopee product matching listings (groups; --images)",
+                 ("shopee-pmg",), "shopee_pmg/train_dev.csv.gz"),
+])
+SHARED_FOLDERS = {e.name: e.shared_folder for e in ADAPTERS.entries}
 
 
 def get_adapter(name: str) -> Adapter:
-    """The adapter registered under ``name`` or one of its aliases (``KeyError`` otherwise)."""
-    key = name.strip().lower().replace("_", "-")
-    return ADAPTERS[ALIASES.get(key, key)]
+    """The adapter registered under ``name`` or one of its aliases (:class:`~culturecart.registry.UnknownNameError`
+    listing the formats otherwise)."""
+    return ADAPTERS.load(name)
 
 
 def convert(name: str, src: str | Path, **options) -> Dataset:
-    """Run an adapter by name."""
-    return get_adapter(name)(src, **options)
+    """Run an adapter by name; :class:`~culturecart.errors.InvalidInputError` listing every problem when what it
+    converted does not validate against the canonical schema."""
+    from culturecart.data.validate import validate_dataset
+    from culturecart.errors import InvalidInputError
+
+    ds = get_adapter(name)(src, **options)
+    problems = validate_dataset(ds)
+    if problems:
+        raise InvalidInputError(f"the {name} data converted from {src} does not validate; nothing written. "
+                                f"{len(problems)} problem(s):", problems)
+    return ds
 
 
-__all__ = ["ADAPTERS", "ALIASES", "SHARED_FOLDERS", "convert", "get_adapter", "read_shopee"]
+__all__ = ["ADAPTERS", "SHARED_FOLDERS", "convert", "get_adapter"]

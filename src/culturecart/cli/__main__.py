@@ -1,0 +1,5 @@
+"""``python -m culturecart.cli``."""
+
+from culturecart.cli import app
+
+app()

@@ -1,0 +1,111 @@
+"""The command line's frame: the typer app, the error contract every command runs under, and the consoles.
+
+Exit codes (``culturecart.errors``): 0 success, 1 invalid input, 2 usage or configuration error, 3 internal
+error (a bug: the traceback goes to a file, and to the screen only with ``--debug`` or
+``CULTURECART_DEBUG=1``). Results go to stdout, messages to stderr; user data is never read as console markup.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
+
+from culturecart.errors import EXIT_INTERNAL, CultureCartError
+
+# markup=False: paths, ids and values from the user's data are printed as they are, never as rich markup.
+console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
+out = Console(soft_wrap=True, highlight=False, markup=False)
+DEBUG_KEY = "culturecart.debug"
+
+
+def error(message: str) -> None:
+    console.print(Text.assemble(("error: ", "bold red"), message))
+
+
+class _WarningsOnce:
+    """Shows each distinct warning once, as one plain line on stderr (no source line, no file:line)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message).strip()
+        if text not in self.seen:
+            self.seen.add(text)
+            console.print(Text.assemble(("warning: ", "yellow"), text))
+
+
+def _crash_report(exc: BaseException) -> Path | None:
+    path = Path(tempfile.gettempdir()) / f"culturecart-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    try:
+        path.write_text(f"culturecart {' '.join(sys.argv[1:])}\n\n"
+                        + "".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+class GuardedGroup(TyperGroup):
+    """Runs every command under the error contract: known errors -> their exit code, anything else -> 3."""
+
+    def invoke(self, ctx: typer.Context):
+        with warnings.catch_warnings():
+            warnings.showwarning = _WarningsOnce()
+            try:
+                return super().invoke(ctx)
+            except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own usage errors and exits
+                raise
+            except CultureCartError as exc:
+                if _debug(ctx):
+                    traceback.print_exc()
+                error(str(exc))
+                raise typer.Exit(code=exc.exit_code) from None
+            except KeyboardInterrupt:
+                error("interrupted; finished outputs are complete, nothing half-written was kept "
+                      "(rerun the same command to resume a study)")
+                raise typer.Exit(code=130) from None
+            except BaseException as exc:  # a bug (EOFError too: click would turn it into a bare "Aborted!")
+                if _debug(ctx):
+                    traceback.print_exc()
+                report = _crash_report(exc)
+                where = f"; traceback written to {report}" if report else ""
+                error(f"internal error (a bug in culturecart, please report it): {type(exc).__name__}: {exc}"
+                      f"{where}; rerun with --debug to see it here")
+                raise typer.Exit(code=EXIT_INTERNAL) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.meta.get(DEBUG_KEY)) or os.environ.get("CULTURECART_DEBUG", "") not in ("", "0")
+
+
+EPILOG = ("Exit codes: 0 ok, 1 invalid input, 2 usage or configuration error, 3 internal error "
+          "(traceback written to a file; --debug shows it).")
+
+
+def sub_app(help_text: str) -> typer.Typer:
+    """A command group (``xmarket``, ``match``) under the same error contract."""
+    return typer.Typer(help=help_text, no_args_is_help=True, epilog=EPILOG)
+
+
+app = typer.Typer(help="Multimodal purchase prediction across cultures.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, cls=GuardedGroup, epilog=EPILOG)
+
+
+@app.callback()
+def main(ctx: typer.Context,
+         debug: Annotated[bool, typer.Option("--debug", help="show tracebacks (also CULTURECART_DEBUG=1)")] = False
+         ) -> None:
+    """Multimodal purchase prediction across cultures. Exit codes: 0 ok, 1 invalid input, 2 usage or config
+    error, 3 internal error."""
+    ctx.meta[DEBUG_KEY] = debug

@@ -1,0 +1,110 @@
+"""Model commands: ``rq1`` (the RQ1 grid), ``fit`` and ``predict`` (a saved purchase predictor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from culturecart.cli.app import console, out
+from culturecart.errors import UsageError
+from culturecart.progress import RowProgress
+
+
+def rq1(
+    path: Annotated[Path, typer.Argument(help="dataset folder")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for rq1_table.csv")],
+    models: Annotated[str, typer.Option(help="comma-separated ladder names")] = "logistic,lightgbm",
+    subsets: Annotated[str, typer.Option(help="'all' modality subsets or 'full' (all modalities only)")] = "all",
+    split: Annotated[str, typer.Option(help="user, session, item or time")] = "user",
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples per CI", min=10)] = 200,
+    text: Annotated[str, typer.Option(help="text encoder")] = "use-m3",
+    image: Annotated[str, typer.Option(help="image encoder")] = "effnet-lite0",
+    seed: Annotated[int, typer.Option(help="seed of the split and the models")] = 0,
+) -> None:
+    """RQ1: every model x modality subset on one split; a tidy table with CIs and paired tests."""
+    from culturecart.atomic import atomic_write_text, check_output_dir
+    from culturecart.data.validate import require_valid
+    from culturecart.encoders import EncodersConfig
+    from culturecart.encoders.dataset import encode_dataset
+    from culturecart.evaluate.grid import run_grid
+    from culturecart.evaluate.splits import SPLITS, make_split
+    from culturecart.models import build_features, model_spec, needs_raw_text
+    from culturecart.models.featurizer import EMBEDDING_KEYS
+
+    names = [model_spec(m).name for m in models.split(",")]
+    cfg = EncodersConfig().with_names(text, image)
+    if subsets not in ("all", "full"):
+        raise UsageError(f"--subsets must be 'all' or 'full', not {subsets!r}")
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {list(SPLITS)}, not {split!r}")
+    check_output_dir(out_dir, resume=True)
+    ds = require_valid(path, purpose="study")
+    data = build_features(ds, encode_dataset(ds, cfg, keys=EMBEDDING_KEYS), keep_text=needs_raw_text(names))
+    parts = make_split(data, by=split, seed=seed)
+    grid = run_grid(data, parts, models=names, subsets="all" if subsets == "all" else [data.modalities],
+                    n_boot=n_boot, seed=seed, verbose=True)
+    table = grid.table.assign(split=split)
+    atomic_write_text(out_dir / "rq1_table.csv", table.to_csv(index=False))
+    auc = table[table["metric"] == "roc_auc"].sort_values("value", ascending=False)
+    for row in auc.head(10).itertuples():
+        out.print(f"{row.model:>14} [{row.modalities}] AUC {row.value:.4f} ({row.ci_low:.4f}-{row.ci_high:.4f})")
+    out.print(f"wrote {out_dir / 'rq1_table.csv'}")
+
+
+def fit(
+    path: Annotated[Path, typer.Argument(help="training dataset folder (canonical schema, with labels)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="predictor folder to write")],
+    model: Annotated[str | None, typer.Option(help="ladder model name (default lightgbm, or the config's)")] = None,
+    config: Annotated[Path | None, typer.Option(help="predictor YAML: model, modalities, scope, encoders, "
+                                                     "embedding_dim, projection, seed, options")] = None,
+    valid: Annotated[Path | None, typer.Option(help="validation dataset for early stopping (default: 10% of "
+                                                    "the training users)")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Fit a purchase predictor (featurizer state + model) and save it as one folder."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.config_files import load_model_file
+    from culturecart.models import model_spec
+    from culturecart.predictor import PredictorConfig, PurchasePredictor
+
+    cfg = load_model_file(PredictorConfig, config, "predictor config") if config else PredictorConfig()
+    if model is not None:
+        cfg = PredictorConfig.model_validate({**cfg.model_dump(), "model": model_spec(model).name})
+    check_output_dir(out_dir, overwrite=overwrite)
+    predictor = PurchasePredictor(config=cfg).fit(path, valid)
+    predictor.save(out_dir, overwrite=overwrite)
+    out.print(f"fitted {cfg.model} ({cfg.scope}) on {predictor.info_['training_rows']:,} events; wrote {out_dir}")
+
+
+def predict(
+    path: Annotated[Path, typer.Argument(help="dataset folder to score (labels optional)")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="a predictor folder (culturecart fit, or a "
+                                                                 "study's models/<name>)")],
+    out_file: Annotated[Path, typer.Option("--out", help="scores file: .parquet, or .csv")] = Path("scores.parquet"),
+    evaluate: Annotated[bool, typer.Option("--evaluate", help="also score against the labels; last line JSON")
+                        ] = False,
+    chunk_size: Annotated[int, typer.Option(help="events scored at a time (bounds memory)", min=1)] = 100_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
+) -> None:
+    """Score every event of a dataset with a saved predictor: event keys + p_purchase."""
+    from culturecart.atomic import atomic_path, check_output_file
+    from culturecart.predictor import PurchasePredictor, label_metrics
+
+    if not out_file.name.endswith((".parquet", ".csv")):
+        raise UsageError(f"--out must end in .parquet or .csv, not {out_file.name!r}")
+    check_output_file(out_file)
+    predictor = PurchasePredictor.load(model_dir)
+    with RowProgress("predict", quiet, console) as progress:
+        scores = predictor.score(path, chunk_size=chunk_size, progress=progress, with_labels=evaluate)
+    with atomic_path(out_file) as tmp:
+        written = scores.drop(columns="purchased", errors="ignore")
+        if out_file.name.endswith(".csv"):
+            written.to_csv(tmp, index=False)
+        else:
+            written.to_parquet(tmp, index=False)
+    console.print(f"wrote {out_file} ({len(scores):,} rows)")
+    if evaluate:
+        out.print(json.dumps(label_metrics(scores)))

@@ -1,0 +1,95 @@
+"""``culturecart xmarket``: cross-market recommendation on the markets layout (split, fit, predict, score)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from culturecart.cli.app import out, sub_app
+
+app = sub_app("Cross-market recommendation on the markets layout: split, fit, predict, score.")
+
+
+@app.command("split")
+def xmarket_split(
+    src: Annotated[Path, typer.Argument(help="folder of <market>_5core.txt[.gz] rating files")],
+    out_dir: Annotated[Path, typer.Option("--out", help="root folder of the markets layout to write")],
+    negatives: Annotated[int, typer.Option(help="sampled negatives per held-out positive", min=1)] = 99,
+    seed: Annotated[int, typer.Option(help="seed of the negative sampling")] = 0,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Leave-one-out split per user by date (last = test, second last = valid) with sampled negatives."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.ranking.markets import split_markets, write_markets
+
+    check_output_dir(out_dir, overwrite=overwrite)
+    markets = split_markets(src, negatives=negatives, seed=seed)
+    write_markets(markets, out_dir, overwrite=overwrite)
+    for name in markets.names:
+        m = markets[name]
+        out.print(f"{name}: {len(m.train):,} training ratings, {len(m.qrels['test']):,} test users")
+    out.print(f"wrote {out_dir}")
+
+
+@app.command("fit")
+def xmarket_fit(
+    root: Annotated[Path, typer.Argument(help="markets layout root")],
+    target: Annotated[str, typer.Option(help="target market")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
+    sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
+                                              "comma-separated list of source markets")] = "none",
+    model: Annotated[str, typer.Option(help="rerank (LambdaRank over every base ranker), popularity, itemknn, "
+                                            "ease, als, bpr")] = "rerank",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+) -> None:
+    """Fit a ranker for the target market on the target plus the chosen sources."""
+    from culturecart.atomic import check_output_dir
+    from culturecart.ranking.crossmarket import fit_target
+    from culturecart.ranking.markets import read_markets
+    from culturecart.ranking.registry import RANKERS
+
+    RANKERS.resolve(model)
+    check_output_dir(model_dir, overwrite=overwrite)
+    ranker = fit_target(read_markets(root), target, sources, model)
+    ranker.save(model_dir, overwrite=overwrite)
+    weights = ", ".join(f"{s} {w:.3g}" for s, w in ranker.sources_.items()) or "none (the target alone)"
+    out.print(f"fitted {ranker.name} for {target}; source weights: {weights}; wrote {model_dir}")
+
+
+@app.command("predict")
+def xmarket_predict(
+    model_dir: Annotated[Path, typer.Option("--model-dir")],
+    run: Annotated[Path, typer.Option("--run", help="a run file: userId, comma-separated candidate itemIds")],
+    out_file: Annotated[Path, typer.Option("--out", help="scores TSV: userId, itemId, score")],
+) -> None:
+    """Score every candidate of a run (the competition's submission format)."""
+    from culturecart.atomic import atomic_path, check_output_file
+    from culturecart.ranking.crossmarket import load_model, score_run
+    from culturecart.ranking.markets import read_run
+
+    check_output_file(out_file)
+    ranker, _ = load_model(model_dir)
+    table = read_run(run)
+    scores = score_run(ranker, table)
+    with atomic_path(out_file) as tmp:
+        scores.to_csv(tmp, sep="\t", index=False)
+    out.print(f"wrote {out_file} ({len(scores):,} rows, {table['userId'].nunique():,} users)")
+
+
+@app.command("score")
+def xmarket_score(
+    scores_file: Annotated[Path, typer.Option("--scores", help="scores TSV: userId, itemId, score")],
+    qrel: Annotated[Path, typer.Option("--qrel", help="qrel TSV: userId, itemId, rating (the held-out positives)")],
+    allow_missing: Annotated[bool, typer.Option("--allow-missing", help="count qrel users without scores as "
+                                                                         "misses")] = False,
+) -> None:
+    """nDCG@10, HR@10, MRR over the qrel users; the last line is JSON."""
+    from culturecart.ranking.crossmarket import score_files
+
+    result = score_files(scores_file, qrel, allow_missing=allow_missing)
+    out.print(f"nDCG@10 {result['ndcg@10']:.4f}  HR@10 {result['hr@10']:.4f}  MRR {result['mrr']:.4f}  "
+              f"users {result['users']:,}")
+    out.print(json.dumps(result))
