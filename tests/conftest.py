@@ -7,19 +7,12 @@ from pathlib import Path
 import pytest
 
 from culturecart.data import Dataset
-from culturecart.data.simulate import SimulationConfig, write_marketplace
-from culturecart.encoders import EncoderConfig, EncodersConfig
+from culturecart.data.simulate import write_marketplace
 from culturecart.encoders.dataset import encode_dataset
 from culturecart.evaluate.splits import make_split
 from culturecart.models import build_features
 from culturecart.paths import data_root
-
-SMALL = SimulationConfig(n_users=300, n_products=80, seed=7)
-# The twin-small study preset, trimmed further, shared by the study and report tests.
-STUDY_FAST = ["rq1.models=[lightgbm]", "rq1.extra=[logistic]", "rq1.n_boot=20", "rq3.n_boot=20",
-              "rq5.fractions=[0.0,1.0]", "rq5.arms=[local,global,culture]", "matching.enabled=true",
-              "matching.folds=2"]
-FAST_ENCODERS = EncodersConfig(text=EncoderConfig(name="char-hash"), image=EncoderConfig(name="image-hash"))
+from tests.helpers import FAST_ENCODERS, MARKETS_FAST, SMALL, STUDY_FAST, write_market
 
 
 @pytest.fixture(scope="session")
@@ -75,14 +68,12 @@ def small_study(tmp_path_factory):
     return results
 
 
-MARKETS_FAST = ["ranking.n_boot=100"]
 
 
 @pytest.fixture(scope="session")
 def markets_dir(tmp_path_factory):
     """Three small synthetic markets (de, fr, jp) in the markets layout, 30 negatives per held-out item."""
     from culturecart.ranking.markets import split_markets, write_markets
-    from tests.ranking.conftest import write_market
 
     src = tmp_path_factory.mktemp("ratings-src")
     for k, (market, users) in enumerate((("de", 40), ("fr", 30), ("jp", 36))):
@@ -98,3 +89,14 @@ def market_study(markets_dir, tmp_path_factory):
 
     cfg = load_config(overrides=[f"data.markets={markets_dir}", *MARKETS_FAST])
     return run_study(cfg, tmp_path_factory.mktemp("market-study") / "run", quiet=True)
+
+
+SLOW_FIXTURES = {"small_study", "market_study"}  # whole studies: a test that uses one is an end-to-end run
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a whole-study fixture as ``slow``, so that ``pytest -m "not slow"`` really leaves
+    the end-to-end runs out (CI runs them all)."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -105,3 +105,18 @@ def test_rq1_grid_command(tmp_path: Path, sim_dir: Path, monkeypatch):
     assert {"logistic", "ngram_logistic"} <= set(table["model"])  # the n-gram model got the raw text it reads
     bad = runner.invoke(app, ["rq1", str(sim_dir), "--out", str(tmp_path / "x"), "--models", "bert"])
     assert bad.exit_code == 2 and "lightgbm" in bad.output
+
+
+def test_a_closed_stdout_pipe_exits_quietly_with_141(tmp_path):
+    """`culturecart ... | head -1`: the reader goes away; no traceback, no crash file, exit 141 (128 + SIGPIPE)."""
+    import subprocess
+    import sys
+
+    for args in (["convert", "--help"], ["fit", "--help"]):
+        proc = subprocess.Popen([sys.executable, "-m", "culturecart.cli", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**__import__("os").environ, "TMPDIR": str(tmp_path)})
+        proc.stdout.readline()
+        proc.stdout.close()  # as `head -1` does
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141 and err == "", err
+    assert not list(tmp_path.glob("culturecart-crash-*"))

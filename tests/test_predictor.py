@@ -14,7 +14,7 @@ from culturecart import PurchasePredictor
 from culturecart.data import Dataset
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.errors import InvalidInputError, UsageError
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,19 @@ def test_cli_fit_then_predict_with_evaluation(markets, fast, tmp_path):
            names=("does not exist",))
     invoke("predict", markets / "new", "--model-dir", tmp_path / "m", "--out", tmp_path / "x.txt", exit_code=2)
     invoke("fit", markets / "train", "--model", "bert", "--out", tmp_path / "m3", exit_code=2, names=("bert",))
+
+
+def test_a_config_beside_other_settings_is_refused_not_ignored():
+    from culturecart.predictor import PredictorConfig
+
+    with pytest.raises(UsageError, match="either config= or the settings"):
+        PurchasePredictor("logistic", config=PredictorConfig())
+    with pytest.raises(UsageError, match="either config= or the settings"):
+        PurchasePredictor(config=PredictorConfig(), n_estimators=5)
+    fitted_later = PurchasePredictor("lightgbm", n_estimators=5, embedding_dim=8)  # settings go where they belong
+    assert fitted_later.config.options == {"n_estimators": 5} and fitted_later.config.embedding_dim == 8
+    assert "not fitted" in repr(fitted_later)
+    from culturecart.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="n_estimatorz: unknown option"):
+        PurchasePredictor("lightgbm", n_estimatorz=5)  # checked now, not after fitting the featurizer

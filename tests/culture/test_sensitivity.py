@@ -14,7 +14,7 @@ from culturecart.culture import (
 from culturecart.data import Dataset
 from culturecart.encoders.dataset import encode_dataset
 from culturecart.models.registry import create_model
-from tests.conftest import FAST_ENCODERS
+from tests.helpers import FAST_ENCODERS
 
 
 def _synthetic(betas: dict[str, list[float]], n: int = 6000, seed: int = 0) -> SensitivityDesign:

@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 
+from culturecart.matching.config import Steps
 from culturecart.matching.knn import knn, l2_normalize
 from culturecart.matching.pairs import (
     PairScorer,
@@ -12,7 +13,6 @@ from culturecart.matching.pairs import (
     match_lists,
     pair_matches,
 )
-from culturecart.matching.config import Steps
 from culturecart.matching.tuning import fit_pair_scorer, predict_rows, score_f1, tune_thresholds
 from culturecart.matching.views import Views
 

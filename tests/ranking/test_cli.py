@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_split_fit_predict_score(rating_dir, tmp_path):

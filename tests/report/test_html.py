@@ -1,4 +1,4 @@
-from culturecart.report.html import SECTIONS
+from culturecart.report.page import SECTIONS
 
 
 def test_report_is_self_contained_and_answers_each_question(small_study):
@@ -31,7 +31,7 @@ def _res(n_null: int, fpr: float, ci_low: float):
 def test_heterogeneity_verdicts_read_the_calibrated_p_with_enough_null_replicates():
     import pandas as pd
 
-    from culturecart.report.html import _heterogeneity_verdicts
+    from culturecart.report.sections.rq4 import _heterogeneity_verdicts
 
     het = pd.DataFrame({"feature": ["price", "rating"], "wald_chi2": [30.0, 9.0], "df": [7, 7],
                         "p_value": [0.0001, 0.25]})

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from culturecart.report.html import SECTIONS
+from culturecart.report.page import SECTIONS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

@@ -11,7 +11,7 @@ from culturecart.cli import app
 from culturecart.data import Dataset, require_valid
 from culturecart.errors import CultureCartError, InvalidInputError, UsageError
 from culturecart.study.config import load_config
-from tests.robustness.conftest import invoke, runner, set_cell
+from tests.helpers import invoke, runner, set_cell
 
 
 def test_require_valid_lists_problems_with_table_and_column(damaged):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_non_utf8_yaml_names_file_and_offset(tmp_path):

@@ -7,7 +7,7 @@ import gzip
 import pytest
 
 from culturecart.data.adapters.shoppers import BEHAVIOUR, CONTEXT
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 HEADER = ",".join(BEHAVIOUR + list(CONTEXT) + ["Region", "VisitorType", "Revenue"])
 ROW = "0,0,0,0,{pr},10.5,0.02,0.04,0,0,Feb,FALSE,1,1,1,1,Returning_Visitor,{rev}"

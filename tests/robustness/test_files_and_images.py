@@ -12,7 +12,7 @@ import pandas as pd
 from PIL import Image
 
 from culturecart.data.image_file import MAX_IMAGE_PIXELS
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_latin1_csv_is_named_with_byte_offset_and_line(damaged, tmp_path):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from culturecart.cli import app
-from tests.robustness.conftest import runner
+from tests.helpers import runner
 
 # (table, column) -> values that the schema must refuse there.
 CORRUPTIONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.robustness.conftest import invoke, set_cell
+from tests.helpers import invoke, set_cell
 
 
 def test_markup_closing_tag_in_a_country_is_reported_literally(damaged):

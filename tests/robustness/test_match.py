@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from culturecart.encoders.cache import EmbeddingCache, content_key
 from culturecart.study.store import Unit, UnitStore
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_a_table_stored_twice_is_an_error_naming_both(damaged):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.robustness.conftest import invoke, set_cell
+from tests.helpers import invoke, set_cell
 
 FAST = ["--text", "char-hash", "--image", "image-hash", "--n-boot", "10"]
 

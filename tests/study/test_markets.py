@@ -15,7 +15,7 @@ from culturecart.ranking.markets import read_markets
 from culturecart.study.config import load_config
 from culturecart.study.markets import fraction_view, rank_scope
 from culturecart.study.run import TIDY_COLUMNS, run_study
-from tests.robustness.conftest import invoke
+from tests.helpers import invoke
 
 
 def test_the_study_writes_rq3_and_rq5_in_the_tidy_table(market_study):

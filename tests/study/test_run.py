@@ -14,7 +14,7 @@ from culturecart.data import Dataset
 from culturecart.errors import InvalidInputError
 from culturecart.study.config import load_config
 from culturecart.study.run import TIDY_COLUMNS, run_study
-from tests.conftest import STUDY_FAST as FAST
+from tests.helpers import STUDY_FAST as FAST
 
 
 def test_study_writes_every_output(small_study):
@@ -44,7 +44,7 @@ def test_the_matching_folds_read_the_studys_own_embedding_cache(small_study):
 
 
 def test_a_study_model_scores_data_from_the_command_line(small_study, tmp_path):
-    from tests.robustness.conftest import invoke
+    from tests.helpers import invoke
 
     out = small_study.out
     for name in ("rq1-lightgbm", "rq3-local"):

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
-from culturecart.errors import EXIT_INTERNAL, CultureCartError
+from culturecart.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, CultureCartError
 
 # markup=False: paths, ids and values from the user's data are printed as they are, never as rich markup.
 console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
@@ -71,6 +71,14 @@ class GuardedGroup(TyperGroup):
                     traceback.print_exc()
                 error(str(exc))
                 raise typer.Exit(code=exc.exit_code) from None
+            except BrokenPipeError:  # the reader of stdout went away (`| head`): exit quietly, as Unix tools do
+                _silence_stdout()
+                raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
+            except SystemExit as exc:
+                if isinstance(exc.__context__, BrokenPipeError):  # rich's console turns the broken pipe into this
+                    _silence_stdout()
+                    raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
+                raise
             except KeyboardInterrupt:
                 error("interrupted; finished outputs are complete, nothing half-written was kept "
                       "(rerun the same command to resume a study)")
@@ -83,6 +91,15 @@ class GuardedGroup(TyperGroup):
                 error(f"internal error (a bug in culturecart, please report it): {type(exc).__name__}: {exc}"
                       f"{where}; rerun with --debug to see it here")
                 raise typer.Exit(code=EXIT_INTERNAL) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise (and print) the broken pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def _debug(ctx: typer.Context) -> bool:

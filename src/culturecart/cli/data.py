@@ -11,7 +11,11 @@ import typer
 from rich.text import Text
 
 from culturecart.cli.app import console, out
+from culturecart.data.adapters import ADAPTERS
+from culturecart.encoders.registry import ENCODERS, encoder_entries
 from culturecart.errors import InvalidInputError, UsageError
+
+text_encoders, image_encoders = encoder_entries("text"), encoder_entries("image")
 
 
 def simulate(
@@ -83,8 +87,7 @@ def validate(
 
 
 def convert(
-    fmt: Annotated[str, typer.Argument(help="source format (see --help of the adapters: shoppers, "
-                                             "online-retail, amazon-m2, clothing-reviews, marc, shopee)")],
+    fmt: Annotated[str, typer.Argument(help=f"source format: {ADAPTERS.choices()}")],
     src: Annotated[Path, typer.Argument(help="source file or folder")],
     out_dir: Annotated[Path, typer.Option("--out", help="dataset folder to write")],
     images: Annotated[Path | None, typer.Option(help="image folder (shopee)")] = None,
@@ -111,8 +114,10 @@ def encode_cmd(
     path: Annotated[Path, typer.Argument(help="dataset folder")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="folder for .npz files (default PATH/embeddings)")] = None,
     config: Annotated[Path | None, typer.Option(help="encoders YAML (text, image, batch_size, ...)")] = None,
-    text: Annotated[str | None, typer.Option(help="text encoder name (overrides the config)")] = None,
-    image: Annotated[str | None, typer.Option(help="image encoder name (overrides the config)")] = None,
+    text: Annotated[str | None, typer.Option(help="text encoder (overrides the config): "
+                                                  f"{ENCODERS.choices(text_encoders)}")] = None,
+    image: Annotated[str | None, typer.Option(help="image encoder (overrides the config): "
+                                                   f"{ENCODERS.choices(image_encoders)}")] = None,
     cache: Annotated[Path | None, typer.Option(help="cache folder (default $CULTURECART_CACHE or ~/.cache/culturecart)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:

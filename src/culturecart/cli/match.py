@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from culturecart.cli.app import console, out, sub_app
+from culturecart.encoders.registry import ENCODERS, encoder_entries
 from culturecart.errors import InvalidInputError
 
 app = sub_app("Shopee-style product matching: fit, predict, score.")
@@ -28,7 +29,7 @@ def match_fit(
     train: Annotated[Path, typer.Option("--train", help="Shopee-format CSV with label_group")],
     model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
     images: Annotated[Path | None, typer.Option("--images", help="folder of the listing images (optional)")] = None,
-    text: Annotated[str, typer.Option(help="pretrained text encoder")] = "use-m3",
+    text: Annotated[str, typer.Option(help=f"text encoder: {ENCODERS.choices(encoder_entries('text'))}")] = "use-m3",
     inner_folds: Annotated[int, typer.Option(help="GroupKFold folds for threshold tuning", min=2)] = 3,
     seed: Annotated[int, typer.Option()] = 0,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty model folder")] = False,

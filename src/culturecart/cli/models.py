@@ -9,19 +9,22 @@ from typing import Annotated
 import typer
 
 from culturecart.cli.app import console, out
+from culturecart.encoders.registry import ENCODERS, encoder_entries
 from culturecart.errors import UsageError
+from culturecart.models.registry import MODELS
 from culturecart.progress import RowProgress
 
 
 def rq1(
     path: Annotated[Path, typer.Argument(help="dataset folder")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for rq1_table.csv")],
-    models: Annotated[str, typer.Option(help="comma-separated ladder names")] = "logistic,lightgbm",
+    models: Annotated[str, typer.Option(help=f"comma-separated models: {MODELS.choices()}")] = "logistic,lightgbm",
     subsets: Annotated[str, typer.Option(help="'all' modality subsets or 'full' (all modalities only)")] = "all",
     split: Annotated[str, typer.Option(help="user, session, item or time")] = "user",
     n_boot: Annotated[int, typer.Option(help="bootstrap resamples per CI", min=10)] = 200,
-    text: Annotated[str, typer.Option(help="text encoder")] = "use-m3",
-    image: Annotated[str, typer.Option(help="image encoder")] = "effnet-lite0",
+    text: Annotated[str, typer.Option(help=f"text encoder: {ENCODERS.choices(encoder_entries('text'))}")] = "use-m3",
+    image: Annotated[str, typer.Option(help=f"image encoder: {ENCODERS.choices(encoder_entries('image'))}")
+                     ] = "effnet-lite0",
     seed: Annotated[int, typer.Option(help="seed of the split and the models")] = 0,
 ) -> None:
     """RQ1: every model x modality subset on one split; a tidy table with CIs and paired tests."""
@@ -57,7 +60,8 @@ def rq1(
 def fit(
     path: Annotated[Path, typer.Argument(help="training dataset folder (canonical schema, with labels)")],
     out_dir: Annotated[Path, typer.Option("--out", help="predictor folder to write")],
-    model: Annotated[str | None, typer.Option(help="ladder model name (default lightgbm, or the config's)")] = None,
+    model: Annotated[str | None, typer.Option(help=f"model (default lightgbm, or the config's): {MODELS.choices()}")
+                     ] = None,
     config: Annotated[Path | None, typer.Option(help="predictor YAML: model, modalities, scope, encoders, "
                                                      "embedding_dim, projection, seed, options")] = None,
     valid: Annotated[Path | None, typer.Option(help="validation dataset for early stopping (default: 10% of "

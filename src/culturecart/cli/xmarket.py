@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from culturecart.cli.app import out, sub_app
+from culturecart.ranking.registry import RANKERS
 
 app = sub_app("Cross-market recommendation on the markets layout: split, fit, predict, score.")
 
@@ -41,8 +42,7 @@ def xmarket_fit(
     model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
     sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
                                               "comma-separated list of source markets")] = "none",
-    model: Annotated[str, typer.Option(help="rerank (LambdaRank over every base ranker), popularity, itemknn, "
-                                            "ease, als, bpr")] = "rerank",
+    model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}")] = "rerank",
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
 ) -> None:
     """Fit a ranker for the target market on the target plus the chosen sources."""

@@ -50,9 +50,14 @@ ENCODERS: Registry[EncoderSpec] = Registry("encoder", [
 _WARNED: set[str] = set()
 
 
+def encoder_entries(modality: str | None = None) -> list[EncoderSpec]:
+    """The encoders (of one modality), in registration order."""
+    return [e for e in ENCODERS.entries if modality in (None, e.modality)]
+
+
 def encoder_names(modality: str | None = None) -> list[str]:
     """Canonical encoder names (of one modality), sorted."""
-    return sorted(e.name for e in ENCODERS.entries if modality in (None, e.modality))
+    return sorted(e.name for e in encoder_entries(modality))
 
 
 def create_encoder(name: str, registry: Registry[EncoderSpec] = ENCODERS, **options: object) -> Encoder:

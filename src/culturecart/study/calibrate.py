@@ -89,7 +89,7 @@ def calibration(ctx: StageContext) -> Stage:
     gen = Generative.from_dict(fitted["model"])
     design = estimable(design_of(frame), gen.countries)
     rq3 = _rq3_inputs(cfg, data, split, design, profiles) if c.rq3 and cfg.rq3.enabled else None
-    settings = {**key, "alpha": c.alpha, "literature_alpha": c4.alpha,
+    settings = {**key, "alpha": c.alpha, "literature_alpha": c4.alpha, "profiles": profiles.to_dict(),
                 "rq3": None if rq3 is None else {"scopes": cfg.rq3.scopes, "model": cfg.culture.model,
                                                  "options": cfg.culture.model_options,
                                                  "split": cfg.culture.split.model_dump(),

@@ -6,8 +6,9 @@ A study reuses a stored unit when its key matches, so the key must change whenev
   other documents, images in any sub-folder), and the image files its tables name under declared ``image_roots``;
 * :func:`file_key`: one input file by content (the matching input, ``culture.hofstede_path``);
 * :func:`code_version`: a hash of the source of every culturecart module the unit's function can reach through
-  its imports (at module level, in functions, under ``TYPE_CHECKING``), with the versions of the libraries whose
-  arithmetic the results depend on. Editing a unit's computation (or anything it calls) changes it; the static
+  its imports (at module level, in functions, under ``TYPE_CHECKING``), of the package's data files (the shipped
+  Hofstede scores, the simulator's rules), with the versions of the libraries whose arithmetic the results depend
+  on. Editing a unit's computation (or anything it calls) changes it; the static
   ``__version__`` would not.
 
 Contents are hashed with the encoders' content hash (:func:`culturecart.encoders.cache.file_content_key`), so a
@@ -124,13 +125,23 @@ def _is_module(name: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _package_data() -> tuple[tuple[str, str], ...]:
+    """(path, hash) of the package's data files (shipped Hofstede scores, the simulator's rules, presets...)."""
+    root = Path(__file__).resolve().parents[1]
+    return tuple((str(p.relative_to(root)), hashlib.sha256(p.read_bytes()).hexdigest())
+                 for p in sorted(root.rglob("*")) if p.is_file() and p.suffix in (".yaml", ".csv", ".json"))
+
+
 def code_version(*functions: Callable) -> str:
-    """A hash of the culturecart source reachable from the modules of ``functions`` and of the library versions
-    (see the module docstring)."""
+    """A hash of the culturecart source reachable from the modules of ``functions``, of the package's data files
+    and of the library versions (see the module docstring)."""
     h = hashlib.sha256()
     for fn in functions:
         for name, digest in _module_closure(fn.__module__):
             h.update(f"{name}={digest};".encode())
+    for name, digest in _package_data():
+        h.update(f"{name}={digest};".encode())
     for lib in LIBRARIES:
         try:
             h.update(f"{lib}={metadata.version(lib)};".encode())

@@ -34,7 +34,7 @@ from culturecart.models.registry import needs_raw_text
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
-from culturecart.study.keys import code_version, dataset_key, file_key, outside_files
+from culturecart.study.keys import code_version, dataset_key, outside_files
 from culturecart.study.scheduling import TIDY_COLUMNS, StageContext, drive
 from culturecart.study.store import UnitStore, fingerprint
 from culturecart.study.workers import study_workers
@@ -277,7 +277,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     res = StudyResults(cfg, out, str(ds.meta.get("name", "dataset")), data.n, countries, data.modalities,
                        truth=ds.extras.get("truth.json"))
     base = {"data": data_key, "encoders": enc.model_dump(exclude={"cache_dir"}), "dim": cfg.embedding_dim,
-            "seed": cfg.seed, "hofstede": file_key(cfg.culture.hofstede_path) if cfg.culture.hofstede_path else None}
+            "seed": cfg.seed}  # units that read the Hofstede profiles hold their values in their payload
     if not countries:
         res.notes.append("The data has no countries: RQ3-RQ5 were skipped.")
     if "image" not in data.modalities:
@@ -324,7 +324,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
 def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore, out: Path, say,
             t0: float) -> StudyResults:
     """Write results.parquet, the tables, timings and the report."""
-    from culturecart.report.html import write_report
+    from culturecart.report.page import write_report
 
     results = pd.concat([t for t in tidy if t is not None and not t.empty], ignore_index=True) if tidy else \
         pd.DataFrame(columns=TIDY_COLUMNS)
@@ -356,7 +356,6 @@ def _run_markets(cfg: StudyConfig, markets, out: Path, store: UnitStore, say, t0
     countries = sorted({markets[m].country or m for m in markets.names})
     res = StudyResults(cfg, out, root.name, ratings, countries, [], kind="markets")
     res.notes.extend(ranking.caveats(markets))
-    base = {"markets": dataset_key(root), "seed": cfg.seed,
-            "hofstede": file_key(cfg.culture.hofstede_path) if cfg.culture.hofstede_path else None}
+    base = {"markets": dataset_key(root), "seed": cfg.seed}  # the culture scope's units hold the profiles
     tidy = drive(ranking.stages(cfg, markets, base, res, say), store, say)
     return _finish(res, tidy, store, out, say, t0)

@@ -287,7 +287,9 @@ def matching(ctx: StageContext) -> Stage:
         res.notes.append("Matching skipped: no Shopee-format file (matching.input) and none in the dataset.")
         return None
     images = ds.resolve(ds.meta.get("image_dir")) if not cfg.matching.input else None
-    payload = {**base, "input": file_key(path), "folds": cfg.matching.folds}  # by content, not by name
+    # By content, not by name; a file of the user's own reads nothing of the dataset, so its key holds no data key.
+    payload = {**({k: v for k, v in base.items() if k != "data"} if cfg.matching.input else base),
+               "input": file_key(path), "folds": cfg.matching.folds}
     folds = yield [Unit("matching", f"fold {f + 1}", {**payload, "fold": f}, ladder_fold,
                         (str(path), str(images) if images else None, f, cfg.matching.folds, cfg.seed,
                          cfg.encoders.text.name, MatchingConfig().inner_folds, cache), cost=8.0)

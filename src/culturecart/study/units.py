@@ -67,8 +67,10 @@ def fit_unit(stage: str, name: str, scope: str, model: str, data: ModalityData, 
     ``pool``: sorted rows that hold ``train`` (sorted) and that the features are binned on (``fit_scope``'s
     ``rows``); when ``train`` is all of it, the fit is the same as without one, and so is the unit's key.
     """
-    payload = {**base, "scope": scope, "model": model, "options": options, "profiles": profiles.to_dict(),
-               "seed": seed, "rows": [_digest(train), _digest(valid), _digest(test)]}
+    payload = {**base, "scope": scope, "model": model, "options": options, "seed": seed,
+               "rows": [_digest(train), _digest(valid), _digest(test)]}
+    if scope == "culture":  # the only scope that reads the profiles (a user's Hofstede file included)
+        payload["profiles"] = profiles.to_dict()
     if pooled_rows(train, pool)[1] is not None:
         payload["bins_from"] = _digest(pool)
     return Unit(stage, name, payload, fit_and_score, (scope, model, data, train, valid, test, profiles, seed, options,
