@@ -13,10 +13,10 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from culturecart.errors import UsageError
+from culturecart.errors import EnvironmentProblem, UsageError, environment_cause
 
 
 class OutputExistsError(UsageError, FileExistsError):
@@ -65,6 +65,48 @@ def _prefix(final: Path) -> str:
 
 
 @contextlib.contextmanager
+def _environment_errors(final: Path) -> Iterator[None]:
+    """A write that fails because of the machine (disk full, read-only, not permitted) is an
+    :class:`~culturecart.errors.EnvironmentProblem` naming where it was writing (exit code 4), whichever library
+    wrote (Python, Arrow, NumPy)."""
+    try:
+        yield
+    except EnvironmentProblem:
+        raise
+    except Exception as exc:
+        cause = environment_cause(exc)
+        if cause is None:
+            raise
+        raise EnvironmentProblem(f"cannot write {final}: {cause} (in {final.parent}); nothing was kept") from exc
+
+
+def _probe_writable(folder: Path) -> None:
+    """Create and remove a file in ``folder``: permissions, read-only mounts, immutable folders, /proc and full disks
+    all answer (root passes every permission check, so asking ``os.access`` is not enough)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".culturecart-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write in {folder}: {exc.strerror or exc}") from None
+
+
+def _probe_replaceable(path: Path) -> None:
+    """An existing output file can be replaced (an immutable file cannot, even by root); nothing is changed."""
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot replace {path}: {exc.strerror or exc}") from None
+
+
+def _existing_parent(final: Path) -> Path:
+    for parent in final.parents:
+        if parent.exists():
+            return parent
+    return Path.cwd()
+
+
+@contextlib.contextmanager
 def atomic_path(final: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``final``; move it into place only if the block succeeds.
 
@@ -81,14 +123,16 @@ def atomic_path(final: str | os.PathLike[str], suffix: str = "") -> Iterator[Pat
         raise UsageError(f"{final} is a folder; a file is to be written there")
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(final)
-    fd, name = tempfile.mkstemp(prefix=_prefix(final), suffix=suffix + ".tmp", dir=final.parent)
+    with _environment_errors(final):
+        fd, name = tempfile.mkstemp(prefix=_prefix(final), suffix=suffix + ".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
-        if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, final)
+        with _environment_errors(final):
+            yield tmp
+            if tmp.exists():
+                os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, final)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -106,11 +150,14 @@ def atomic_write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def check_output_dir(final: str | os.PathLike[str], overwrite: bool = False, resume: bool = False) -> Path:
+def check_output_dir(final: str | os.PathLike[str], overwrite: bool = False, resume: bool = False,
+                     reads: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
     """Check, before any work, that a folder can be written at ``final``; :class:`UsageError` otherwise.
 
     A file there, or a non-empty folder without ``overwrite`` (or ``resume``, for commands that continue
-    in their own output folder), is refused; so is a parent that is a file.
+    in their own output folder), is refused; so is a parent that is a file, and an output that is, lies inside
+    or (replaced) holds one of the paths the command ``reads`` (:func:`check_not_an_input`). A folder that cannot
+    be written is an :class:`~culturecart.errors.EnvironmentProblem` (exit code 4).
 
     Example:
         >>> import tempfile, pathlib
@@ -122,27 +169,63 @@ def check_output_dir(final: str | os.PathLike[str], overwrite: bool = False, res
         culturecart.errors.UsageError: output folder ... is a file; give a folder path
     """
     final = Path(final)
+    check_not_an_input(final, reads, replaces=not resume)
     if final.exists() and not final.is_dir():
         raise UsageError(f"output folder {final} is a file; give a folder path")
-    for parent in final.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"cannot create {final}: {parent} is a file")
-            if not os.access(parent, os.W_OK):
-                raise UsageError(f"cannot create {final}: {parent} is not writable")
-            break
+    parent = _existing_parent(final)
+    if not parent.is_dir():
+        raise UsageError(f"cannot create {final}: {parent} is a file")
     if final.is_dir() and any(final.iterdir()) and not (overwrite or resume):
         raise OutputExistsError(f"{final} exists and is not empty (pass --overwrite to replace it)")
+    _probe_writable(final if final.is_dir() else parent)  # the folder that receives the first write
+    if final.is_dir() and final.parent.is_dir() and (overwrite or not resume):
+        _probe_writable(final.parent)  # a replaced folder is built beside it
     return final
 
 
-def check_output_file(final: str | os.PathLike[str]) -> Path:
-    """Check, before any work, that a file can be written at ``final`` (not a folder; parent creatable)."""
+def check_output_file(final: str | os.PathLike[str], reads: Iterable[str | os.PathLike[str] | None] = ()) -> Path:
+    """Check, before any work, that a file can be written at ``final`` (not a folder; parent creatable; not one of
+    the paths the command ``reads`` nor inside one)."""
     final = Path(final)
+    check_not_an_input(final, reads)
     if final.is_dir():
         raise UsageError(f"output {final} is a folder; give a file path")
     check_output_dir(final.parent, resume=True)
+    if final.exists():
+        _probe_replaceable(final)
     return final
+
+
+def check_not_an_input(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None],
+                       replaces: bool = False, option: str = "--out") -> None:
+    """Refuse (:class:`UsageError`, before any work) an output that is one of the ``inputs``, lies inside one, or,
+    when the output folder is replaced as a whole or filled with many files (``replaces``), holds one: no command writes into, over or
+    replaces what it reads. Real paths are compared (links and ``..`` resolved; hard links by inode).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> data = pathlib.Path(tempfile.mkdtemp())
+        >>> check_not_an_input(data / "sub" / ".." / "scores.csv", [data])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        culturecart.errors.UsageError: --out ... is inside ..., which this command reads: ...
+    """
+    out = Path(output)
+    real_out = out.resolve()
+    for item in inputs:
+        if item is None:
+            continue
+        real_in = Path(item).resolve()
+        if real_out == real_in or (out.exists() and Path(item).exists() and os.path.samefile(out, item)):
+            how = "is"
+        elif real_out.is_relative_to(real_in):
+            how = "is inside"
+        elif replaces and real_in.is_relative_to(real_out):
+            how = "holds"
+        else:
+            continue
+        raise UsageError(f"{option} {output} {how} {item}, which this command reads: culturecart never writes "
+                         "into, over or replaces what it reads; choose another path")
 
 
 @contextlib.contextmanager
@@ -153,19 +236,21 @@ def atomic_dir(final: str | os.PathLike[str], overwrite: bool = False) -> Iterat
     ``overwrite`` is false.
     """
     final = check_output_dir(final, overwrite=overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(final)
-    tmp = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent))
+    with _environment_errors(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(final)
+        tmp = Path(tempfile.mkdtemp(prefix=_prefix(final), suffix=".tmp", dir=final.parent))
     try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        with _environment_errors(final):
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())
+            if final.exists():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}")
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -39,8 +39,44 @@ def read_text_file(path: str | Path, what: str = "config file") -> str:
         raise ConfigError(f"{what} {describe_decode_error(p, data, err)}") from None
 
 
+MAX_CONFIG_BYTES = 1_000_000  # a configuration is settings, not data
+MAX_EXPANDED_NODES = 1_000_000  # values once every YAML alias (*name) is expanded
+
+
+def _expanded_nodes(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded (aliases share nodes, counted as copies)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_nodes(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_nodes(k, memo) + _expanded_nodes(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
 def parse_yaml(text: str, where: str) -> Any:
-    """``yaml.safe_load`` with errors that name ``where`` and the line and column."""
+    """``yaml.safe_load`` with errors that name ``where`` and the line and column. A document above
+    :data:`MAX_CONFIG_BYTES`, or that stands for more than :data:`MAX_EXPANDED_NODES` values once its aliases are
+    expanded, is refused before it is built (a "billion laughs" document expands a few lines into gigabytes).
+
+    Example:
+        >>> parse_yaml("a: &x [1, 2]\nb: *x", "inline")
+        {'a': [1, 2], 'b': [1, 2]}
+    """
+    if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{where}: {len(text.encode('utf-8')):,} bytes, more than a configuration needs (at most "
+                          f"{MAX_CONFIG_BYTES:,})")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        node = None  # not valid YAML: safe_load below says where
+    expanded = _expanded_nodes(node, {}) if node is not None else 0
+    if expanded > MAX_EXPANDED_NODES:
+        raise ConfigError(f"{where}: its aliases (*name) expand into {expanded:,} values (at most "
+                          f"{MAX_EXPANDED_NODES:,}): a document that small expanding that far is an alias bomb")
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -84,7 +120,7 @@ def validated(model: type[BaseModel], values: dict, what: str) -> BaseModel:
     try:
         return model.model_validate(values)
     except ValidationError as err:
-        valid = ", ".join(sorted(model.model_fields))
+        valid = ", ".join(sorted(model.model_fields)) or "none"
         wrong = []
         for e in err.errors():
             key = ".".join(str(x) for x in e["loc"]) or "(options)"

@@ -11,6 +11,9 @@ code    meaning
 2       usage or configuration error (:class:`UsageError`, :class:`ConfigError`: options, config files,
         output paths)
 3       internal error (a bug: the traceback is written to a file and shown only with ``--debug``)
+4       the environment failed (:class:`EnvironmentProblem`: a full disk, a folder that cannot be written, a
+        cluster that cannot be reached); nothing half-written is kept
+141     the reader of the output went away (``culturecart ... | head``): a quiet exit, as Unix tools make
 ======  ==============================================================================================
 
 ``InvalidInputError.problems`` lists every :class:`Problem` found, each naming its table or file,
@@ -29,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,6 +40,7 @@ EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_ENVIRONMENT = 4
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`), as Unix tools exit
 
 
@@ -113,6 +118,31 @@ class UsageError(CultureCartError, ValueError):
 
 class ConfigError(UsageError):
     """A config or option file that cannot be used; the message names the file or key. Exit code 2."""
+
+
+class EnvironmentProblem(CultureCartError, OSError):
+    """The machine, not the input or the settings: a full disk, a folder that cannot be written, a cluster that
+    cannot be reached. The message names the folder or address. Exit code 4."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+    def __init__(self, message: str, problems: Iterable[Problem] = ()) -> None:
+        CultureCartError.__init__(self, message, problems)
+
+
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+_ENVIRONMENT_TEXTS = ("No space left on device", "Disk quota exceeded", "Read-only file system")
+
+
+def environment_cause(exc: BaseException) -> str | None:
+    """Why an error raised while writing is the machine's (no space left, read-only, not permitted), or None.
+
+    Libraries report a full disk in their own ways: Python and Arrow with ``errno``, some only in the message.
+    """
+    if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
+        return exc.strerror or str(exc)
+    text = str(exc)
+    return next((t for t in _ENVIRONMENT_TEXTS if t in text), None)
 
 
 def describe_decode_error(path: object, data: bytes, err: UnicodeDecodeError) -> str:

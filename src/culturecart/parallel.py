@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -108,8 +110,29 @@ def _bound_worker_memory() -> None:
     process_executor._MAX_MEMORY_LEAK_SIZE = max(process_executor._MAX_MEMORY_LEAK_SIZE, WORKER_MEMORY_GROWTH)
 
 
-def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any]) -> tuple[int, Any]:
+PARENT_POLL_SECONDS = 1.0  # a local worker whose driver died exits within this (plus the thread's wake-up)
+_watching: list[int] = []
+
+
+def _watch_parent(driver: int) -> None:
+    """In a local worker process of ``driver``: exit as soon as the driver is gone (killed with SIGKILL, it cannot
+    stop its workers; they would hold their memory for minutes)."""
+    if _watching or os.getpid() == driver or os.getppid() != driver:  # the driver itself, or a remote worker
+        return
+    _watching.append(driver)
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="culturecart-parent-watch", daemon=True).start()
+
+
+def _indexed(fn: Callable[..., Any], i: int, args: Sequence[Any], driver: int = 0) -> tuple[int, Any]:
     _bound_worker_memory()
+    if driver:
+        _watch_parent(driver)
     return i, fn(*args)
 
 
@@ -148,7 +171,7 @@ def started_workers(n_jobs: int, backend: str = "loky", modules: Sequence[str] =
     if starts:
         with parallel_config(backend=backend, n_jobs=n_jobs):
             _starting.append(Parallel(return_as="generator_unordered", batch_size=1)(
-                delayed(_indexed)(_import, i, (list(modules), prepare)) for i in range(n_jobs)))
+                delayed(_indexed)(_import, i, (list(modules), prepare), os.getpid()) for i in range(n_jobs)))
     _entered.append((backend, n_jobs))
     try:
         yield
@@ -203,4 +226,4 @@ def _unordered(fn: Callable[..., Any], tasks: list[Sequence[Any]], backend: str,
     # One task per dispatch, two queued per worker: a long task never holds short ones hostage in its batch.
     with parallel_config(backend=backend, n_jobs=n_jobs):
         yield from Parallel(return_as="generator_unordered", batch_size=1, pre_dispatch="2*n_jobs")(
-            delayed(_indexed)(fn, i, t) for i, t in enumerate(tasks))
+            delayed(_indexed)(fn, i, t, os.getpid()) for i, t in enumerate(tasks))

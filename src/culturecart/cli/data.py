@@ -101,7 +101,7 @@ def convert(
     from culturecart.progress import StepProgress
 
     ADAPTERS.resolve(fmt)
-    check_output_dir(out_dir, overwrite=overwrite)
+    check_output_dir(out_dir, overwrite=overwrite, reads=[src, images])
     with StepProgress(f"convert {fmt}", 2, quiet) as step:
         ds = convert(fmt, src, images=images, limit=limit)
         step(f"read and validated {src.name}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
@@ -122,7 +122,7 @@ def encode_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Embed a dataset's titles, review texts and images (cached by content hash)."""
-    from culturecart.atomic import check_output_dir
+    from culturecart.atomic import check_not_an_input, check_output_dir
     from culturecart.data.validate import require_valid
     from culturecart.encoders import EncodersConfig
     from culturecart.encoders.dataset import encode_dataset
@@ -131,6 +131,8 @@ def encode_cmd(
     cfg = base.with_names(text, image, **({"cache_dir": str(cache)} if cache else {}))
     target = out_dir or path / "embeddings"
     ds = require_valid(path, purpose="any", check_images=False)  # unreadable images are masked and counted
+    if target.resolve() != (path / "embeddings").resolve():  # the one folder of a dataset no command reads as data
+        check_not_an_input(target, [path])
     check_output_dir(target, resume=True)
     results = encode_dataset(ds, cfg, out=target, progress=False if quiet else None)
     for key, emb in results.items():

@@ -40,7 +40,7 @@ def match_fit(
     from culturecart.matching.model import MatchingModel
     from culturecart.progress import StepProgress
 
-    check_output_dir(model_dir, overwrite=overwrite)
+    check_output_dir(model_dir, overwrite=overwrite, reads=[train, images])
     model = MatchingModel(text_encoder=text, inner_folds=inner_folds, seed=seed)  # checks the encoder's name
     _check_image_dir(images)
     frame = _listings(train, need_labels=True)
@@ -71,7 +71,7 @@ def match_predict(
     from culturecart.matching.model import PREDICT_STEPS, MatchingModel
     from culturecart.progress import StepProgress
 
-    check_output_file(out_csv)
+    check_output_file(out_csv, reads=[model_dir, input_csv, images])
     _check_image_dir(images)
     model = MatchingModel.load(model_dir)
     frame = _listings(input_csv).drop(columns=["label_group"], errors="ignore")

@@ -43,7 +43,7 @@ def rq1(
         raise UsageError(f"--subsets must be 'all' or 'full', not {subsets!r}")
     if split not in SPLITS:
         raise UsageError(f"--split must be one of {list(SPLITS)}, not {split!r}")
-    check_output_dir(out_dir, resume=True)
+    check_output_dir(out_dir, resume=True, reads=[path])
     ds = require_valid(path, purpose="study")
     data = build_features(ds, encode_dataset(ds, cfg, keys=EMBEDDING_KEYS), keep_text=needs_raw_text(names))
     parts = make_split(data, by=split, seed=seed)
@@ -77,7 +77,7 @@ def fit(
     cfg = load_model_file(PredictorConfig, config, "predictor config") if config else PredictorConfig()
     if model is not None:
         cfg = PredictorConfig.model_validate({**cfg.model_dump(), "model": model_spec(model).name})
-    check_output_dir(out_dir, overwrite=overwrite)
+    check_output_dir(out_dir, overwrite=overwrite, reads=[path, valid, config])
     predictor = PurchasePredictor(config=cfg).fit(path, valid)
     predictor.save(out_dir, overwrite=overwrite)
     out.print(f"fitted {cfg.model} ({cfg.scope}) on {predictor.info_['training_rows']:,} events; wrote {out_dir}")
@@ -99,7 +99,7 @@ def predict(
 
     if not out_file.name.endswith((".parquet", ".csv")):
         raise UsageError(f"--out must end in .parquet or .csv, not {out_file.name!r}")
-    check_output_file(out_file)
+    check_output_file(out_file, reads=[path, model_dir])
     predictor = PurchasePredictor.load(model_dir)
     with RowProgress("predict", quiet, console) as progress:
         scores = predictor.score(path, chunk_size=chunk_size, progress=progress, with_labels=evaluate)

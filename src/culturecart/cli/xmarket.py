@@ -26,7 +26,7 @@ def xmarket_split(
     from culturecart.atomic import check_output_dir
     from culturecart.ranking.markets import split_markets, write_markets
 
-    check_output_dir(out_dir, overwrite=overwrite)
+    check_output_dir(out_dir, overwrite=overwrite, reads=[src])
     markets = split_markets(src, negatives=negatives, seed=seed)
     write_markets(markets, out_dir, overwrite=overwrite)
     for name in markets.names:
@@ -52,7 +52,7 @@ def xmarket_fit(
     from culturecart.ranking.registry import RANKERS
 
     RANKERS.resolve(model)
-    check_output_dir(model_dir, overwrite=overwrite)
+    check_output_dir(model_dir, overwrite=overwrite, reads=[root])
     ranker = fit_target(read_markets(root), target, sources, model)
     ranker.save(model_dir, overwrite=overwrite)
     weights = ", ".join(f"{s} {w:.3g}" for s, w in ranker.sources_.items()) or "none (the target alone)"
@@ -67,12 +67,13 @@ def xmarket_predict(
 ) -> None:
     """Score every candidate of a run (the competition's submission format)."""
     from culturecart.atomic import atomic_path, check_output_file
-    from culturecart.ranking.crossmarket import load_model, score_run
+    from culturecart.ranking.crossmarket import check_coverage, load_model, score_run
     from culturecart.ranking.markets import read_run
 
-    check_output_file(out_file)
+    check_output_file(out_file, reads=[model_dir, run.parent])  # the run's market folder
     ranker, _ = load_model(model_dir)
     table = read_run(run)
+    check_coverage(ranker, table)
     scores = score_run(ranker, table)
     with atomic_path(out_file) as tmp:
         scores.to_csv(tmp, sep="\t", index=False)

@@ -110,9 +110,20 @@ def embedding_index(item_ids: np.ndarray, y: np.ndarray, vectors: pd.DataFrame, 
 
 def available_features(ds: Dataset, embeddings: dict[str, Embeddings] | None = None) -> list[str]:
     """The offer features RQ4 can estimate on ``ds``: item columns that vary, and the indices whose embeddings
-    exist (a check for settings before any fitting)."""
+    exist (a check for settings before any fitting). Without ``embeddings``: the indices whose source column has
+    values to embed (the check before encoding)."""
     table = _item_features(ds.items.drop_duplicates("item_id")) if ds.items is not None else pd.DataFrame()
-    return list(table.columns) + [name for name, key in INDEX_SOURCES.items() if embeddings and key in embeddings]
+    if embeddings is None:
+        present = {key for key in INDEX_SOURCES.values() if _has_values(ds, key)}
+    else:
+        present = set(embeddings)
+    return list(table.columns) + [name for name, key in INDEX_SOURCES.items() if key in present]
+
+
+def _has_values(ds: Dataset, key: str) -> bool:
+    table, _, column = key.partition(".")
+    frame = getattr(ds, table, None)
+    return frame is not None and column in frame.columns and bool(frame[column].notna().any())
 
 
 def sensitivity_design(ds: Dataset, embeddings: dict[str, Embeddings] | None = None, *,
@@ -178,9 +189,12 @@ def country_logit(design: SensitivityDesign, *, min_rows: int = 100, cluster: st
     keep = [c for c in sorted(counts.index) if counts[c] >= min_rows and labels.loc[c, "min"] != labels.loc[c, "max"]]
     dropped = sorted(set(counts.index) - set(keep))
     if dropped:
-        warnings.warn(f"RQ4 logit leaves out countries with < {min_rows} rows or one label: {dropped}", stacklevel=2)
-    if not keep:
-        raise ValueError(f"no country has {min_rows}+ estimation rows with both labels")
+        warnings.warn(f"RQ4 logit leaves out countries with fewer than {min_rows} rows or a single label: "
+                      f"{', '.join(map(str, dropped))}", stacklevel=2)
+    if len(keep) < 2:  # sensitivities are compared across countries: one country has nothing to differ from
+        have = f"only {keep[0]} has" if keep else "no country has"
+        raise ValueError(f"{have} {min_rows}+ estimation rows with both labels; RQ4 compares at least two "
+                         "(lower rq4.min_rows to include smaller countries, at the cost of noisier estimates)")
     rows = country.isin(keep).to_numpy()
     x, y, c = design.x[rows].reset_index(drop=True), design.y[rows], country[rows].reset_index(drop=True)
     feats = list(x.columns)

@@ -1,8 +1,10 @@
 """Opening image files safely: a pixel limit against decompression bombs, a full decode, clear errors.
 
-A PNG of a few kilobytes can declare 15000 x 15000 pixels and take gigabytes to decode. Every image
-culturecart reads (validation, encoders, matching) goes through :func:`open_image`, which refuses images
-above :data:`MAX_IMAGE_PIXELS` from their header alone, before decoding anything.
+A PNG of a few kilobytes can declare 15000 x 15000 pixels and take gigabytes to decode, and a path can name
+``/dev/zero`` or a named pipe. Every image culturecart reads (validation, encoders, matching, content keys) goes
+through :func:`checked_image_path` (a regular file of at most :data:`MAX_IMAGE_BYTES`), then
+:func:`read_image_bytes` or :func:`open_image`, which refuses images above :data:`MAX_IMAGE_PIXELS` from their
+header alone, before decoding anything.
 
 Example:
     >>> import io, tempfile, pathlib
@@ -18,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -36,11 +39,39 @@ class ImageFileError(ValueError):
         self.path, self.reason = path, reason
 
 
-def open_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
-    """The fully decoded image at ``path``; :class:`ImageFileError` when it is missing, too large or broken."""
+MAX_IMAGE_BYTES = 200 * 1024 ** 2  # far above any photo file; a device or a huge file is not an image
+
+
+def checked_image_path(path: str | Path) -> Path:
+    """``path`` when it is a regular file of at most :data:`MAX_IMAGE_BYTES`; :class:`ImageFileError` otherwise
+    (missing, a folder, a device such as ``/dev/zero``, a named pipe that would block forever, a huge file)."""
     p = Path(path)
-    if not p.is_file():
-        raise ImageFileError(p, "image file does not exist" if not p.exists() else "not a file")
+    try:
+        info = p.stat()
+    except OSError:
+        raise ImageFileError(p, "image file does not exist") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a named pipe" if stat.S_ISFIFO(info.st_mode) else \
+            "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file"
+        raise ImageFileError(p, f"not a file ({kind})")
+    if info.st_size > MAX_IMAGE_BYTES:
+        raise ImageFileError(p, f"{info.st_size:,} bytes, above the limit of {MAX_IMAGE_BYTES:,} for an image file")
+    return p
+
+
+def read_image_bytes(path: str | Path) -> bytes:
+    """The bytes of an image file that passes :func:`checked_image_path` (for content hashes)."""
+    p = checked_image_path(path)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise ImageFileError(p, f"cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def open_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """The fully decoded image at ``path``; :class:`ImageFileError` when it is missing, not a regular file, too
+    large or broken."""
+    p = checked_image_path(path)
     try:
         with warnings.catch_warnings():
             # PIL warns, then errors, at its own (global, mutable) limit; ours is checked just below.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from culturecart.config_files import load_model_file, validated
 from culturecart.encoders.registry import ENCODERS, create_encoder
@@ -23,6 +23,13 @@ class EncoderConfig(BaseModel):
     def _known(cls, value: str) -> str:
         ENCODERS.resolve(value)  # an unknown name lists the encoders
         return value
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> EncoderConfig:
+        from culturecart.encoders.registry import options_model
+
+        validated(options_model(self.name), self.options, f"options of encoder {ENCODERS.canonical(self.name)}")
+        return self
 
     def build(self):
         return create_encoder(self.name, **self.options)

@@ -23,6 +23,7 @@ import numpy as np
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from culturecart.data.image_file import ImageFileError, read_image_bytes
 from culturecart.encoders.base import Encoder, ImageReadError
 from culturecart.encoders.cache import EmbeddingCache, content_key, default_cache_dir
 from culturecart.encoders.registry import shared_encoder
@@ -61,9 +62,9 @@ def _prepare(encoder: Encoder, value: object, max_chars: int) -> tuple[object, b
         return text, content_key(text), None
     path = Path(str(value))
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return path, None, f"image file {path} cannot be read: {type(exc).__name__}: {exc}"
+        data = read_image_bytes(path)  # the one way in for image files: regular, bounded (not /dev/zero, not a pipe)
+    except ImageFileError as exc:
+        return path, None, str(exc)
     return path, content_key(data), None
 
 
@@ -172,7 +173,7 @@ def _cache_for(enc: Encoder, cache: EmbeddingCache | str | Path | bool | None) -
     if isinstance(cache, EmbeddingCache):
         return cache
     root = default_cache_dir() if cache in (None, True) else Path(cache)
-    return EmbeddingCache(root, enc.cache_key())
+    return EmbeddingCache(root, enc.cache_key(), dim=enc.dim)
 
 
 class _progress:

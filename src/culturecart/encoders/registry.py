@@ -13,12 +13,17 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
+import typing
 import warnings
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, create_model
+
 from culturecart.encoders.base import Encoder, EncoderUnavailable
+from culturecart.errors import ConfigError
 from culturecart.registry import Entry, Registry
 
 log = logging.getLogger(__name__)
@@ -60,14 +65,31 @@ def encoder_names(modality: str | None = None) -> list[str]:
     return sorted(e.name for e in encoder_entries(modality))
 
 
+@functools.cache
+def options_model(name: str) -> type[BaseModel]:
+    """The options an encoder takes (its constructor's keyword arguments with their types and defaults) as a
+    pydantic model that refuses others: encoder options are checked when a configuration is read. Importing an
+    encoder's module loads no model (they load in the constructor)."""
+    spec = ENCODERS.resolve(name)
+    cls = spec.load()
+    hints = typing.get_type_hints(cls.__init__)
+    fields = {p.name: (hints.get(p.name, typing.Any), p.default if p.default is not p.empty else ...)
+              for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return create_model(f"{cls.__name__}Options", __config__=ConfigDict(extra="forbid"), **fields)
+
+
 def create_encoder(name: str, registry: Registry[EncoderSpec] = ENCODERS, **options: object) -> Encoder:
     """Build an encoder; if its package is missing, warn once and build its fallback instead.
 
-    Options are passed to the named encoder only (not to a fallback, whose options differ).
+    Options are passed to the named encoder only (not to a fallback, whose options differ); a value the encoder
+    refuses is a :class:`~culturecart.errors.ConfigError` naming it.
     """
     spec = registry.resolve(name)
     try:
         return spec.load()(**options)
+    except ValueError as exc:  # an option's value (a prefix, a backend) the encoder does not take
+        raise ConfigError(f"options of encoder {spec.name}: {exc}") from None
     except EncoderUnavailable as exc:
         if spec.fallback is None:
             raise

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -119,11 +120,19 @@ class Featurizer(Fitted):
         if rows is not None:
             events = events.iloc[np.asarray(rows)].reset_index(drop=True)
         item_rows, user_rows = _joined(ds, events)
-        self.offer_ = fit_columns(item_rows, [c for c in item_rows.columns if c not in ID_COLUMNS
-                                              and c not in LEAKY_COLUMNS], self.max_levels, LOG_COLUMNS)
-        self.consumer_ = fit_columns(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
+        empty: list[str] = []  # columns without a single value in the training rows carry nothing to learn
+        self.offer_ = fit_columns(item_rows, _usable(item_rows, [c for c in item_rows.columns if c not in ID_COLUMNS
+                                                                 and c not in LEAKY_COLUMNS], "items", empty),
+                                  self.max_levels, LOG_COLUMNS)
+        self.consumer_ = fit_columns(user_rows, _usable(user_rows, [c for c in user_rows.columns if c not in ID_COLUMNS],
+                                                        "users", empty),
                                      self.max_levels) if user_rows is not None else []
-        beh_cols = [c for c in events.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS]
+        beh_cols = _usable(events, [c for c in events.columns if c not in ID_COLUMNS and c not in LEAKY_COLUMNS],
+                           "events", empty)
+        if empty:
+            shown = ", ".join(empty[:5]) + (f" (+{len(empty) - 5} more)" if len(empty) > 5 else "")
+            warnings.warn(f"{len(empty):,} column(s) have no values in the training rows and are left out of the "
+                          f"features: {shown}", UserWarning, stacklevel=2)
         self.history_ = "timestamp" in events.columns and "user_id" in events.columns and \
             bool(events["timestamp"].notna().all())
         beh = events[beh_cols]
@@ -323,6 +332,15 @@ class Featurizer(Fitted):
                                         "start": pd.to_datetime(a["sessions.start"]),
                                         "bought": a["sessions.bought"]})
         return f
+
+
+def _usable(frame: pd.DataFrame, columns: list[str], table: str, empty: list[str]) -> list[str]:
+    """``columns`` that hold at least one value; the others are noted in ``empty`` as ``table.column``."""
+    if not columns:
+        return columns
+    has = frame[columns].notna().any(axis=0)
+    empty += [f"{table}.{c}" for c in has.index[~has.to_numpy()]]
+    return [c for c in columns if has[c]]
 
 
 def _joined(ds: Dataset, events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:

@@ -127,6 +127,15 @@ def joined_blocks(blocks: list[lgb.Dataset], names: list[str], rows: np.ndarray 
     return out.set_feature_name(names)
 
 
+def _joinable(blocks: list[lgb.Dataset]) -> bool:
+    """Whether validation blocks binned on these training blocks, joined, pass LightGBM's alignment check: it
+    refuses them when two or more of the joined blocks hold a feature that cannot split (a single bin: constant
+    on the training rows, as embedding columns of a handful of items are). Otherwise the validation rows are
+    binned on the joined training set (the same bins, the same trees; only slower)."""
+    with_trivial = sum(any(b.feature_num_bin(i) <= 1 for i in range(b.num_feature())) for b in blocks)
+    return with_trivial < 2
+
+
 def _fill(d: ModalityData, m: str, out: np.ndarray) -> None:
     """``out[:] =`` modality ``m``'s block as float32, NaN on the rows without it (LightGBM routes NaN itself)."""
     copy_rows(d.blocks[m], out)
@@ -215,14 +224,25 @@ class LightGBMModel(PurchaseModel):
         else:
             blocks = [binned_block(x, train.y, params) for x in self._blocks(train)]
             dtrain = joined_blocks([b for _, b in blocks], names, rows)
-            if has_valid:
+            if has_valid and _joinable([b for _, b in blocks]):
                 valid_sets = [joined_blocks([binned_block(x, valid.y, params, bins_of)[1]
                                              for x, bins_of in zip(self._blocks(valid), blocks, strict=True)], names)]
+            elif has_valid:  # the same bins, from the joined training set itself
+                valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]
         if has_valid:
             callbacks = [lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)]
             params["metric"] = "auc"
-        return lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks,
-                         init_model=init_model, keep_training_booster=init_model is not None)
+        try:
+            return lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks,
+                             init_model=init_model, keep_training_booster=init_model is not None)
+        except lgb.basic.LightGBMError as err:
+            if not (valid_sets and "different bin mappers" in str(err)):
+                raise
+            # Another case of _joinable's: the validation rows binned on the joined training set itself agree by
+            # construction (the same bins: the same trees).
+            valid_sets = [lgb.Dataset(self._matrix(valid), valid.y, reference=dtrain)]
+            return lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks,
+                             init_model=init_model, keep_training_booster=init_model is not None)
 
     def fine_tune(self, train: ModalityData, valid: ModalityData | None = None) -> LightGBMModel:
         """Add up to ``finetune_rounds`` trees fitted on ``train`` (boosting from the current scores)."""

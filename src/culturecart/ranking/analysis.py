@@ -74,6 +74,10 @@ def mantel_test(gain: pd.DataFrame, distance: pd.DataFrame, size: pd.Series | No
     pairs = _pairs(gain)
     g = np.array([gain.loc[t, s] for t, s in pairs])
     z = np.log(np.array([size[s] for _, s in pairs], float)) if size is not None else None
+    out = {"markets": len(names), "pairs": len(pairs)}
+    if len(names) < 3 or len(pairs) < 4:  # markets without countries have no distance: nothing to permute
+        return {**out, "r": float("nan"), "p": float("nan"), "partial_r": float("nan"), "partial_p": float("nan"),
+                "permutations": 0}
     d_full = distance.loc[names, names].to_numpy(float)
     index = {m: i for i, m in enumerate(names)}
     ti = np.array([index[t] for t, _ in pairs])
@@ -90,10 +94,6 @@ def mantel_test(gain: pd.DataFrame, distance: pd.DataFrame, size: pd.Series | No
         partial = pearsonr(g_res, resid(d)).statistic if z is not None else np.nan
         return float(r), float(partial)
 
-    out = {"markets": len(names), "pairs": len(pairs)}
-    if len(names) < 3 or len(pairs) < 4:
-        return {**out, "r": float("nan"), "p": float("nan"), "partial_r": float("nan"), "partial_p": float("nan"),
-                "permutations": 0}
     r, partial = stats(np.arange(len(names)))
     if len(names) <= EXACT_MARKETS:
         perms = [np.array(p) for p in itertools.permutations(range(len(names)))]

@@ -157,6 +157,31 @@ def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: 
     return create_ranker(model, **params).fit(markets, target, sources)
 
 
+def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
+    """How many of a run's users and candidate items the ranker learned anything about. None of either is an
+    :class:`InvalidInputError` (the model was fitted on another market); some unknown is a warning with the counts
+    (cold start: those score from what is known, e.g. popularity)."""
+    import warnings
+
+    exploded = run.explode("candidates").dropna(subset=["candidates"])
+    users = run["userId"].astype(str).to_numpy()
+    items = np.unique(exploded["candidates"].astype(str).to_numpy())
+    known_users = ranker.known(users, np.array([], str))[0] if len(users) else np.zeros(0, bool)
+    known_items = ranker.known(np.array([], str), items)[1] if len(items) else np.zeros(0, bool)
+    counts = {"users": len(users), "known_users": int(known_users.sum()), "items": len(items),
+              "known_items": int(known_items.sum())}
+    where = f"the model (fitted for market {ranker.target_!r})"
+    if counts["known_items"] == 0 and (counts["known_users"] == 0 or not hasattr(ranker, "users_")):
+        raise InvalidInputError(f"{where} knows none of the run's {counts['users']:,} users and "
+                                f"{counts['items']:,} candidate items: it was fitted on another market's data; fit "
+                                "one on this market (culturecart xmarket fit)")
+    if counts["known_users"] < counts["users"] or counts["known_items"] < counts["items"]:
+        warnings.warn(f"cold start: {where} knows {counts['known_users']:,} of the run's {counts['users']:,} users "
+                      f"and {counts['known_items']:,} of its {counts['items']:,} candidate items; the others score from "
+                      "what it knows (e.g. popularity), or 0", stacklevel=2)
+    return counts
+
+
 def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
     """Every (userId, itemId) candidate of a run with the ranker's score (the submission format)."""
     exploded = run.explode("candidates").rename(columns={"candidates": "itemId"})
@@ -173,7 +198,17 @@ def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = 
     A qrel user without scores is an error naming users (``allow_missing``: ranked last, metrics 0); a positive
     that is not among the user's scored items is an error.
     """
-    first = qrel.drop_duplicates("userId")
+    twice = np.flatnonzero(qrel["userId"].astype(str).duplicated(keep=False).to_numpy())
+    if len(twice):
+        raise InvalidInputError(f"the qrel lists {qrel['userId'].iloc[twice].nunique()} user(s) more than once (rows "
+                                f"{twice[:10].tolist()}, 0-based, e.g. user {qrel['userId'].iat[twice[0]]!r}): these "
+                                "metrics rank one held-out positive per user")
+    doubled = np.flatnonzero(scores[["userId", "itemId"]].astype(str).duplicated(keep=False).to_numpy())
+    if len(doubled):
+        raise InvalidInputError(f"the scores list {len(doubled)} rows whose (userId, itemId) appears more than once "
+                                f"(rows {doubled[:10].tolist()}, 0-based, e.g. user {scores['userId'].iat[doubled[0]]!r}"
+                                f", item {scores['itemId'].iat[doubled[0]]!r}): each candidate needs exactly one score")
+    first = qrel
     positives = pd.Series(first["itemId"].astype(str).to_numpy(), index=first["userId"].astype(str).to_numpy())
     scored_users = set(scores["userId"].astype(str))
     missing = sorted(set(positives.index) - scored_users)
@@ -214,8 +249,7 @@ def score_files(scores_path: str | Path, qrel_path: str | Path, allow_missing: b
     if problems:
         raise InvalidInputError.from_problems(problems, "the scores or qrel file")
     scores = tables[Path(scores_path)]
-    scores["score"] = numeric_ratings(scores.rename(columns={"score": "rating"}), Path(scores_path), problems,
-                                      Path(scores_path).name)["rating"]
+    scores = numeric_ratings(scores, Path(scores_path), problems, Path(scores_path).name, column="score")
     if problems:
         raise InvalidInputError.from_problems(problems, f"scores file {scores_path}")
     result = summarise(rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing))

@@ -116,15 +116,16 @@ def read_tsv(path: Path, columns: list[str], problems: list[Problem], market: st
     return pd.DataFrame(rows, columns=header, dtype=str)
 
 
-def numeric_ratings(frame: pd.DataFrame, path: Path, problems: list[Problem], market: str) -> pd.DataFrame:
-    """``frame`` with its ``rating`` column as numbers; rows that are not numbers are noted as problems."""
-    rating = pd.to_numeric(frame["rating"], errors="coerce")
-    bad = np.flatnonzero(rating.isna().to_numpy())
+def numeric_ratings(frame: pd.DataFrame, path: Path, problems: list[Problem], market: str,
+                    column: str = "rating") -> pd.DataFrame:
+    """``frame`` with its ``column`` as numbers; rows that are not finite numbers are noted as problems."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = np.flatnonzero((values.isna() | ~np.isfinite(values.fillna(0))).to_numpy())
     if len(bad):
-        problems.append(Problem(market, "rating must be a number", column="rating", rows=tuple(bad[:10].tolist()),
-                                n_rows=len(bad), values=tuple(repr(v) for v in frame["rating"].iloc[bad[:3]]),
+        problems.append(Problem(market, f"{column} must be a number", column=column, rows=tuple(bad[:10].tolist()),
+                                n_rows=len(bad), values=tuple(repr(v) for v in frame[column].iloc[bad[:3]]),
                                 file=str(path)))
-    return frame.assign(rating=rating)
+    return frame.assign(**{column: values})
 
 
 def read_markets(root: str | Path) -> Markets:
@@ -208,6 +209,8 @@ def read_ratings(path: Path) -> pd.DataFrame:
     missing = [c for c in ("userId", "itemId", "rate", "date") if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"rating file {path}: missing column(s) {missing}; found {list(frame.columns)}")
+    if frame.empty:
+        raise InvalidInputError(f"rating file {path} has a header but no ratings")
     rating = pd.to_numeric(frame["rate"], errors="coerce")
     if rating.isna().any():
         rows = np.flatnonzero(rating.isna().to_numpy())
@@ -217,8 +220,18 @@ def read_ratings(path: Path) -> pd.DataFrame:
                          "date": frame["date"]})
 
 
+def deduplicate(ratings: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, item), the latest by date and then by file order, kept in file order: a pair rated twice
+    would otherwise sit in training and among the held-out positives at once (a leak)."""
+    order = ratings.assign(_row=np.arange(len(ratings))).sort_values(["userId", "date", "_row"], kind="stable")
+    kept = order.drop_duplicates(["userId", "itemId"], keep="last").sort_values("_row")
+    return kept.drop(columns="_row").reset_index(drop=True)
+
+
 def leave_one_out(ratings: pd.DataFrame, market: str, negatives: int, rng: np.random.Generator) -> Market:
-    """Split one market's ratings (in file order) into train / valid / test with sampled negative candidates."""
+    """Split one market's ratings (in file order) into train / valid / test with sampled negative candidates, after
+    :func:`deduplicate`. A market where no user has three distinct items is a source only (no runs)."""
+    ratings = deduplicate(ratings)
     order = ratings.assign(_row=np.arange(len(ratings))).sort_values(["userId", "date", "_row"], kind="stable")
     position_from_end = order.groupby("userId", sort=False).cumcount(ascending=False).to_numpy()
     counts = order.groupby("userId", sort=False)["itemId"].transform("size").to_numpy()
@@ -229,6 +242,8 @@ def leave_one_out(ratings: pd.DataFrame, market: str, negatives: int, rng: np.ra
     items = np.array(sorted(ratings["itemId"].unique()))
     rated = ratings.groupby("userId")["itemId"].agg(set)
     market_obj = Market(market, train.reset_index(drop=True))
+    if test.empty:
+        return market_obj
     for run, held in (("valid", valid), ("test", test)):
         market_obj.qrels[run] = held[["userId", "itemId", "rating"]].reset_index(drop=True)
         lists = []

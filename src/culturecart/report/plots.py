@@ -47,7 +47,9 @@ def interval_bars(frame: pd.DataFrame, label: str, title: str, xlabel: str, ref:
     f = frame.sort_values("value")
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(f) + 1.2))
     y = np.arange(len(f))
-    err = np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]]) if "ci_low" in f else None
+    # An interval that misses its estimate (few resamples) is drawn up to the estimate, never as a negative bar.
+    err = np.clip(np.vstack([f["value"] - f["ci_low"], f["ci_high"] - f["value"]]), 0, None) if "ci_low" in f \
+        else None
     ax.barh(y, f["value"], xerr=err, color="#4c72b0", alpha=0.85, capsize=2)
     ax.set_yticks(y, f[label], fontsize=8)
     if ref is not None:
@@ -81,8 +83,8 @@ def forest(table: pd.DataFrame, metric: str = "roc_auc") -> str:
     for j, scope in enumerate(scopes):
         s = t[t["scope"] == scope].set_index("country").reindex(countries)
         y = np.arange(len(countries)) + (j - (len(scopes) - 1) / 2) * 0.16
-        ax.errorbar(s["value"], y, xerr=[s["value"] - s["ci_low"], s["ci_high"] - s["value"]], fmt="o", ms=4,
-                    capsize=2, label=scope, color=SCOPE_COLOURS.get(scope))
+        ax.errorbar(s["value"], y, xerr=np.clip([s["value"] - s["ci_low"], s["ci_high"] - s["value"]], 0, None),
+                    fmt="o", ms=4, capsize=2, label=scope, color=SCOPE_COLOURS.get(scope))
     ax.set_yticks(np.arange(len(countries)), countries)
     ax.set(title=f"Per-country {metric} by model scope (95% CI)", xlabel=metric)
     ax.legend(fontsize=8)
@@ -178,7 +180,8 @@ def gain_heatmap(gain: pd.DataFrame) -> str:
     ok = gain["hofstede_distance"].notna()
     bx.axhline(0, color="#999", lw=0.8)
     bx.errorbar(gain.loc[ok, "hofstede_distance"], gain.loc[ok, "gain"],
-                yerr=[gain.loc[ok, "gain"] - gain.loc[ok, "ci_low"], gain.loc[ok, "ci_high"] - gain.loc[ok, "gain"]],
+                yerr=np.clip([gain.loc[ok, "gain"] - gain.loc[ok, "ci_low"], gain.loc[ok, "ci_high"] - gain.loc[ok, "gain"]],
+                             0, None),
                 fmt="o", ms=4, alpha=0.7, capsize=2)
     bx.set(xlabel="Hofstede distance of the two countries", ylabel="gain in test nDCG@10",
            title="Gain vs cultural distance")
@@ -194,7 +197,7 @@ def power_curve(fpr: pd.DataFrame, power: pd.DataFrame, target: float = 0.8) -> 
                       power[["family", "scale", "power", "ci_low", "ci_high"]]], ignore_index=True)
     for fam, g in both.groupby("family"):
         g = g.sort_values("scale")
-        ax.errorbar(g["scale"], g["power"], yerr=[g["power"] - g["ci_low"], g["ci_high"] - g["power"]],
+        ax.errorbar(g["scale"], g["power"], yerr=np.clip([g["power"] - g["ci_low"], g["ci_high"] - g["power"]], 0, None),
                     marker="o", ms=4, lw=1.4, capsize=3, label=fam)
     ax.axhline(target, c="grey", ls=":", lw=1)
     ax.axhline(0.05, c="grey", ls="--", lw=0.8)

@@ -46,6 +46,12 @@ class SplitSection(_Section):
     valid_share: float = Field(0.1, gt=0, lt=1)
 
 
+def _known_metrics(value: list[str]) -> list[str]:
+    from culturecart.evaluate.metrics import METRICS
+
+    return [METRICS.canonical(v) for v in value]  # an unknown name lists the metrics
+
+
 class RQ1Section(_Section):
     enabled: bool = True
     split: SplitSection = Field(default_factory=lambda: SplitSection(by="item"))
@@ -56,6 +62,8 @@ class RQ1Section(_Section):
                                                         "ndcg@10", "mrr"])
     n_boot: int = Field(200, ge=10)
     model_options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-model overrides")
+
+    _metrics = field_validator("metrics")(classmethod(lambda cls, v: _known_metrics(v)))
 
     @field_validator("models", "extra")
     @classmethod
@@ -89,6 +97,10 @@ class CultureSection(_Section):
         return self
 
 
+class RQ2Section(_Section):
+    enabled: bool = Field(True, description="explain RQ1's models: modality Shapley values, TreeSHAP, attention")
+
+
 class RQ3Section(_Section):
     enabled: bool = True
     scopes: list[Literal["global", "local", "culture", "finetune"]] = Field(
@@ -96,6 +108,8 @@ class RQ3Section(_Section):
     metrics: list[str] = Field(default_factory=lambda: ["roc_auc", "ndcg@10"])
     n_boot: int = Field(200, ge=10)
     min_test_rows: int = Field(200, ge=1)
+
+    _metrics = field_validator("metrics")(classmethod(lambda cls, v: _known_metrics(v)))
 
 
 class RQ4Section(_Section):
@@ -115,6 +129,14 @@ class RQ5Section(_Section):
     arms: list[Literal["local", "global", "culture"]] = Field(default_factory=lambda: ["local", "global", "culture"])
     seeds: int = Field(3, ge=1)
     sources: list[str] | None = None
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        bad = [f for f in value if not 0 <= f <= 1]
+        if bad or not value:
+            raise ValueError(f"fractions are shares of the target's training rows, each in [0, 1]; got {value}")
+        return value
 
 
 class MatchingSection(_Section):
@@ -196,12 +218,30 @@ class ParallelSection(_Section):
             raise ValueError("n_jobs must be a positive count or -1 (one per core)")
         return value
 
+    connect_timeout: float = Field(10.0, gt=0, description="seconds to reach the dask or ray cluster before giving up "
+                                                            "(exit code 4)")
+
     @field_validator("backend")
     @classmethod
     def _backend(cls, value: str) -> str:
         if value not in BACKENDS:
             raise ValueError(f"unknown backend {value!r}; valid: {list(BACKENDS)}")
         return value
+
+    @model_validator(mode="after")
+    def _cluster(self) -> ParallelSection:
+        package = {"dask": "distributed", "ray": "ray"}.get(self.backend)
+        if package is None:
+            return self
+        import importlib.util
+
+        if importlib.util.find_spec(package) is None:
+            extra = "pip install 'culturecart[dask]'" if package == "distributed" else "pip install ray"
+            raise ValueError(f"backend {self.backend} needs the {package} package ({extra}), or use backend loky")
+        if self.backend == "dask" and not self.address:
+            raise ValueError("backend dask needs parallel.address, the scheduler of a running cluster "
+                             "(tcp://host:8786); for local processes use backend loky")
+        return self
 
 
 class StudyConfig(_Section):
@@ -211,7 +251,7 @@ class StudyConfig(_Section):
     encoders: EncodersConfig = Field(default_factory=EncodersConfig)
     embedding_dim: int | None = Field(32, ge=2)
     rq1: RQ1Section = Field(default_factory=RQ1Section)
-    rq2: dict[str, bool] = Field(default_factory=lambda: {"enabled": True})
+    rq2: RQ2Section = Field(default_factory=RQ2Section)
     culture: CultureSection = Field(default_factory=CultureSection)
     rq3: RQ3Section = Field(default_factory=RQ3Section)
     rq4: RQ4Section = Field(default_factory=RQ4Section)

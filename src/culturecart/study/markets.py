@@ -90,9 +90,14 @@ def _country(markets: Markets, name: str) -> str:
     return markets[name].country or name
 
 
+def targets_of(markets: Markets) -> list[str]:
+    """Markets with test users to rank (a market whose test run is empty is a source only)."""
+    return [t for t in markets.targets("test") if len(markets[t].qrels.get("test", ())) > 0]
+
+
 def rq3(cfg, markets: Markets, base: dict, res, say) -> Stage:
     r = cfg.ranking
-    targets = markets.targets("test")
+    targets = targets_of(markets)
     keys = [(t, s) for t in targets for s in dict.fromkeys(["local", *r.scopes])]
     runs = yield [_unit("rq3", f"{t} {s}", markets, t, s, None, cfg, base) for t, s in keys]
     per = {k: _test(f) for k, f in zip(keys, runs, strict=True)}
@@ -124,20 +129,22 @@ def rq3(cfg, markets: Markets, base: dict, res, say) -> Stage:
     if tested.any():
         table.loc[tested, "p_adjusted"] = benjamini_hochberg(table.loc[tested, "p_value"].to_numpy())
     nd = table[table["metric"] == "ndcg@10"]
+    nd = nd[nd["value"].notna()]
     winners = nd.loc[nd.groupby("market")["value"].idxmax(), ["market", "country", "scope", "value"]]
     vs = table[table["metric"] == "ndcg@10 vs local"].set_index(["market", "scope"])
     winners["p_adjusted_vs_local"] = [vs["p_adjusted"].get((m, s), np.nan) for m, s in
                                       zip(winners["market"], winners["scope"], strict=True)]
     res.tables.update(rq3_table=table, rq3_winners=winners.rename(columns={"scope": "winner",
                                                                            "value": "test_ndcg@10"}))
-    say(f"RQ3: winners {winners['scope'].value_counts().to_dict()} by test nDCG@10")
+    say("RQ3: best scope by test nDCG@10: " + ", ".join(f"{k} in {v} market(s)"
+                                                        for k, v in winners["scope"].value_counts().items()))
     return tidy(table.rename(columns={"market": "feature"}).drop(columns=["users"]).assign(
         question="RQ3", model=r.model, feature=lambda f: "market:" + f["feature"]))
 
 
 def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
     r = cfg.ranking
-    targets, names = markets.targets("test"), markets.names
+    targets, names = targets_of(markets), markets.names
     pairs = [(t, s) for t in targets for s in names if s != t] if r.gain_matrix else []
     curves = [(t, arm, f, seed) for t in targets for arm in r.arms for f in r.fractions
               for seed in (range(r.seeds) if f < 1 else [0]) if not (arm == "local" and f == 0)
@@ -168,8 +175,9 @@ def rq5(cfg, markets: Markets, base: dict, res, say) -> Stage:
         size = pd.Series({m: len(markets[m].train) for m in names})
         link = mantel_test(wide, dist, size, seed=cfg.seed)
         res.tables.update(rq5_gain=gain, rq5_gain_hofstede=pd.DataFrame([link]))
-        say(f"RQ5: {int((gain['gain'] > 0).sum())} of {len(gain)} source markets help their target; gain vs "
-            f"Hofstede distance r {link['r']:.3f} (Mantel p {link['p']:.3f})")
+        mantel = (f"gain vs Hofstede distance r {link['r']:.3f} (Mantel p {link['p']:.3f})" if np.isfinite(link["r"])
+                  else "no Mantel test (fewer than three markets with a country profile)")
+        say(f"RQ5: {int((gain['gain'] > 0).sum())} of {len(gain)} source markets help their target; {mantel}")
         parts.append(tidy(gain.rename(columns={"gain": "value"}).assign(
             question="RQ5", model=r.model, scope="pairwise", metric="ndcg@10 gain vs local",
             country=[_country(markets, t) for t in gain["target"]], feature="source:" + gain["source"],

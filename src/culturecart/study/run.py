@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from culturecart.atomic import atomic_write_text, check_output_dir
+from culturecart.atomic import atomic_path, atomic_write_text, check_not_an_input, check_output_dir
 from culturecart.data.dataset import Dataset
 from culturecart.data.hofstede import load_hofstede, with_extra_profiles
 from culturecart.data.simulate import SimulationConfig, write_marketplace
 from culturecart.data.validate import require_valid
 from culturecart.encoders.dataset import encode_dataset
-from culturecart.errors import ConfigError, InvalidInputError
+from culturecart.errors import ConfigError, EnvironmentProblem, InvalidInputError
 from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
@@ -130,8 +130,10 @@ def _markets_data(cfg: StudyConfig):
 
     root = Path(cfg.data.markets)
     markets = read_markets(root)
-    if not markets.targets("test"):
-        raise StudyError(f"{root}: no market has test_run.tsv and test_qrel.tsv, so there is nothing to rank "
+    from culturecart.study.markets import targets_of
+
+    if not targets_of(markets):
+        raise StudyError(f"{root}: no market has test users (test_run.tsv and test_qrel.tsv), so there is nothing to rank "
                          "(build the layout with `culturecart xmarket split`)")
     return markets
 
@@ -161,16 +163,32 @@ def _check_inputs(cfg: StudyConfig) -> None:
             raise ConfigError(f"data.simulate: {err}") from None
 
 
-def _check_rq4_features(cfg: StudyConfig, ds: Dataset, emb: dict) -> None:
-    """``rq4.features`` must name features this data has (which ones depends on its items and embeddings)."""
-    if not cfg.rq4.features or not (cfg.rq4.enabled or cfg.calibration.replicates):
-        return
-    from culturecart.culture.sensitivity import available_features
+def check_against_data(cfg: StudyConfig, ds: Dataset | None) -> None:
+    """Settings that name things in the data (countries of ``rq5.targets`` and ``rq5.sources``, ``rq4.features``),
+    checked right after the data are read and before anything is created. ``ds`` None: the simulated marketplace
+    of ``data.simulate``."""
+    if ds is None:
+        sim = SimulationConfig(**{"seed": cfg.seed, **cfg.data.simulate})
+        countries = sorted(sim.countries)
+    else:
+        users = ds.users if ds.users is not None else pd.DataFrame()
+        countries = sorted(users["country"].dropna().astype(str).unique()) if "country" in users else []
+    for key, named in (("rq5.targets", cfg.rq5.targets), ("rq5.sources", cfg.rq5.sources)):
+        if cfg.rq5.enabled and isinstance(named, list):
+            unknown = [c for c in named if c not in countries]
+            if unknown:
+                raise ConfigError(f"{key}: {unknown} not among the data's countries: {countries or 'none'}")
+    if cfg.rq4.features and (cfg.rq4.enabled or cfg.calibration.replicates):
+        from culturecart.culture.sensitivity import available_features
 
-    available = available_features(ds, emb)
-    unknown = [f for f in cfg.rq4.features if f not in available]
-    if unknown:
-        raise ConfigError(f"rq4.features: {unknown} not available in this data; available: {available}")
+        if ds is None:  # the simulator's columns: those of a tiny marketplace of the same countries
+            from culturecart.data.simulate import simulate_marketplace
+
+            ds = simulate_marketplace(SimulationConfig(**{**sim.model_dump(), "n_users": 30, "n_products": 12}))
+        available = available_features(ds)
+        unknown = [f for f in cfg.rq4.features if f not in available]
+        if unknown:
+            raise ConfigError(f"rq4.features: {unknown} not available in this data; available: {available}")
 
 
 def _profiles(cfg: StudyConfig, countries: list[str]) -> pd.DataFrame:
@@ -223,19 +241,25 @@ def run_study(cfg: StudyConfig, out: str | Path, quiet: bool = False) -> StudyRe
     say = _Reporter(quiet)
     t0 = time.perf_counter()
     # Everything that can be refused is checked before the output folder is created or touched.
-    check_output_dir(out, resume=True)
+    reads = [cfg.data.path, cfg.data.markets, cfg.matching.input if cfg.matching.enabled else None,
+             cfg.culture.hofstede_path]
+    check_not_an_input(out, reads, replaces=True)  # a study fills its folder: no input may lie inside it either
+    check_output_dir(out, resume=True, reads=reads)
     _check_inputs(cfg)
     loaded = _user_data(cfg)
     markets = _markets_data(cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False,
-                                                                   allow_unicode=True))
-    store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
-    # The workers start (and import what the units run) while this process loads, simulates and encodes.
-    with study_workers(cfg), _cluster(cfg):
-        if markets is not None:
-            return _run_markets(cfg, markets, out, store, say, t0)
-        return _run(cfg, out, loaded, store, say, t0)
+    if markets is None:
+        check_against_data(cfg, loaded[0] if loaded else None)
+    with _cluster(cfg):  # a cluster that cannot be reached is found before anything is created
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False,
+                                                                       allow_unicode=True))
+        store = UnitStore(out / "units", cfg.parallel.n_jobs, cfg.parallel.backend)
+        # The workers start (and import what the units run) while this process loads, simulates and encodes.
+        with study_workers(cfg):
+            if markets is not None:
+                return _run_markets(cfg, markets, out, store, say, t0)
+            return _run(cfg, out, loaded, store, say, t0)
 
 
 @contextlib.contextmanager
@@ -245,12 +269,22 @@ def _cluster(cfg: StudyConfig):
     if p.backend == "dask" and p.address:
         from distributed import Client
 
-        with Client(p.address, set_as_default=True):
+        try:
+            client = Client(p.address, set_as_default=True, timeout=f"{p.connect_timeout}s")
+        except (OSError, TimeoutError) as exc:
+            raise EnvironmentProblem(f"cannot reach the Dask scheduler at {p.address} within {p.connect_timeout:g} s "
+                                     f"({type(exc).__name__}: {exc}); is it running? (parallel.connect_timeout sets "
+                                     "the wait)") from None
+        with client:
             yield
     elif p.backend == "ray" and p.address:
         import ray
 
-        ray.init(address=p.address)
+        try:
+            ray.init(address=p.address)
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            raise EnvironmentProblem(f"cannot reach the Ray cluster at {p.address} ({type(exc).__name__}: "
+                                     f"{exc})") from None
         try:
             yield
         finally:
@@ -267,7 +301,6 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     emb = encode_dataset(ds, enc, progress=False, n_jobs=cfg.parallel.n_jobs if cfg.parallel.backend == "loky" else 1,
                          keys=EMBEDDING_KEYS)  # the columns the features read
     say(f"encoders: {', '.join(f'{k} ({v.encoder})' for k, v in emb.items()) or 'no text or image columns'}")
-    _check_rq4_features(cfg, ds, emb)
     keep_text = needs_raw_text([*cfg.rq1.models, *cfg.rq1.extra, cfg.culture.model])
     # Fitted on the study's whole dataset without its labels (levels, projections; the users' earlier purchases
     # are features), as build_features does; every saved model carries this state, so it can score new data.
@@ -290,7 +323,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
     stages = []
     if cfg.rq1.enabled:
         stages.append(stage.rq1(ctx))
-    if cfg.rq1.enabled and cfg.rq2.get("enabled", True):
+    if cfg.rq1.enabled and cfg.rq2.enabled:
         stages.append(stage.rq2(ctx))
     culture_ready = len(countries) >= 2
     if culture_ready and (cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled):
@@ -328,8 +361,8 @@ def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore
 
     results = pd.concat([t for t in tidy if t is not None and not t.empty], ignore_index=True) if tidy else \
         pd.DataFrame(columns=TIDY_COLUMNS)
-    results.to_parquet(out / "results.parquet.tmp", index=False)
-    (out / "results.parquet.tmp").replace(out / "results.parquet")
+    with atomic_path(out / "results.parquet", suffix=".parquet") as tmp:
+        results.to_parquet(tmp, index=False)
     for name, table in res.tables.items():
         atomic_write_text(out / f"{name}.csv", table.to_csv(index=False))
     res.tables["results"] = results
@@ -352,7 +385,7 @@ def _run_markets(cfg: StudyConfig, markets, out: Path, store: UnitStore, say, t0
     root = Path(cfg.data.markets)
     ratings = sum(len(markets[m].train) for m in markets.names)
     say(f"markets: {', '.join(markets.names)} ({ratings:,} training ratings; targets "
-        f"{', '.join(markets.targets('test'))})")
+        f"{', '.join(ranking.targets_of(markets))})")
     countries = sorted({markets[m].country or m for m in markets.names})
     res = StudyResults(cfg, out, root.name, ratings, countries, [], kind="markets")
     res.notes.extend(ranking.caveats(markets))
