@@ -26,9 +26,9 @@ from _measure import emit, peak_rss_mb
 from sklearn.model_selection import GroupKFold
 
 from culturecart.data.adapters.shopee import read_shopee
+from culturecart.matching.config import MatchingConfig, Steps
 from culturecart.matching.f1 import mean_f1, true_matches
 from culturecart.matching.ladder import matching_ladder
-from culturecart.matching.config import MatchingConfig, Steps
 from culturecart.matching.model import MatchingModel
 from culturecart.matching.tuning import score_f1, tune_thresholds
 from culturecart.matching.views import compute_views

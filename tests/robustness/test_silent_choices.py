@@ -30,7 +30,7 @@ def test_a_damaged_cache_shard_is_skipped_and_rebuilt(tiny_dir, tmp_path):
     invoke(*args, exit_code=0)
     shards = sorted(cache.rglob("*.vec.npy"))
     shards[0].write_bytes(b"\x93NUMPY garbage")
-    res = invoke(*args, exit_code=0, names=("warning: embedding cache shard", "damaged"))
+    res = invoke(*args, exit_code=0, names=("warning: 1 embedding cache shard(s)", "damaged"))
     assert "computed, the rest cached" in res.output and not shards[0].exists()
     again = invoke(*args, exit_code=0)
     assert "warning" not in again.output

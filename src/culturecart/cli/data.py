@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -138,4 +139,8 @@ def encode_cmd(
     for key, emb in results.items():
         out.print(f"{key}: {emb.encoder} {emb.mask.sum():,}/{len(emb.mask):,} rows encoded "
                   f"({emb.n_encoded:,} computed, the rest cached); {len(emb.errors)} unreadable")
+        if emb.errors:
+            shown = "; ".join(list(emb.errors.values())[:3]) + (f" (+{len(emb.errors) - 3} more)"
+                                                                if len(emb.errors) > 3 else "")
+            warnings.warn(f"{key}: {len(emb.errors)} unreadable, masked: {shown}", stacklevel=1)
     out.print(f"wrote {target}")

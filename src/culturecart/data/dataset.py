@@ -138,7 +138,10 @@ class Dataset:
                 setattr(ds, name, read_table(root, name))
             except InvalidInputError as err:
                 problems += err.problems
-        for doc in sorted(root.glob("*.json")):
+        for path in sorted(root.iterdir()):
+            if path.is_dir() and (path.suffix == ".json" or any(path.name.endswith(e) for e in TABLE_EXTENSIONS)):
+                problems.append(Problem("dataset", "is a folder where a file belongs", file=str(path)))
+        for doc in sorted(p for p in root.glob("*.json") if p.is_file()):
             try:
                 parsed = read_json(doc)
             except InvalidInputError as err:
@@ -186,7 +189,11 @@ def read_table(root: Path, name: str) -> pd.DataFrame | None:
 
 def read_json(path: Path) -> dict:
     """A JSON object from ``path``; :class:`InvalidInputError` naming the file, line and column otherwise."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}", [Problem("dataset", f"cannot be read ({exc.strerror})",
+                                                                file=str(path))]) from None
     try:
         value = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -171,10 +171,13 @@ def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
     counts = {"users": len(users), "known_users": int(known_users.sum()), "items": len(items),
               "known_items": int(known_items.sum())}
     where = f"the model (fitted for market {ranker.target_!r})"
-    if counts["known_items"] == 0 and (counts["known_users"] == 0 or not hasattr(ranker, "users_")):
-        raise InvalidInputError(f"{where} knows none of the run's {counts['users']:,} users and "
-                                f"{counts['items']:,} candidate items: it was fitted on another market's data; fit "
-                                "one on this market (culturecart xmarket fit)")
+    # A ranker that scores from the user's history gives every candidate of an unknown user 0.
+    blind = counts["known_items"] == 0 or (hasattr(ranker, "users_") and counts["known_users"] == 0)
+    if blind:
+        raise InvalidInputError(f"{where} knows none of the run's {counts['users']:,} users"
+                                + ("" if counts["known_items"] else f" and {counts['items']:,} candidate items")
+                                + ": it was fitted on another market's data, so every score would be 0; fit one on "
+                                "this market (culturecart xmarket fit)")
     if counts["known_users"] < counts["users"] or counts["known_items"] < counts["items"]:
         warnings.warn(f"cold start: {where} knows {counts['known_users']:,} of the run's {counts['users']:,} users "
                       f"and {counts['known_items']:,} of its {counts['items']:,} candidate items; the others score from "
@@ -213,7 +216,7 @@ def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = 
     scored_users = set(scores["userId"].astype(str))
     missing = sorted(set(positives.index) - scored_users)
     if missing and not allow_missing:
-        raise InvalidInputError(f"{len(missing)} qrel user(s) have no scores, e.g. {missing[:5]}; pass "
+        raise InvalidInputError(f"{len(missing)} qrel user(s) have no scores, e.g. {_quoted(missing)}; pass "
                                 "--allow-missing to count them as misses")
     frame = scores.assign(userId=scores["userId"].astype(str), itemId=scores["itemId"].astype(str))
     frame = frame[frame["userId"].isin(positives.index)]
@@ -222,7 +225,7 @@ def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = 
     lacking = has.index[~has].tolist()
     if lacking:
         raise InvalidInputError(f"{len(lacking)} user(s) have scores but not for their held-out item, e.g. "
-                                f"{lacking[:5]}: score the run that belongs to this qrel file")
+                                f"{_quoted(lacking)}: score the run that belongs to this qrel file")
     pos_score = frame[frame["positive"]].drop_duplicates("userId").set_index("userId")["score"]
     frame["above"] = frame["score"].to_numpy() >= pos_score.reindex(frame["userId"]).to_numpy()
     ranks = frame.groupby("userId")["above"].sum().astype(int)  # ties count against the positive
@@ -252,9 +255,18 @@ def score_files(scores_path: str | Path, qrel_path: str | Path, allow_missing: b
     scores = numeric_ratings(scores, Path(scores_path), problems, Path(scores_path).name, column="score")
     if problems:
         raise InvalidInputError.from_problems(problems, f"scores file {scores_path}")
-    result = summarise(rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing))
+    try:
+        result = summarise(rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing))
+    except InvalidInputError as err:
+        raise InvalidInputError(f"scores {scores_path} against qrel {qrel_path}: {err}") from None
     result.pop("cold_users")
     return result
+
+
+def _quoted(values: Sequence[str], shown: int = 5) -> str:
+    """A few ids for a message, each quoted as written (unprintable characters escaped), then how many more."""
+    more = f" (+{len(values) - shown} more)" if len(values) > shown else ""
+    return ", ".join(repr(str(v)) for v in values[:shown]) + more
 
 
 def summarise(per_user: pd.DataFrame) -> dict:

@@ -325,7 +325,11 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
             raise ConfigError(f"unknown preset {preset!r}; valid: {list(PRESETS)}")
         tree = _merge(tree, _read(pkg.joinpath("presets").joinpath(f"{preset}.yaml").read_text("utf-8"), preset))
     if path is not None:
-        tree = _merge(tree, _read(read_text_file(path, "config file"), str(path)))
+        text = read_text_file(path, "config file")
+        if not text.strip():
+            raise ConfigError(f"config file {path} is empty: it sets nothing (at least data.path, data.markets or "
+                              "data.preset)")
+        tree = _merge(tree, _read(text, str(path)))
     for assignment in overrides or []:
         _set_dotted(tree, assignment)
     try:
