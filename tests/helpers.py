@@ -26,7 +26,11 @@ SMALL = SimulationConfig(n_users=300, n_products=80, seed=7)
 # The twin-small study preset, trimmed further, shared by the study and report tests.
 STUDY_FAST = ["rq1.models=[lightgbm]", "rq1.extra=[logistic]", "rq1.n_boot=20", "rq3.n_boot=20",
               "rq5.fractions=[0.0,1.0]", "rq5.arms=[local,global,culture]", "matching.enabled=true",
-              "matching.folds=2"]
+              "matching.folds=2",
+              # twin-small is a small design (39 users per country): auto runs its 160 null replicates (about
+              # 20 s on 2 cores), so the shared study shows the calibrated verdicts the default gives users
+              "calibration=auto"]
+NO_CALIBRATION = "calibration=0"  # for runs that test something else: auto would calibrate a small design
 FAST_ENCODERS = EncodersConfig(text=EncoderConfig(name="char-hash"), image=EncoderConfig(name="image-hash"))
 MARKETS_FAST = ["ranking.n_boot=100"]
 

@@ -63,3 +63,11 @@ def test_alignment_score_hand_case():
     assert alignment_scores(sens, profiles, lit).tolist() == pytest.approx([1.0, 1.0])
     # implied magnitudes in the reverse order of the expectation -> alignment -1
     assert alignment_scores(1 / sens, profiles, lit).tolist() == pytest.approx([-1.0, -1.0])
+
+
+def test_alignment_is_missing_not_a_crash_when_no_feature_has_a_literature_row():
+    from culturecart.data.hofstede import shipped_hofstede
+
+    sens = pd.DataFrame({"price": [-0.2, -0.3], "discount": [0.1, 0.2]}, index=["DE", "FR"])  # a user's own names
+    out = alignment_scores(sens, shipped_hofstede())
+    assert list(out.index) == ["DE", "FR"] and out.isna().all()

@@ -76,8 +76,11 @@ def test_vectorised_rows_equal_rank_agreement_row_by_row_with_ties_constants_and
     effects = pd.DataFrame({"country": COUNTRIES, "feature": "f", "coef": SLOPES})
     table = within_feature_recovery(effects, boot, reference.to_frame("f"))
     assert np.isnan(expected[3]) and np.isfinite(expected[7])
-    assert table.loc[0, "ci_low"] == pytest.approx(np.nanquantile(expected, 0.025))
-    assert table.loc[0, "ci_high"] == pytest.approx(np.nanquantile(expected, 0.975))
+    from culturecart.evaluate.bootstrap import interval
+
+    lo, hi, _ = interval(table.loc[0, "spearman"], expected, bounds=(-1.0, 1.0))
+    assert (table.loc[0, "ci_low"], table.loc[0, "ci_high"]) == pytest.approx((lo, hi))
+    assert table.loc[0, "ci_low"] <= table.loc[0, "spearman"] <= table.loc[0, "ci_high"]
     complete = draws.drop(index=7)
     np.testing.assert_allclose(spearman_rows(complete.to_numpy(), reference[COUNTRIES].to_numpy()),
                                np.delete(expected, 7), rtol=1e-12)
@@ -89,3 +92,11 @@ def test_planted_sensitivities_map_the_indices_to_the_simulators_names():
     planted = planted_sensitivities(truth, ["DE", "FR", "XX"], ["rating", "image_index", "price"])
     assert list(planted.columns) == ["rating", "image_index"]
     assert planted.loc["FR", "image_index"] == 0.2 and "XX" not in planted.index
+
+
+def test_nothing_planted_leaves_no_order_to_recover_and_an_empty_table_with_its_columns():
+    effects = pd.DataFrame({"country": ["DE", "FR", "JP", "US"], "feature": "price", "coef": [-0.5, -0.7, -0.6, -0.4]})
+    flat = pd.DataFrame({"price": [-0.6] * 4}, index=["DE", "FR", "JP", "US"])  # the same in every country
+    out = within_feature_recovery(effects, None, flat)
+    assert out.empty and list(out.columns) == ["feature", "spearman", "ci_low", "ci_high", "max_attainable",
+                                               "n_countries"]

@@ -8,6 +8,7 @@ import pytest
 from sklearn import metrics as skm
 
 from culturecart.evaluate import bootstrap_ci, get_metric_spec, paired_bootstrap_delta
+from culturecart.evaluate.bootstrap import interval
 from culturecart.evaluate.metrics import pr_auc_weighted, roc_auc_weighted
 
 METRICS = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ndcg@10", "ndcg@3", "mrr", "mrr@2", "precision@2",
@@ -61,7 +62,7 @@ def test_row_bootstrap_and_groups_across_clusters_equal_the_loop(sessions, metri
     shuffled = np.random.default_rng(1).permutation(groups)  # sessions now span users: the loop path
     for g, c in ((groups, None), (shuffled, users)):
         ci = bootstrap_ci(metric, y, p, groups=g, clusters=c, n_boot=40, seed=2)
-        lo, hi = np.nanquantile(_loop_values(metric, y, p, g, c, 40, 2), [0.025, 0.975])
+        lo, hi, _ = interval(ci.estimate, _loop_values(metric, y, p, g, c, 40, 2), bounds=get_metric_spec(metric).bounds)
         assert (ci.low, ci.high) == pytest.approx((lo, hi), abs=1e-10)
 
 
@@ -70,7 +71,7 @@ def test_paired_delta_equals_the_loop(sessions):
     q = np.clip(p + np.random.default_rng(3).normal(0, 0.2, len(p)), 0, 1)
     delta, p_value = paired_bootstrap_delta("roc_auc", y, p, q, clusters=users, n_boot=80, seed=7)
     diffs = _loop_values("roc_auc", y, p, None, users, 80, 7) - _loop_values("roc_auc", y, q, None, users, 80, 7)
-    assert (delta.low, delta.high) == pytest.approx(tuple(np.nanquantile(diffs, [0.025, 0.975])), abs=1e-10)
+    assert (delta.low, delta.high) == pytest.approx(interval(delta.estimate, diffs)[:2], abs=1e-10)
     assert p_value == pytest.approx(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
 
 
@@ -92,3 +93,20 @@ def test_a_replicate_without_positives_is_nan_not_an_error():
     p = np.linspace(0.9, 0.1, 6)
     ci = bootstrap_ci("roc_auc", y, p, clusters=np.arange(6), n_boot=50, seed=0)
     assert 0 <= ci.low <= ci.high <= 1
+
+
+def test_an_interval_always_holds_its_estimate_and_stays_in_bounds():
+    from culturecart.evaluate.bootstrap import interval
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        draws = np.clip(rng.normal(rng.uniform(0.5, 0.99), rng.uniform(0.001, 0.1), int(rng.integers(5, 300))), 0, 1)
+        estimate = float(np.clip(draws.mean() + rng.normal(0, 0.1), 0.01, 0.999))  # often outside the draws
+        low, high, method = interval(estimate, draws, bounds=(0.0, 1.0))
+        assert 0 <= low <= estimate <= high <= 1, (estimate, low, high, method)
+    low, high, method = interval(0.5, np.linspace(0.4, 0.6, 1001))
+    assert method == "percentile" and (low, high) == pytest.approx((0.405, 0.595))
+    # the bias-corrected interval where the estimate is off-centre but within the middle 95%
+    skewed = np.concatenate([np.full(900, 0.70), np.linspace(0.70, 0.90, 100)])
+    assert interval(0.71, skewed)[2] in ("percentile", "bias-corrected percentile")
+    assert interval(0.95, skewed, bounds=(0.0, 1.0))[2] == "normal (logit scale)"

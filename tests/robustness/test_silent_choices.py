@@ -90,7 +90,7 @@ def test_unit_warnings_come_back_once(tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         store.run(units)
-    assert [str(w.message) for w in caught] == ["no Hofstede profile for ['AE']"]
+    assert [str(w.message) for w in caught] == ["demo u0: no Hofstede profile for ['AE']"]  # once, naming a unit
 
 
 def test_cli_warnings_are_one_clean_line(tmp_path):

@@ -191,15 +191,14 @@ def analyse_replicate(design: SensitivityDesign, gen: Generative, scale: float, 
 
 
 def _rq3_winners(inputs: RQ3Inputs, y: np.ndarray, seed: int) -> dict:
-    from culturecart.culture.rq3 import score_scopes
+    from culturecart.culture.rq3 import comparable_countries, score_scopes
     from culturecart.culture.scopes import fit_scope
     from culturecart.models.features import usable_valid
 
     data = replace(inputs.data, y=y)
     country = data.meta["country"].astype(object).to_numpy()
     test_c, test_y = country[inputs.test], y[inputs.test]
-    keep = sorted(k for k in {c for c in test_c if isinstance(c, str)}
-                  if (test_c == k).sum() >= inputs.min_test_rows and 0 < test_y[test_c == k].sum() < (test_c == k).sum())
+    keep = comparable_countries(test_c, test_y, inputs.min_test_rows)
     if not keep:
         return {"country": [], "winner": [], "p_adjusted": [], "significant": []}
     test = inputs.test[np.isin(test_c, keep)]

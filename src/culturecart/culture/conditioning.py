@@ -47,8 +47,9 @@ def hofstede_columns(countries: pd.Series, profiles: pd.DataFrame | None = None)
     known = set(profiles.index)
     missing = sorted({c for c in codes.dropna().unique() if c not in known})
     if missing:
-        warnings.warn(f"no Hofstede profile for {missing}: their culture columns are missing (NaN); "
-                      "pass a fuller table from load_hofstede()", stacklevel=3)
+        warnings.warn(f"no Hofstede profile for {', '.join(map(str, missing))}: their culture columns are missing; "
+                      "give a fuller Hofstede scores file (culture.hofstede_path in a study config; profiles= in "
+                      "Python)", stacklevel=3)
     table = profiles[list(DIMENSIONS)].astype(float) / 100.0
     return table.reindex(codes.to_numpy()).to_numpy(np.float32)
 

@@ -103,6 +103,8 @@ def alignment_scores(sensitivity: pd.DataFrame, profiles: pd.DataFrame,
     lit = literature_table() if literature is None else literature
     feats = [f for f in sensitivity.columns if f in set(lit["feature"])]
     countries = [c for c in sensitivity.index if c in profiles.index]
+    if not feats:  # no feature prior research speaks of: nothing to align with
+        return pd.Series(np.nan, index=countries, name="alignment", dtype=float)
     log_mag = np.log(sensitivity.loc[countries, feats].abs().astype(float).replace(0, np.nan))
     relative = log_mag - log_mag.mean()
     z = (profiles.loc[countries, list(DIMENSIONS)].astype(float) - 50.0) / 25.0

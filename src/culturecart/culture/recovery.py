@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from culturecart.culture.sensitivity import SensitivityDesign, SensitivityResult
+from culturecart.evaluate.bootstrap import interval
 
 PLANTED_NAMES = {"image_index": "image_appeal", "review_index": "review_quality"}  # the simulator's names
 
@@ -106,7 +107,8 @@ def within_feature_recovery(effects: pd.DataFrame, boot: pd.DataFrame | None, re
     attainable rho and the countries; a last row ``mean over features`` averages them.
 
     ``effects``: country, feature, coef; ``boot``: the same with a ``boot`` column (or None: no interval);
-    ``reference``: countries x features.
+    ``reference``: countries x features. A feature whose reference does not vary across the countries (nothing
+    planted) has no rank to recover and is left out; with none left the frame is empty (same columns).
     """
     est = effects.pivot(index="country", columns="feature", values="coef")
     feats = [f for f in est.columns if f in reference.columns]
@@ -118,7 +120,7 @@ def within_feature_recovery(effects: pd.DataFrame, boot: pd.DataFrame | None, re
         if not np.isfinite(rho):
             continue
         values = _boot_spearman(draws[f], reference[f]) if f in draws else np.array([])
-        lo, hi = np.nanquantile(values, [alpha / 2, 1 - alpha / 2]) if len(values) else (np.nan, np.nan)
+        lo, hi, _ = interval(rho, values, alpha, bounds=(-1.0, 1.0))
         rows.append({"feature": f, "spearman": rho, "ci_low": float(lo), "ci_high": float(hi),
                      "max_attainable": best, "n_countries": int(est[f].notna().sum())})
         per_boot.append(values)
@@ -127,12 +129,13 @@ def within_feature_recovery(effects: pd.DataFrame, boot: pd.DataFrame | None, re
         with warnings.catch_warnings():  # a replicate with no defined rho at all has an undefined (NaN) mean
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(stacked, axis=0) if stacked.size else np.array([])
-        lo, hi = np.nanquantile(mean, [alpha / 2, 1 - alpha / 2]) if len(mean) else (np.nan, np.nan)
-        rows.append({"feature": "mean over features", "spearman": float(np.mean([r["spearman"] for r in rows])),
+        overall = float(np.mean([r["spearman"] for r in rows]))
+        lo, hi, _ = interval(overall, mean, alpha, bounds=(-1.0, 1.0))
+        rows.append({"feature": "mean over features", "spearman": overall,
                      "ci_low": float(lo), "ci_high": float(hi),
                      "max_attainable": float(np.mean([r["max_attainable"] for r in rows])),
                      "n_countries": int(max(r["n_countries"] for r in rows))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["feature", "spearman", "ci_low", "ci_high", "max_attainable", "n_countries"])
 
 
 def _boot_spearman(draws: pd.DataFrame, reference: pd.Series) -> np.ndarray:

@@ -23,6 +23,26 @@ from culturecart.evaluate.multitest import benjamini_hochberg as _bh
 from culturecart.evaluate.splits import Split
 from culturecart.models.features import ModalityData
 
+MIN_CLASS_ROWS = 5  # purchases and non-purchases a country's test rows need before its AUCs are compared
+
+
+def comparable_countries(country: np.ndarray, y: np.ndarray, min_rows: int) -> list[str]:
+    """Countries whose test rows (``country``, labels ``y``) number ``min_rows`` or more with at least
+    :data:`MIN_CLASS_ROWS` of each class: with fewer, an AUC and DeLong's variance (it needs two of each class at
+    the very least) are too unstable to compare.
+
+    Example:
+        >>> comparable_countries(np.array(["DE"] * 20 + ["FR"] * 20), np.array([0, 1] * 10 + [1] + [0] * 19), 10)
+        ['DE']
+    """
+    out = []
+    for k in sorted({c for c in country if isinstance(c, str)}):
+        rows = country == k
+        positives = int(y[rows].sum())
+        if rows.sum() >= min_rows and min(positives, int(rows.sum()) - positives) >= MIN_CLASS_ROWS:
+            out.append(str(k))
+    return out
+
 
 @dataclass
 class ScopeComparison:

@@ -284,3 +284,18 @@ def oriented(slopes: pd.DataFrame, intercepts: pd.Series) -> pd.DataFrame:
     wide = slopes * np.sign(slopes.mean()).replace(0, 1.0)
     wide["baseline_propensity"] = intercepts.reindex(wide.index)
     return wide
+
+
+def design_users_per_country(ds, rows: str, min_rows: int) -> float:
+    """The median number of users per country among the countries RQ4 can estimate (``min_rows`` estimation rows
+    or more): what decides whether its asymptotic tests can be trusted."""
+    events = ds.events
+    if rows == "clicked" and "clicked" in events:
+        events = events[events["clicked"].fillna(0).astype(float) > 0]
+    if ds.users is None or "user_id" not in events or "country" not in ds.users:
+        return float("nan")
+    country = events["user_id"].astype(str).map(ds.users.set_index(ds.users["user_id"].astype(str))["country"])
+    frame = pd.DataFrame({"country": country.to_numpy(), "user": events["user_id"].astype(str).to_numpy()}).dropna()
+    counts = frame.groupby("country").size()
+    kept = frame[frame["country"].isin(counts.index[counts >= min_rows])]
+    return float(kept.groupby("country")["user"].nunique().median()) if len(kept) else float("nan")

@@ -129,11 +129,35 @@ def transfer_run(data: ModalityData, split: Split, target: str, sources: list[st
 
 
 def _mean_ci(values: pd.Series, alpha: float = 0.05) -> pd.Series:
+    """Mean AUC over seeds with a t interval on the logit scale around it: inside (0, 1) and holding the mean (the
+    runs alone carry no rows to resample; the study resamples users instead, :func:`user_intervals`)."""
     v = values.dropna().to_numpy()
     if len(v) == 0:
         return pd.Series({"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_seeds": 0})
-    half = stats.t.ppf(1 - alpha / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
-    return pd.Series({"value": v.mean(), "ci_low": v.mean() - half, "ci_high": v.mean() + half, "n_seeds": len(v)})
+    mean = float(v.mean())
+    if len(v) < 2:
+        return pd.Series({"value": mean, "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(v)})
+    logits = np.log(np.clip(v, 1e-9, 1 - 1e-9) / (1 - np.clip(v, 1e-9, 1 - 1e-9)))
+    half = stats.t.ppf(1 - alpha / 2, len(v) - 1) * logits.std(ddof=1) / np.sqrt(len(v))
+    centre = np.log(np.clip(mean, 1e-9, 1 - 1e-9) / (1 - np.clip(mean, 1e-9, 1 - 1e-9)))
+    return pd.Series({"value": mean, "ci_low": 1 / (1 + np.exp(-(centre - half))),
+                      "ci_high": 1 / (1 + np.exp(-(centre + half))), "n_seeds": len(v)})
+
+
+def user_intervals(points: dict[tuple, list[np.ndarray]], y: dict[tuple, np.ndarray], users: dict[tuple, np.ndarray],
+                   n_boot: int = 200, seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
+    """Per curve point (target, arm, fraction): the mean AUC over its seeds' predictions on the target's test rows,
+    with a percentile interval (:func:`~culturecart.evaluate.bootstrap.interval`) over resampled users: AUCs stay
+    in [0, 1], and the seeds' model variation and the test users' sampling variation are both in the interval's
+    width only as far as the data show them (2 seeds cannot carry a t interval)."""
+    from culturecart.evaluate.bootstrap import bootstrap_mean_ci
+
+    rows = []
+    for key, preds in points.items():
+        iv = bootstrap_mean_ci("roc_auc", y[key], preds, clusters=users[key], n_boot=n_boot, seed=seed, alpha=alpha)
+        rows.append({"target": key[0], "arm": key[1], "fraction": key[2], "value": iv.estimate, "ci_low": iv.low,
+                     "ci_high": iv.high, "n_seeds": len(preds), "interval": iv.method})
+    return pd.DataFrame(rows)
 
 
 def rows_needed(curve_rows: np.ndarray, curve_auc: np.ndarray, target_auc: float) -> float:
@@ -194,10 +218,46 @@ def transfer_tasks(data: ModalityData, targets: Sequence[str], *, fractions: Seq
     return tasks
 
 
-def summarise_transfer(runs: pd.DataFrame, targets: Sequence[str], arms: Sequence[str] = ARMS) -> TransferCurves:
-    """Mean curves with t intervals over seeds, and the data-equivalent value of the foreign data."""
+def pooled_gains(points: dict[tuple, list[np.ndarray]], y: dict[tuple, np.ndarray], users: dict[tuple, np.ndarray],
+                 n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Per target: the pooled model (global arm, all of the target's rows) against the local one (all of its rows),
+    paired over the same test users (bootstrap interval and p-value, Benjamini-Hochberg over targets), with the
+    zero-shot AUC (culture arm, else global, at fraction 0) beside them."""
+    from culturecart.evaluate.bootstrap import paired_mean_delta
+    from culturecart.evaluate.multitest import benjamini_hochberg
+
+    rows = []
+    for target in sorted({k[0] for k in points}):
+        full = {arm: points.get((target, arm, 1.0)) for arm in ("global", "local")}
+        if not full["global"] or not full["local"]:
+            continue
+        key = (target, "local", 1.0)
+        iv, p = paired_mean_delta("roc_auc", y[key], full["global"], full["local"], clusters=users[key],
+                                  n_boot=n_boot, seed=seed)
+        auc = get_metric_spec("roc_auc").fn
+        zero = points.get((target, "culture", 0.0)) or points.get((target, "global", 0.0))
+        zero_key = (target, "culture", 0.0) if (target, "culture", 0.0) in points else (target, "global", 0.0)
+        rows.append({"target": target, "local_auc": float(np.mean([auc(y[key], q, None) for q in full["local"]])),
+                     "pooled_auc": float(np.mean([auc(y[key], q, None) for q in full["global"]])),
+                     "gain": iv.estimate, "ci_low": iv.low, "ci_high": iv.high, "p_value": p,
+                     "zero_shot_auc": float(np.mean([auc(y[zero_key], q, None) for q in zero])) if zero else np.nan})
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["p_adjusted"] = benjamini_hochberg(frame["p_value"].to_numpy())
+    return frame
+
+
+def summarise_transfer(runs: pd.DataFrame, targets: Sequence[str], arms: Sequence[str] = ARMS,
+                       intervals: pd.DataFrame | None = None) -> TransferCurves:
+    """Mean curves over seeds (with ``intervals``, from :func:`user_intervals`, their user-bootstrap intervals; else
+    logit-scale t intervals over seeds), and the data-equivalent value of the foreign data: how many of the
+    target's own rows the local model needs for the same AUC (NaN with ``reached`` False where it never gets
+    there with all of them)."""
     keys = ["target", "arm", "fraction"]
-    summary = runs.groupby(keys)["roc_auc"].apply(_mean_ci).unstack().reset_index()
+    if intervals is not None and not intervals.empty:
+        summary = intervals.copy()
+    else:
+        summary = runs.groupby(keys)["roc_auc"].apply(_mean_ci).unstack().reset_index()
     summary = summary.merge(runs.groupby(keys)["n_target_rows"].mean().rename("n_target_rows").reset_index(), on=keys)
     equivalent = []
     for target in targets:
@@ -205,7 +265,11 @@ def summarise_transfer(runs: pd.DataFrame, targets: Sequence[str], arms: Sequenc
         for arm in [a for a in arms if a != "local"]:
             for _, r in summary[(summary["target"] == target) & (summary["arm"] == arm)].iterrows():
                 need = rows_needed(local["n_target_rows"].to_numpy(), local["value"].to_numpy(), r["value"])
+                reached = bool(np.isfinite(need))
                 equivalent.append({"target": target, "arm": arm, "fraction": r["fraction"], "auc": r["value"],
-                                   "n_target_rows": r["n_target_rows"], "local_rows_needed": need,
-                                   "foreign_data_worth_rows": need - r["n_target_rows"]})
+                                   "n_target_rows": r["n_target_rows"],
+                                   "local_rows_needed": need if reached else np.nan,
+                                   "foreign_data_worth_rows": need - r["n_target_rows"] if reached else np.nan,
+                                   "reached": reached, "local_rows_available": float(local["n_target_rows"].max())
+                                   if len(local) else np.nan})
     return TransferCurves(runs, summary, pd.DataFrame(equivalent))

@@ -46,6 +46,23 @@ from culturecart.culture.sensitivity import oriented
 
 FAMILIES = ("heterogeneity", "hofstede", "literature", "rq3")
 POWER_TARGET = 0.8
+# Below this median number of users per country, the RQ4 heterogeneity tests' false-positive rate is inflated and
+# `calibration: auto` calibrates them (benchmarks/calibration_threshold.py measures the rate at 25, 50, 100 and
+# 250 users per country; docs/study.md has the table).
+SMALL_DESIGN_USERS = 100
+AUTO_MIN_NULL = 99  # null replicates of an automatic calibration at the least
+
+
+def auto_null_replicates(n_tests: int, level: float = 0.05) -> int:
+    """Null replicates enough for the smallest calibrated p, 1 / (1 + replicates), to pass Benjamini-Hochberg over
+    ``n_tests`` tests below ``level`` even when it is the only one (``n_tests / (1 + replicates) < level``): a
+    calibrated test must keep the power to find a real difference.
+
+    Example:
+        >>> auto_null_replicates(2), auto_null_replicates(8)
+        (99, 160)
+    """
+    return max(AUTO_MIN_NULL, int(n_tests / level + 1e-9))
 
 
 def clustered_rate(hits: Sequence[float], tests: Sequence[float], alpha: float = 0.05) -> tuple[float, float, float]:

@@ -45,6 +45,7 @@ class MetricSpec:
     needs_groups: bool = False
     weighted: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
     per_group: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    bounds: tuple[float, float] | None = (0.0, 1.0)  # the values it can take (log-loss has no upper bound)
 
 
 def roc_auc(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None) -> float:
@@ -290,6 +291,7 @@ class MetricEntry(Entry):
     weighted: str | None = None  # attribute of this module: the metric under a matrix of row weights
     per_group: str | None = None  # attribute of this module: a ranking metric's value per group
     k: int | None = None  # the cut-off of ``<ranking>@k``
+    bounds: tuple[float, float] | None = (0.0, 1.0)
 
     def spec(self) -> MetricSpec:
         module = import_target("culturecart.evaluate.metrics")
@@ -304,7 +306,7 @@ class MetricEntry(Entry):
 
             return MetricSpec(self.name, at_k, self.higher_is_better, needs_groups=True, per_group=per_group)
         return MetricSpec(self.name, fn, self.higher_is_better, self.needs_groups,
-                          getattr(module, self.weighted) if self.weighted else None, groups_fn)
+                          getattr(module, self.weighted) if self.weighted else None, groups_fn, self.bounds)
 
 
 _M = "culturecart.evaluate.metrics:"
@@ -328,7 +330,7 @@ METRICS: Registry[MetricEntry] = Registry("metric", [
     MetricEntry("pr_auc", _M + "pr_auc", "area under the precision-recall curve (average precision)",
                 ("average_precision", "aupr", "ap"), weighted="pr_auc_weighted"),
     MetricEntry("log_loss", _M + "log_loss", "mean negative log-likelihood", ("logloss", "nll", "bce"),
-                higher_is_better=False, weighted="_log_loss_weighted"),
+                higher_is_better=False, weighted="_log_loss_weighted", bounds=None),
     MetricEntry("brier", _M + "brier", "mean squared error of the probabilities", ("brier_score",),
                 higher_is_better=False, weighted="_brier_weighted"),
     MetricEntry("ece", _M + "ece", "expected calibration error (15 bins)", ("calibration_error",),

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
@@ -43,7 +44,9 @@ def roc_pr_calibration(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
     return to_data_uri(fig)
 
 
-def interval_bars(frame: pd.DataFrame, label: str, title: str, xlabel: str, ref: float | None = None) -> str:
+def interval_bars(frame: pd.DataFrame, label: str, title: str, xlabel: str, ref: float | None = None,
+                  limits: tuple[float, float] | None = None) -> str:
+    """Horizontal bars with their intervals; ``limits``: the values the quantity can take (the axis stays inside)."""
     f = frame.sort_values("value")
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(f) + 1.2))
     y = np.arange(len(f))
@@ -58,6 +61,9 @@ def interval_bars(frame: pd.DataFrame, label: str, title: str, xlabel: str, ref:
     hi = np.nanmax(f["ci_high"] if "ci_high" in f else f["value"])
     if np.isfinite(lo) and np.isfinite(hi) and lo > 0.3:
         ax.set_xlim(lo - 0.02, hi + 0.01)
+    if limits is not None:
+        left, right = ax.get_xlim()
+        ax.set_xlim(max(left, limits[0]), min(right, limits[1]))
     ax.set(title=title, xlabel=xlabel)
     return to_data_uri(fig)
 
@@ -75,36 +81,45 @@ def modality_bars(frame: pd.DataFrame) -> str:
     return to_data_uri(fig)
 
 
-def forest(table: pd.DataFrame, metric: str = "roc_auc") -> str:
+def forest(table: pd.DataFrame, metric: str = "roc_auc", unit: str = "country") -> str:
     t = table[table["metric"] == metric]
-    countries = sorted(t["country"].unique())
+    key = unit if unit in t else "country"
+    countries = sorted(t[key].unique())
     scopes = list(dict.fromkeys(t["scope"]))
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(countries) + 1.5))
     for j, scope in enumerate(scopes):
-        s = t[t["scope"] == scope].set_index("country").reindex(countries)
+        s = t[t["scope"] == scope].set_index(key).reindex(countries)
         y = np.arange(len(countries)) + (j - (len(scopes) - 1) / 2) * 0.16
         ax.errorbar(s["value"], y, xerr=np.clip([s["value"] - s["ci_low"], s["ci_high"] - s["value"]], 0, None),
                     fmt="o", ms=4, capsize=2, label=scope, color=SCOPE_COLOURS.get(scope))
     ax.set_yticks(np.arange(len(countries)), countries)
-    ax.set(title=f"Per-country {metric} by model scope (95% CI)", xlabel=metric)
+    label = {"roc_auc": "AUC", "ndcg@10": "nDCG@10"}.get(metric, metric)
+    ax.set(title=f"{label} per {unit} and model scope (95% interval)", xlabel=f"{label} (0 to 1)")
+    left, right = ax.get_xlim()
+    ax.set_xlim(max(left, 0.0), min(right, 1.0))  # a share in [0, 1]: no axis beyond it
     ax.legend(fontsize=8)
     return to_data_uri(fig)
 
 
 def sensitivity_heatmap(effects: pd.DataFrame) -> str:
-    wide = effects.pivot(index="feature", columns="country", values="coef")
-    sig = effects.pivot(index="feature", columns="country", values="p_value") < 0.05
+    """Each country's average marginal effect of one SD of each feature, in percentage points of purchase
+    probability (``*``: its 95% interval excludes 0)."""
+    wide = 100 * effects.pivot(index="feature", columns="country", values="ame")
+    low = effects.pivot(index="feature", columns="country", values="ame_ci_low")
+    high = effects.pivot(index="feature", columns="country", values="ame_ci_high")
+    sig = (low > 0) | (high < 0)
     fig, ax = plt.subplots(figsize=(1.0 * wide.shape[1] + 3, 0.5 * wide.shape[0] + 1.5))
-    lim = float(np.nanmax(np.abs(wide.to_numpy()))) or 1.0
-    im = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+    lim = float(np.nanmax(np.abs(wide.to_numpy()))) if np.isfinite(wide.to_numpy()).any() else 1.0
+    im = ax.imshow(wide.to_numpy(), cmap="RdBu_r", vmin=-(lim or 1.0), vmax=lim or 1.0, aspect="auto")
     for i in range(wide.shape[0]):
         for j in range(wide.shape[1]):
             v = wide.iat[i, j]
-            ax.text(j, i, f"{v:.2f}{'*' if sig.iat[i, j] else ''}", ha="center", va="center", fontsize=7)
+            ax.text(j, i, "" if not np.isfinite(v) else f"{v:+.1f}{'*' if sig.iat[i, j] else ''}", ha="center",
+                    va="center", fontsize=7)
     ax.set_xticks(range(wide.shape[1]), wide.columns)
     ax.set_yticks(range(wide.shape[0]), wide.index)
-    fig.colorbar(im, ax=ax, label="log-odds per catalogue SD")
-    ax.set_title("Sensitivity per country (logit coefficients; * p < 0.05)")
+    fig.colorbar(im, ax=ax, label="percentage points per SD of the feature")
+    ax.set_title("Effect on purchase probability per country (pp per SD; * interval excludes 0)")
     return to_data_uri(fig)
 
 
@@ -140,7 +155,10 @@ def learning_curves_plot(summary: pd.DataFrame, ylabel: str = "test AUC",
             g = g.sort_values("fraction")
             ax.plot(g["fraction"], g["value"], marker="o", label=arm, color=colours.get(arm))
             ax.fill_between(g["fraction"], g["ci_low"], g["ci_high"], alpha=0.15, color=colours.get(arm))
-        ax.set(title=f"target {target}", xlabel=xlabel, ylabel=ylabel)
+        ax.set(title=f"target {target}", xlabel=xlabel, ylabel=f"{ylabel} (0 to 1)")
+        bottom, top = ax.get_ylim()
+        ax.set_ylim(max(bottom, 0.0), min(top, 1.0))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.legend(fontsize=8)
     return to_data_uri(fig)
 
@@ -151,7 +169,7 @@ def ladder_bars(frame: pd.DataFrame) -> str:
     for i, v in enumerate(frame["value"]):
         ax.text(v, i, f" {v:.3f}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set(title="Product matching: mean F1 ladder (GroupKFold)", xlabel="mean F1")
+    ax.set(title="Product matching: mean F1 ladder (GroupKFold)", xlabel="mean F1 (0 to 1)", xlim=(0, 1.08))
     return to_data_uri(fig)
 
 

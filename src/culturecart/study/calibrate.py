@@ -24,7 +24,7 @@ from culturecart.culture.calibration import (
     estimable,
     fit_generative,
 )
-from culturecart.culture.sensitivity import country_logit, sensitivity_design
+from culturecart.culture.sensitivity import country_logit, design_users_per_country, sensitivity_design
 from culturecart.study.scheduling import Stage, StageContext, tidy
 from culturecart.study.stages import rq4_rows
 from culturecart.study.store import Unit
@@ -75,6 +75,15 @@ def calibration(ctx: StageContext) -> Stage:
     base, res, say = ctx.base, ctx.res, ctx.say
     c, c4 = cfg.calibration, cfg.rq4
     rows = rq4_rows(cfg, ds)
+    users = design_users_per_country(ds, rows, c4.min_rows)
+    if c.auto and not users < trust.SMALL_DESIGN_USERS:
+        res.tables["calibration_decision"] = pd.DataFrame([{
+            "mode": "asymptotic", "users_per_country": users, "threshold": trust.SMALL_DESIGN_USERS,
+            "replicates": 0, "seconds": 0.0,
+            "explanation": f"asymptotic tests: a large design (median {users:,.0f} users per country, at least "
+                           f"{trust.SMALL_DESIGN_USERS}, where cluster-robust Wald tests hold their level; "
+                           "calibration: auto)"}])
+        return None
     key = {**base, "rows": rows, "features": c4.features, "min_rows": c4.min_rows}
     [frame] = yield [Unit("calibration", "design", key, _design_unit, (ds, emb, rows, c4.features, cfg.seed),
                           cost=1.0)]
@@ -88,18 +97,23 @@ def calibration(ctx: StageContext) -> Stage:
         return None
     gen = Generative.from_dict(fitted["model"])
     design = estimable(design_of(frame), gen.countries)
-    rq3 = _rq3_inputs(cfg, data, split, design, profiles) if c.rq3 and cfg.rq3.enabled else None
+    n_null = trust.auto_null_replicates(len(gen.features)) if c.auto else c.replicates
+    rq3 = _rq3_inputs(cfg, data, split, design, profiles) if c.rq3 and cfg.rq3.enabled and not c.auto else None
     settings = {**key, "alpha": c.alpha, "literature_alpha": c4.alpha, "profiles": profiles.to_dict(),
                 "rq3": None if rq3 is None else {"scopes": cfg.rq3.scopes, "model": cfg.culture.model,
                                                  "options": cfg.culture.model_options,
                                                  "split": cfg.culture.split.model_dump(),
                                                  "min_test_rows": cfg.rq3.min_test_rows}}
-    plan = [(0.0, r) for r in range(c.replicates)] + [(s, r) for s in c.scales for r in range(c.per_scale)]
+    plan = [(0.0, r) for r in range(n_null)] + [(s, r) for s in c.scales for r in range(c.per_scale)]
     units = [Unit("calibration", f"scale {s:g} #{r + 1}", {**settings, "scale": s, "replicate": r},
                   _replicate_unit, (design, gen, s, r, profiles, c.alpha, c4.alpha, c4.min_rows, cfg.seed, rq3),
                   cost=0.5 if rq3 is None else 1.0) for s, r in plan]
-    say(f"calibration: {c.replicates} null replicates and {c.per_scale} per planted scale {c.scales}")
+    say(f"calibration: {n_null} null replicates" + (f" and {c.per_scale} per planted scale "
+                                                      f"{', '.join(f'{x:g}' for x in c.scales)}" if c.per_scale else
+                                                      f" (a small design: median {users:,.0f} users per country)"))
+    logged = len(ctx.store.log)
     replicates = yield units
+    seconds = sum(u["seconds"] for u in ctx.store.log[logged:] if u["stage"] == "calibration")
     failed = [r for r in replicates if r.get("error")]
     if failed:
         res.notes.append(f"Calibration: {len(failed)} of {len(replicates)} replicates could not be fitted and are "
@@ -107,6 +121,16 @@ def calibration(ctx: StageContext) -> Stage:
     users = float(design.meta.groupby("country")["user_id"].nunique().median())
     tables = summarise(replicates, gen, profiles, c.alpha, c4.alpha, users)
     tables["calibrated_p"] = trust.calibrated_p_values(pd.DataFrame(fitted["observed"]), replicates)
+    null_done = sum(r["scale"] == 0 for r in replicates if not r.get("error"))
+    cost = f"{seconds / 60:.1f} minutes of compute" if seconds else "reused from an earlier run"
+    why = (f"a small design: a median of {users:,.0f} users per country, below {trust.SMALL_DESIGN_USERS}, where "
+           "cluster-robust Wald tests reject a true null too often" if users < trust.SMALL_DESIGN_USERS else
+           f"calibration asked for; a median of {users:,.0f} users per country")
+    tables["decision"] = pd.DataFrame([{
+        "mode": "calibrated" if null_done >= trust.MIN_NULL else "too few replicates", "users_per_country": users,
+        "threshold": trust.SMALL_DESIGN_USERS, "replicates": null_done, "seconds": round(seconds, 1),
+        "explanation": f"p-values calibrated on {null_done} simulations of this design without country "
+                       f"differences ({why}; {cost})"}])
     res.tables.update({f"calibration_{k}": v for k, v in tables.items()})
     fpr = tables["fpr"]
     say("calibration: false-positive rate " + ", ".join(

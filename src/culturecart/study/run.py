@@ -3,7 +3,7 @@
 Every fit is a :class:`~culturecart.study.store.Unit` keyed by its inputs, so an interrupted study
 resumes where it stopped and finishes with the same numbers; the stages (:mod:`culturecart.study.stages`)
 share one pool of workers. Outputs in ``out``: ``results.parquet``
-(one tidy table), ``rq*.csv``, ``models/``, ``config.resolved.yaml``, ``report.html``.
+(one tidy table), ``rq*.csv``, ``models/``, ``config.resolved.yaml``, ``findings.json`` and ``findings.md``, ``report.html``.
 """
 
 from __future__ import annotations
@@ -340,11 +340,12 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
             stages.append(stage.rq4(ctx))
         if cfg.rq5.enabled:
             stages.append(stage.rq5(ctx))
-        if cfg.calibration.replicates:
+        if cfg.calibration.replicates and (cfg.rq4.enabled or not cfg.calibration.auto):
             from culturecart.study.calibrate import calibration
 
             stages.append(calibration(ctx))
-    elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled or cfg.calibration.replicates:
+    elif cfg.rq3.enabled or cfg.rq4.enabled or cfg.rq5.enabled or not cfg.calibration.auto and \
+            cfg.calibration.replicates:
         res.notes.append("Fewer than two countries: RQ3-RQ5 (culture analyses) and their calibration were skipped.")
     if cfg.matching.enabled:
         # The folds read the titles and images the study's encoding has just cached (the same files and texts).
@@ -357,6 +358,7 @@ def _run(cfg: StudyConfig, out: Path, loaded, store: UnitStore, say, t0: float) 
 def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore, out: Path, say,
             t0: float) -> StudyResults:
     """Write results.parquet, the tables, timings and the report."""
+    from culturecart.report.findings import study_findings, write_findings
     from culturecart.report.page import write_report
 
     results = pd.concat([t for t in tidy if t is not None and not t.empty], ignore_index=True) if tidy else \
@@ -372,7 +374,9 @@ def _finish(res: StudyResults, tidy: list[pd.DataFrame | None], store: UnitStore
         atomic_write_text(out / "timings.json", json.dumps(store.log, indent=0))
     parallel = res.config.parallel  # the study's own local workers draw the figures
     local = parallel.n_jobs if parallel.backend == "loky" else 1
-    report = write_report(res, out / "report.html", n_jobs=local)
+    findings = study_findings(res)
+    write_findings(findings, out)
+    report = write_report(res, out / "report.html", n_jobs=local, findings=findings)
     say(f"done: {store.computed} unit(s) computed, {store.reused} reused, {res.seconds:.0f}s")
     say(f"report: {report}")
     return res

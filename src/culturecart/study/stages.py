@@ -13,8 +13,14 @@ import pandas as pd
 
 from culturecart.culture.hofstede_link import alignment_scores, hofstede_correlations, literature_verdicts
 from culturecart.culture.recovery import planted_sensitivities, within_feature_recovery
-from culturecart.culture.sensitivity import SensitivityResult, sensitivity_matrix
-from culturecart.culture.transfer import plan_transfer, summarise_transfer, transfer_tasks
+from culturecart.culture.sensitivity import SensitivityResult, design_users_per_country, sensitivity_matrix
+from culturecart.culture.transfer import (
+    plan_transfer,
+    pooled_gains,
+    summarise_transfer,
+    transfer_tasks,
+    user_intervals,
+)
 from culturecart.data.dataset import Dataset
 from culturecart.evaluate.grid import grid_jobs
 from culturecart.evaluate.metrics import get_metric_spec
@@ -136,11 +142,12 @@ def rq2(ctx: StageContext) -> Stage:
 
 
 def enough_countries(data: ModalityData, split: Split, min_rows: int) -> list[str]:
-    """Countries with at least ``min_rows`` test rows and both classes among them."""
-    c = data.meta["country"].astype(object).to_numpy()[split.test]
-    y = data.y[split.test]
-    return sorted(k for k in {x for x in c if isinstance(x, str)}
-                  if (c == k).sum() >= min_rows and 0 < y[c == k].sum() < (c == k).sum())
+    """Countries with at least ``min_rows`` test rows and enough of each class among them
+    (:func:`culturecart.culture.rq3.comparable_countries`)."""
+    from culturecart.culture.rq3 import comparable_countries
+
+    return comparable_countries(data.meta["country"].astype(object).to_numpy()[split.test], data.y[split.test],
+                                min_rows)
 
 
 def rq3(ctx: StageContext) -> Stage:
@@ -165,8 +172,9 @@ def rq3(ctx: StageContext) -> Stage:
     table, winners = from_records(scored["table"]), from_records(scored["winners"])
     res.tables["rq3_table"], res.tables["rq3_winners"] = table, winners
     if not winners.empty:
-        say(f"RQ3: winners {winners['winner'].value_counts().to_dict()}, "
-            f"{int(winners['significant'].sum())} significant after BH")
+        counts = winners["winner"].value_counts()
+        say("RQ3: best scope per country: " + ", ".join(f"{k} in {v}" for k, v in counts.items())
+            + f"; {int(winners['significant'].sum())} better than global after correction")
     return tidy(table)
 
 
@@ -187,6 +195,8 @@ def rq4(ctx: StageContext) -> Stage:
     c = cfg.rq4
     rows = rq4_rows(cfg, ds)
     parts = []
+    res.tables["rq4_design"] = pd.DataFrame([{"rows": rows, "users_per_country": design_users_per_country(
+        ds, rows, c.min_rows)}])
     [logit] = yield [Unit("rq4", "logit", {**base, "rows": rows, "features": c.features, "min_rows": c.min_rows,
                                            "bootstrap": c.n_boot},
                           rq4_unit, (ds, emb, rows, c.features, c.min_rows, cfg.seed, c.n_boot), cost=1.0)]
@@ -223,9 +233,8 @@ def rq4(ctx: StageContext) -> Stage:
                      model="logit"),
                  tidy(corr.rename(columns={"rho": "value"}).assign(metric="spearman_rho_hofstede",
                                                                     test="permutation"), question="RQ4")]
-        say(f"RQ4: {len(result.countries)} countries, "
-            f"{int((result.heterogeneity['p_value'] < 0.05).sum())} heterogeneous feature(s); literature "
-            f"{verdicts['verdict'].value_counts().to_dict()}")
+        say(f"RQ4: {len(result.countries)} countries x {len(result.heterogeneity)} features estimated (the findings "
+            "read their tests, calibrated where the design is small)")
     made = publish.made.get("rq3-global")  # this run's global-scope model (RQ3 published it this round)
     if made is not None:
         unit_key, folder = made
@@ -265,16 +274,30 @@ def rq5(ctx: StageContext) -> Stage:
                       r.scope, cc.model, data, r.train, r.valid, split.test, profiles, r.record["seed"],
                       cc.model_options, base, cost=0.5 if r.record["arm"] == "local" else 1.5,
                       pool=r.pool) for r in fits]
-    say(f"RQ5: {len(units)} learning-curve fits for {targets}")
+    say(f"RQ5: {len(units)} learning-curve fits for {', '.join(targets)}")
     scored = yield units
     auc = get_metric_spec("roc_auc").fn
+    points, labels, users = {}, {}, {}
     for r, p in zip(fits, scored, strict=True):  # each fit scored the whole test split: keep the target's rows
-        r.record["roc_auc"] = auc(data.y[r.test], p[np.searchsorted(split.test, r.test)], None)
+        mine = p[np.searchsorted(split.test, r.test)]
+        r.record["roc_auc"] = auc(data.y[r.test], mine, None)
+        key = (r.record["target"], r.record["arm"], r.record["fraction"])
+        points.setdefault(key, []).append(mine)
+        labels[key], users[key] = data.y[r.test], data.meta["user_id"].to_numpy()[r.test]
     runs = pd.DataFrame([{k: v for k, v in r.record.items() if k != "fittable"} for r in runs])
-    curves = summarise_transfer(runs, targets, c.arms)
-    res.tables.update(rq5_runs=runs, rq5_curves=curves.summary, rq5_data_equivalent=curves.data_equivalent)
+    intervals = user_intervals(points, labels, users, n_boot=c.n_boot, seed=cfg.seed)
+    curves = summarise_transfer(runs, targets, c.arms, intervals)
+    gains = pooled_gains(points, labels, users, n_boot=c.n_boot, seed=cfg.seed)
+    res.tables.update(rq5_runs=runs, rq5_curves=curves.summary, rq5_data_equivalent=curves.data_equivalent,
+                      rq5_gain=gains)
     s = curves.summary.rename(columns={"target": "country", "arm": "scope"})
-    return tidy(s.assign(metric="roc_auc", test="mean over seeds, t interval"), question="RQ5", model=cc.model)
+    parts = [tidy(s.assign(metric="roc_auc", test="mean over seeds, user-bootstrap interval"), question="RQ5",
+                  model=cc.model)]
+    if not gains.empty:
+        parts.append(tidy(gains.rename(columns={"target": "country", "gain": "value"}).assign(
+            metric="auc_gain_pooled_vs_local", scope="global", fraction=1.0,
+            test="paired user bootstrap, BH over targets"), question="RQ5", model=cc.model))
+    return pd.concat(parts, ignore_index=True)
 
 
 def matching(ctx: StageContext) -> Stage:

@@ -193,7 +193,8 @@ class UnitStore:
             for category, message in caught:
                 if message not in shown and category != "DeprecationWarning":
                     shown.add(message)
-                    warnings.warn(message, _CATEGORIES.get(category, UserWarning), stacklevel=2)
+                    warnings.warn(f"{units[i].stage} {units[i].name}: {message}", _CATEGORIES.get(category, UserWarning),
+                                  stacklevel=2)
             if live:
                 live.done(j)
 

@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from culturecart.report import plots
 from culturecart.report.figures import Figures
-from culturecart.report.format import answer, fmt, table
+from culturecart.report.findings import rq1_finding
+from culturecart.report.format import answer, fmt_interval, fmt_p, fmt_signed, fmt_value, table
 
 
 def rq1(res, figs: Figures) -> tuple[str, str]:
     t = res.tables.get("rq1_table")
     if t is None or t.empty:
         return "RQ1 was not run.", "<p>RQ1 was not run.</p>"
+    finding = rq1_finding(res)
+    text = finding.statement if finding else ""
     auc = t[t["metric"] == "roc_auc"].sort_values("value", ascending=False)
-    best = auc.iloc[0]
-    uni = auc[auc["n_modalities"] == 1]
-    text = (f"The best model, {best['model']} on {best['modalities']}, reaches ROC-AUC {fmt(best['value'])} "
-            f"(95% CI {fmt(best['ci_low'])}-{fmt(best['ci_high'])}) on held-out rows.")
-    if not uni.empty and best["n_modalities"] > 1:
-        u = uni.iloc[0]
-        lift = t[(t["metric"] == "auc_lift_vs_best_unimodal") & (t["model"] == best["model"])
-                 & (t["modalities"] == best["modalities"])]
-        text += (f" The best single modality ({u['modalities']}, {u['model']}) reaches {fmt(u['value'])}")
-        if not lift.empty:
-            lf = lift.iloc[0]
-            text += (f"; fusion adds {fmt(lf['value'])} AUC (95% CI {fmt(lf['ci_low'])} to {fmt(lf['ci_high'])}, "
-                     f"DeLong p = {lf['p_value']:.2g}).")
-    body = answer(text)
+    body = answer(text) + ("<p>How well each model tells buyers from non-buyers on held-out rows (AUC: 0.5 is "
+                           "chance, 1 perfect), for every combination of data sources.</p>")
     if res.curves:
         body += figs.img(plots.roc_pr_calibration, (res.curves,), "ROC, precision-recall and calibration curves")
-    top = auc.head(25).assign(run=lambda f: f["model"] + " [" + f["modalities"] + "]")
-    body += figs.img(plots.interval_bars, (top, "run", "Test ROC-AUC (95% cluster-bootstrap CI)", "ROC-AUC", 0.5),
-                     "AUC bars")
-    wide = t[t["metric"].isin(["roc_auc", "pr_auc", "log_loss", "brier", "ece", "ndcg@10", "mrr"])].pivot_table(
-        index=["model", "modalities"], columns="metric", values="value").reset_index()
-    lift = t[t["metric"] == "auc_lift_vs_best_unimodal"][["model", "modalities", "value", "ci_low", "ci_high",
-                                                            "p_value"]]
-    lift = lift.rename(columns={"value": "auc_lift", "ci_low": "lift_ci_low", "ci_high": "lift_ci_high",
-                                "p_value": "delong_p"})
-    merged = wide.merge(lift, on=["model", "modalities"], how="left").sort_values("roc_auc", ascending=False)
-    body += "<h3>RQ1 table (all metrics; lift over the best unimodal model with its CI)</h3>" + table(merged, 60)
+    top = auc.head(15).assign(run=lambda f: f["model"] + " [" + f["modalities"] + "]")
+    body += figs.img(plots.interval_bars, (top, "run", "Test AUC (95% interval; users resampled)", "AUC", 0.5,
+                                           (0.5, 1.0)), "AUC of the best runs")
+    lift = t[t["metric"] == "auc_lift_vs_best_unimodal"].set_index(["model", "modalities"])
+    rows = []
+    for r in auc.itertuples():
+        iv = (r.ci_low, r.ci_high)
+        row = {"model": r.model, "data": r.modalities, "AUC": fmt_value(r.value, iv), "95% interval": fmt_interval(iv)}
+        if (r.model, r.modalities) in lift.index:
+            lf = lift.loc[(r.model, r.modalities)]
+            liv = (lf["ci_low"], lf["ci_high"])
+            row.update({"vs best single source": f"{fmt_signed(lf['value'], liv)} {fmt_interval(liv, lf['value'], signed=True)}",
+                        "p (adjusted)": fmt_p(lf["p_adjusted"])})
+        rows.append(row)
+    body += "<h3>Every run, best first</h3>" + table(pd.DataFrame(rows), csv="rq1_table.csv")
     return text, body

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from culturecart.report import plots
 from culturecart.report.figures import Figures
-from culturecart.report.format import answer, false_positive_rate, fmt, table
+from culturecart.report.findings import rq3_finding
+from culturecart.report.format import answer, fmt_interval, fmt_p, fmt_signed, fmt_value, table
 
 
 def rq3(res, figs: Figures) -> tuple[str, str]:
     t, w = res.tables.get("rq3_table"), res.tables.get("rq3_winners")
     if t is None or t.empty or w is None or w.empty:
         return "RQ3 was not run (it needs two or more countries).", "<p>RQ3 was not run.</p>"
-    counts = w["winner"].value_counts()
-    sig = int(w["significant"].sum())
-    cfs = t[(t["metric"] == "cultural_fit_score") & (t["scope"] == "global")]["value"]
-    text = (f"Across {len(w)} countries the winning scope is " + ", ".join(f"{k} in {v}" for k, v in counts.items())
-            + f"; {sig} of these wins are significant after Benjamini-Hochberg correction (DeLong, winner vs "
-            f"runner-up). The global model's median cultural-fit score is {fmt(cfs.median(), 3)} "
-            "(1 = as good as the best country-specific model).")
-    if false_positive_rate(res, "rq3"):
-        text += f" Calibration: a country-aware scope winning significantly has a {false_positive_rate(res, 'rq3')} on this data."
-    align = res.tables.get("rq4_alignment")
-    if align is not None and align["alignment"].notna().any():
-        text += (f" Median alignment of the global model's implied sensitivities with literature expectations: "
-                 f"{fmt(align['alignment'].median(), 2)}.")
-    body = answer(text) + figs.img(plots.forest, (t,), "per-country forest plot")
-    winners = w.copy()
-    winners.insert(winners.columns.get_loc("p_value") if "p_value" in winners else len(winners.columns), "test",
-                   "DeLong, winner vs runner-up; BH across countries")
-    if false_positive_rate(res, "rq3"):
-        winners["false_positive_rate"] = false_positive_rate(res, "rq3").replace("false-positive rate ", "")
-    body += "<h3>Winner per country</h3>" + table(winners)
-    body += "<h3>Per-country table</h3>" + table(t.drop(columns=["question"]), 80)
+    finding = rq3_finding(res)
+    text = finding.statement if finding else ""
+    body = answer(text) + ("<p>Each country's held-out customers scored by one model of all countries "
+                           "(<b>global</b>), by a model of that country alone (<b>local</b>), by one model that sees "
+                           "each country's cultural profile instead of its name (<b>culture</b>) and, where run, by the "
+                           "global model tuned on the country (<b>finetune</b>).</p>")
+    body += figs.img(plots.forest, (t,), "per-country AUC by model scope")
+    delta = t[t["metric"] == "auc_delta_vs_global"]
+    rows = [{"country": r.country, "scope": r.scope, "AUC vs global": fmt_signed(r.value, (r.ci_low, r.ci_high)),
+             "95% interval": fmt_interval((r.ci_low, r.ci_high), r.value, signed=True), "p (adjusted)": fmt_p(r.p_adjusted)}
+            for r in delta.sort_values(["country", "scope"]).itertuples()]
+    body += "<h3>Country-aware models against the global one</h3>" + table(pd.DataFrame(rows), csv="rq3_table.csv")
+    cfs = t[t["metric"] == "cultural_fit_score"]
+    if not cfs.empty:
+        rows = [{"country": r.country, "scope": r.scope, "cultural-fit score": fmt_value(r.value, (r.ci_low, r.ci_high)),
+                 "95% interval": fmt_interval((r.ci_low, r.ci_high))} for r in cfs.itertuples()]
+        body += ("<h3>Cultural-fit score</h3><p class='muted'>How close each scope comes, in that country, to the "
+                 "best country-specific model: 1 = as good, below 1 = worse (see the glossary).</p>"
+                 + table(pd.DataFrame(rows), csv="rq3_table.csv"))
     return text, body

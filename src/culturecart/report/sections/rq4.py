@@ -1,124 +1,77 @@
-"""RQ4: which features is each culture sensitive to, and does it match prior research?"""
+"""RQ4: which features is each culture sensitive to, and does it match prior research?
+
+Effects read in percentage points of purchase probability (the average marginal effect of one standard deviation
+of the feature); citations are short (``Kim (2019)``), their full references listed at the end of the page
+(:func:`short_source`)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 
 from culturecart.report import plots
 from culturecart.report.figures import Figures
-from culturecart.report.format import answer, fmt, table
+from culturecart.report.findings import heterogeneity_table, rq4_heterogeneity_finding, rq4_literature_finding
+from culturecart.report.format import answer, fmt_interval, fmt_p, fmt_signed, table
 
 
-def _mde_note(detectable: pd.DataFrame | None, feature: str) -> str:
-    if detectable is None or detectable.empty or feature not in set(detectable["feature"]):
-        return ""
-    mde = float(detectable.set_index("feature").loc[feature, "mde_80"])
-    return f" (MDE {fmt(mde, 2)} log-odds per SD)" if np.isfinite(mde) else " (MDE beyond the planted range)"
-
-
-def _heterogeneity_verdicts(het: pd.DataFrame, res) -> pd.DataFrame:
-    """The Wald tests with their verdict, and the calibration's false-positive rate, calibrated p and MDE.
-
-    With 20+ null replicates the verdict reads the calibrated (parametric-bootstrap) p-value; with fewer, the
-    asymptotic one, flagged when the calibration shows that it rejects too often on this data."""
-    from culturecart.culture.trust import MIN_NULL
-
-    det, fpr = res.tables.get("calibration_detectable"), res.tables.get("calibration_fpr")
-    cal = res.tables.get("calibration_calibrated_p")
-    out = het.copy()
-    out["test"] = "cluster-robust Wald, equal slopes across countries"
-    calibrated = cal is not None and not cal.empty and bool((cal["null_replicates"] >= MIN_NULL).all())
-    if cal is not None and not cal.empty:
-        out = out.merge(cal[["feature", "p_calibrated", "null_replicates"]], on="feature", how="left")
-    used = out["p_calibrated"] if calibrated else out["p_value"]
-    over = ""
-    if fpr is not None and "heterogeneity" in set(fpr["family"]):
-        row = fpr.set_index("family").loc["heterogeneity"]
-        out["false_positive_rate"] = f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})"
-        if not calibrated and row["ci_low"] > row["nominal"]:
-            over = (f" (asymptotic p; on this data it rejects a true null {row['fpr']:.0%} of the time: run 20+ "
-                    "calibration replicates for a calibrated p)")
-    out["verdict"] = ["differs" + over if p < 0.05 else "inconclusive" + _mde_note(det, f)
-                      for f, p in zip(out["feature"], used, strict=True)]
-    out["verdict_p"] = "calibrated" if calibrated else "asymptotic"
-    return out
-
-
-def _recovery_sentence(rec: pd.DataFrame) -> str:
-    mean = rec[rec["feature"] == "mean over features"].iloc[0]
-    per = rec[rec["feature"] != "mean over features"]
-    return (f" On this simulation, the order of the countries by their sensitivity to each feature is recovered with "
-            f"Spearman {fmt(mean['spearman'], 2)} (mean over {len(per)} features; 95% user-bootstrap interval "
-            f"{fmt(mean['ci_low'], 2)}-{fmt(mean['ci_high'], 2)}); per feature: "
-            + ", ".join(f"{r.feature} {fmt(r.spearman, 2)} [{fmt(r.ci_low, 2)}, {fmt(r.ci_high, 2)}]"
-                        for r in per.itertuples()) + ".")
+def short_source(source: str) -> str:
+    """``Kim (2019), Electronic Commerce...`` -> ``Kim (2019)``: author and year, the reference list has the rest."""
+    match = re.match(r"\s*([^,(]+?(?:et al\.)?)\s*\((\d{4}[a-z]?)\)", str(source))
+    return f"{match.group(1).strip()} ({match.group(2)})" if match else str(source).split(",")[0]
 
 
 def rq4(res, figs: Figures) -> tuple[str, str]:
-    e, het, ver = (res.tables.get(k) for k in ("rq4_effects", "rq4_heterogeneity", "rq4_literature"))
+    e, ver = res.tables.get("rq4_effects"), res.tables.get("rq4_literature")
+    het = heterogeneity_table(res)
+    first = rq4_heterogeneity_finding(res)
     if e is None or e.empty:
-        return "RQ4 was not run.", "<p>RQ4 was not run.</p>"
-    n_c = e["country"].nunique()
-    het = _heterogeneity_verdicts(het, res) if het is not None else None
-    sig = het[het["verdict"].str.startswith("differs")]["feature"].tolist() if het is not None else []
-    inconclusive = het[~het["verdict"].str.startswith("differs")]["feature"].tolist() if het is not None else []
-    v = ver["verdict"].value_counts().to_dict() if ver is not None else {}
-    kind = het["verdict_p"].iloc[0] if het is not None and len(het) else "asymptotic"
-    text = (f"Sensitivities estimated for {n_c} countries. Features whose effect differs across countries "
-            f"(Wald test, {kind} p < 0.05): {', '.join(sig) or 'none'}.")
-    flagged = het[het["verdict"].str.contains("rejects a true null", regex=False)] if het is not None else []
-    if len(flagged):
-        text += " Caution:" + flagged["verdict"].iloc[0].removeprefix("differs") + "."
-    if res.tables.get("calibration_detectable") is not None and inconclusive:
-        text += " The others are inconclusive: " + "; ".join(
-            f"{f}{_mde_note(res.tables['calibration_detectable'], f)}" for f in inconclusive) + "."
-    text += (f" Against prior research: {v.get('agree', 0)} agree, {v.get('disagree', 0)} disagree, "
-             f"{v.get('inconclusive', 0)} inconclusive (permutation tests over {n_c} countries, so wide uncertainty).")
+        text = first.statement if first else "RQ4 was not run."
+        return text, answer(text)
+    second = rq4_literature_finding(res)
+    text = " ".join(f.statement for f in (first, second) if f is not None)
     rec = res.tables.get("rq4_recovery")
     if rec is not None and not rec.empty:
-        text += _recovery_sentence(rec)
-    truth = res.truth
-    if truth:
-        from scipy.stats import spearmanr
-
-        from culturecart.culture.recovery import planted_sensitivities
-
-        planted = planted_sensitivities(truth, sorted(e["country"].unique()), [
-            f for f in e["feature"].unique() if f not in ("image_index", "review_index")])
-        long = planted.rename_axis("country").reset_index().melt(id_vars="country", var_name="feature",
-                                                                  value_name="planted")
-        both = e.merge(long, on=["country", "feature"])
-        if len(both) > 3:
-            rho = spearmanr(both["coef"], both["planted"]).statistic
-            text += (f" Secondary, pooled over every observable feature and country (it mostly reflects whether "
-                     f"the features' base effects are told apart): Spearman {rho:.2f}.")
-    body = answer(text) + figs.img(plots.sensitivity_heatmap, (e,), "sensitivity heatmap")
-    if rec is not None and not rec.empty:
-        body += ("<h3>Within-feature recovery: estimated vs planted order of the countries</h3>"
-                 "<p class='muted'>Spearman's rho across countries per feature; planted ties take their mid-rank, "
-                 "so max_attainable (a tie-free estimate agreeing everywhere else) can be below 1. Intervals: "
-                 "users resampled within country (one-step bootstrap); the resamples carry the estimation noise "
-                 "twice, so they lean low.</p>" + table(rec))
+        mean = rec[rec["feature"] == "mean over features"].iloc[0]
+        text += (f" On this simulation, the countries' order of sensitivity per feature is recovered with a rank "
+                 f"correlation of {mean['spearman']:.2f} {fmt_interval((mean['ci_low'], mean['ci_high']))} against "
+                 "the planted one.")
+    body = answer(text) + ("<p>How much one standard deviation more of each offer feature changes the purchase "
+                           "probability, in percentage points, country by country (a logit with country "
+                           "interactions, standard errors clustered by user); whether those effects differ across "
+                           "countries (a Wald test per feature); and whether they follow the cultural dimensions as "
+                           "prior research expects.</p>")
+    body += figs.img(plots.sensitivity_heatmap, (e,), "sensitivity per country")
+    if het is not None and not het.empty:
+        rows = [{"feature": r.feature, "verdict": r.verdict, "p": fmt_p(r.p_value),
+                 "p calibrated": fmt_p(getattr(r, "p_calibrated", np.nan)), "p read (adjusted)": fmt_p(r.p_used_adjusted),
+                 "read from": r.verdict_p} for r in het.itertuples()]
+        body += "<h3>Do countries differ? One test per feature</h3>" + table(pd.DataFrame(rows),
+                                                                           csv="rq4_heterogeneity.csv")
+    rows = [{"country": r.country, "feature": r.feature,
+             "effect (pp per SD)": fmt_signed(100 * r.ame, (100 * r.ame_ci_low, 100 * r.ame_ci_high)),
+             "95% interval": fmt_interval((100 * r.ame_ci_low, 100 * r.ame_ci_high), 100 * r.ame)}
+            for r in e.sort_values(["feature", "country"]).itertuples()]
+    body += "<h3>Effects per country</h3>" + table(pd.DataFrame(rows), csv="rq4_effects.csv")
     sens = res.tables.get("rq4_sensitivity")
     if ver is not None and sens is not None:
         from culturecart.data.hofstede import shipped_hofstede
 
-        body += "<h3>Hofstede dimension vs sensitivity, with the literature's expected direction</h3>"
-        body += figs.img(plots.hofstede_scatter, (sens, shipped_hofstede(), ver), "Hofstede scatter")
-        cols = ["feature", "dimension", "expected_sign", "evidence", "rho", "p_value", "p_adjusted", "n_countries",
-                "verdict", "source", "note"]
-        lit = ver[[c for c in cols if c in ver]].copy()
-        lit.insert(lit.columns.get_loc("rho"), "test", "Spearman, exact permutation")
-        fpr = res.tables.get("calibration_fpr")
-        if fpr is not None and "literature" in set(fpr["family"]):
-            row = fpr.set_index("family").loc["literature"]
-            lit["false_positive_rate"] = np.where(lit["verdict"] == "not estimated", "",
-                                                  f"{row['fpr']:.3f} ({row['ci_low']:.3f}-{row['ci_high']:.3f})")
-        body += table(lit)
-    body += "<h3>Heterogeneity tests</h3>" + table(het)
-    body += "<h3>Coefficients and average marginal effects (cluster-robust 95% CI)</h3>" + table(e, 80)
+        body += "<h3>Against prior research on cultural dimensions</h3>"
+        body += figs.img(plots.hofstede_scatter, (sens, shipped_hofstede(), ver), "sensitivity against Hofstede")
+        rows = [{"feature": r.feature, "dimension": r.dimension, "expected": "+" if r.expected_sign > 0 else "-",
+                 "rank correlation": f"{r.rho:+.2f}" if pd.notna(r.rho) else "–", "p (adjusted)": fmt_p(r.p_adjusted),
+                 "verdict": r.verdict, "source": short_source(r.source)} for r in ver.itertuples()]
+        body += table(pd.DataFrame(rows), csv="rq4_literature.csv")
+    if rec is not None and not rec.empty:
+        rows = [{"feature": r.feature, "rank correlation with the planted": f"{r.spearman:+.2f}",
+                 "95% interval": fmt_interval((r.ci_low, r.ci_high), r.spearman),
+                 "highest attainable": f"{r.max_attainable:.2f}"} for r in rec.itertuples()]
+        body += ("<h3>Recovery of the planted sensitivities (simulation only)</h3>"
+                 + table(pd.DataFrame(rows), csv="rq4_recovery.csv"))
     if "rq4_partial_dependence" in res.tables:
-        body += "<h3>Model-agnostic: partial-dependence slopes of the global model</h3>"
-        body += table(res.tables["rq4_partial_dependence"], 60)
+        body += ("<h3>The global model's own view: partial-dependence slopes</h3>"
+                 + table(res.tables["rq4_partial_dependence"], csv="rq4_partial_dependence.csv"))
     return text, body

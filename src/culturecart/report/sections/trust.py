@@ -6,7 +6,7 @@ import numpy as np
 
 from culturecart.report import plots
 from culturecart.report.figures import Figures
-from culturecart.report.format import answer, fmt, table
+from culturecart.report.format import answer, fmt, fmt_interval, table
 
 
 def _users_needed(feature: str, needed: float, now: float) -> str:
@@ -23,19 +23,23 @@ def trust(res, figs: Figures) -> tuple[str, str]:
     st = settings.iloc[0]
     power, det = res.tables.get("calibration_power"), res.tables.get("calibration_detectable")
     rec, need = res.tables.get("calibration_recovery"), res.tables.get("calibration_users_recovery")
+    planted = (f", {int(st['planted_replicates'])} with its differences planted at several scales"
+               if int(st["planted_replicates"]) else "")
     text = (f"Calibration on this data's own rows: {int(st['null_replicates'])} replicates with labels redrawn "
-            f"from the fitted model without country differences, {int(st['planted_replicates'])} with its "
-            "differences planted at several scales, each analysed as the study does ("
+            f"from the fitted model without country differences{planted}, each analysed as the study does ("
             + ("RQ4's tests and RQ3's scopes on the same rows" if "rq3" in set(fpr["family"]) else "RQ4's tests")
             + "). False-positive rates: "
-            + "; ".join(f"{r.family} {fmt(r.fpr, 3)} (nominal {fmt(r.nominal, 2)}, 95% CI to {fmt(r.ci_high, 3)})"
-                        for r in fpr.itertuples()) + ".")
+            + "; ".join(f"{r.family} {fmt(r.fpr, 3)} (nominal {fmt(r.nominal, 2)}, 95% interval to "
+                        f"{fmt(r.ci_high, 3)})" for r in fpr.itertuples()) + ".")
     het = fpr.set_index("family").loc["heterogeneity"] if "heterogeneity" in set(fpr["family"]) else None
     if het is not None and het["ci_low"] > het["nominal"]:
         text += (f" The asymptotic heterogeneity p-values reject a true null {het['fpr']:.0%} of the time on this "
                  "data (cluster-robust errors from few users per country are too small): "
-                 + ("the RQ4 verdicts use the calibrated p-values." if int(st["null_replicates"]) >= 20 else
+                 + ("the RQ4 findings read the calibrated p-values." if int(st["null_replicates"]) >= 20 else
                     "run 20 or more replicates for calibrated p-values."))
+    if not int(st["planted_replicates"]):
+        text += (" Power and the users a country would need were not measured (they need planted replicates: "
+                 "culturecart calibrate).")
     if power is not None and not power.empty:
         one = power[(power["family"] == "heterogeneity") & (power["scale"] == 1.0)]
         if len(one):
@@ -53,7 +57,7 @@ def trust(res, figs: Figures) -> tuple[str, str]:
         if len(one):
             r = one.iloc[0]
             text += (f" At the fitted differences the countries' order within a feature is recovered with Spearman "
-                     f"{fmt(r['spearman'], 2)} (95% CI {fmt(r['ci_low'], 2)}-{fmt(r['ci_high'], 2)}).")
+                     f"{fmt(r['spearman'], 2)} {fmt_interval((r['ci_low'], r['ci_high']))}.")
             actual = res.tables.get("rq4_recovery")
             if actual is not None and not actual.empty:
                 a = actual[actual["feature"] == "mean over features"].iloc[0]
@@ -63,22 +67,22 @@ def trust(res, figs: Figures) -> tuple[str, str]:
     body = answer(text)
     if power is not None and not power.empty:
         body += figs.img(plots.power_curve, (fpr, power), "false-positive rate and power curve")
-    body += "<h3>False-positive rate per test family (null replicates)</h3>" + table(fpr)
+    body += "<h3>False-positive rate per test family (null replicates)</h3>" + table(fpr, csv="calibration_fpr.csv")
     cal = res.tables.get("calibration_calibrated_p")
     if cal is not None and not cal.empty:
         body += ("<h3>Heterogeneity tests: asymptotic and calibrated p</h3><p class='muted'>Calibrated p = (1 + null "
                  "replicates with a Wald statistic at least the observed one) / (1 + null replicates).</p>"
-                 + table(cal))
+                 + table(cal, csv="calibration_calibrated_p.csv"))
     if power is not None and not power.empty:
-        body += "<h3>Power: share of planted differences detected, per scale</h3>" + table(power)
+        body += "<h3>Power: share of planted differences detected, per scale</h3>" + table(power, csv="calibration_power.csv")
     if det is not None and not det.empty:
         body += ("<h3>Minimum detectable effects and users needed</h3><p class='muted'>Noncentral chi-square fit of "
                  "each feature's Wald statistics over the planted scales; MDE = cross-country SD of the slope "
                  "detected with 80% power; users per country for 80% power at the fitted differences.</p>"
-                 + table(det))
+                 + table(det, csv="calibration_detectable.csv"))
     if rec is not None and not rec.empty:
-        body += "<h3>Within-feature recovery per planted scale</h3>" + table(rec, 60)
+        body += "<h3>Within-feature recovery per planted scale</h3>" + table(rec, csv="calibration_recovery.csv")
     if need is not None and not need.empty:
         body += ("<h3>Users per country for a within-feature Spearman of 0.8 (at the fitted differences)</h3>"
-                 + table(need))
+                 + table(need, csv="calibration_users_recovery.csv"))
     return text, body
