@@ -6,6 +6,8 @@ import json
 import os
 import resource
 import sys
+import time
+from pathlib import Path
 
 
 def peak_rss_mb() -> float:
@@ -36,7 +38,45 @@ def idle_core_seconds() -> float | None:
     return (int(fields[3]) + int(fields[4])) / os.sysconf("SC_CLK_TCK")
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _commit() -> str:
+    """The repository's commit, with ``+changes`` when the working tree differs from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
+def _machine() -> str:
+    """Cores and CPU model (Linux ``/proc/cpuinfo``), what a reader needs to compare timings."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores" + (f", {model}" if model else "")
+
+
 def emit(figures: dict) -> None:
-    """Print the figures as the script's last line: one JSON object."""
+    """Print the figures as the script's last line (one JSON object) and keep them in
+    ``benchmarks/results/<script>.json`` with the command line that measured them and when (written atomically;
+    a run with other arguments replaces it: the command in the file says which run it is)."""
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=True))
+    record = {"command": " ".join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "commit": _commit(), "machine": _machine(), "figures": figures}
+    RESULTS.mkdir(exist_ok=True)
+    target = RESULTS / f"{Path(sys.argv[0]).stem}.json"
+    tmp = target.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, target)

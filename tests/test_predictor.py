@@ -206,3 +206,34 @@ def test_a_config_beside_other_settings_is_refused_not_ignored():
 
     with pytest.raises(ConfigError, match="n_estimatorz: unknown option"):
         PurchasePredictor("lightgbm", n_estimatorz=5)  # checked now, not after fitting the featurizer
+
+
+def test_a_dataframe_in_and_a_series_aligned_with_its_index_out(tmp_path, fast):
+    from culturecart.errors import UsageError
+    from culturecart.testing import flat_table
+
+    df = flat_table(n_users=80)
+    df.index = pd.RangeIndex(1000, 1000 + len(df))[::-1]  # the caller's own index
+    model = PurchasePredictor(label="bought", user="customer", item="sku", country="nation", time="when",
+                              offer=["price", "discount", "category"], text=["title"], consumer=["age"],
+                              behaviour=["dwell"], encoders=fast, n_estimators=30)
+    assert "not fitted" in repr(model) and "label='bought'" in repr(model)
+    model.fit(df)
+    assert "fitted on" in repr(model)
+    p = model.predict_proba(df)
+    assert isinstance(p, pd.Series) and p.index.equals(df.index) and p.between(0, 1).all()
+    unlabelled = df.drop(columns="bought").sample(frac=1.0, random_state=0)
+    assert model.predict_proba(unlabelled).index.equals(unlabelled.index)
+    metrics = model.evaluate(df).set_index("metric")
+    assert metrics.loc["roc_auc", "ci_low"] <= metrics.loc["roc_auc", "value"] <= metrics.loc["roc_auc", "ci_high"]
+    assert model.explain(df).index.equals(df.index)
+    model.save(tmp_path / "m")
+    again = PurchasePredictor.load(tmp_path / "m")
+    assert again.config.roles == model.config.roles
+    pd.testing.assert_series_equal(again.predict_proba(df), p)
+    with pytest.raises(UsageError, match="expected a pandas DataFrame, a culturecart Dataset or a dataset folder"):
+        model.predict_proba([1, 2, 3])
+    with pytest.raises(UsageError, match="needs its columns' roles"):
+        PurchasePredictor(encoders=fast).fit(df)
+    with pytest.raises(UsageError, match="item="):
+        PurchasePredictor(label="bought")

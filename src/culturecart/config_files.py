@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,7 @@ def _expanded_nodes(node: yaml.Node, memo: dict[int, int]) -> int:
 
 
 def parse_yaml(text: str, where: str) -> Any:
-    """``yaml.safe_load`` with errors that name ``where`` and the line and column. A document above
+    r"""``yaml.safe_load`` with errors that name ``where`` and the line and column. A document above
     :data:`MAX_CONFIG_BYTES`, or that stands for more than :data:`MAX_EXPANDED_NODES` values once its aliases are
     expanded, is refused before it is built (a "billion laughs" document expands a few lines into gigabytes).
 
@@ -133,10 +136,84 @@ def validated(model: type[BaseModel], values: dict, what: str) -> BaseModel:
         raise ConfigError(f"{what}: " + "; ".join(wrong)) from None
 
 
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_variables(value: Any, where: str) -> Any:
+    """``${NAME}`` in every string of a settings tree replaced by the environment variable ``NAME``;
+    ``${CULTURECART_DATA}`` falls back to the shared data folder (:func:`culturecart.paths.data_root`). An unset
+    variable is a :class:`ConfigError` naming it.
+
+    Example:
+        >>> import os; os.environ["CC_DOC_DIR"] = "/data"
+        >>> expand_variables({"data": {"path": "${CC_DOC_DIR}/retail"}}, "doc")
+        {'data': {'path': '/data/retail'}}
+    """
+    if isinstance(value, dict):
+        return {k: expand_variables(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_variables(v, where) for v in value]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        if name in os.environ:
+            return os.environ[name]
+        if name == "CULTURECART_DATA":
+            from culturecart.paths import data_root
+
+            return str(data_root())
+        raise ConfigError(f"{where}: environment variable {name} is not set (used as ${{{name}}}); set it or write "
+                          "the value itself")
+
+    return VARIABLE.sub(one, value)
+
+
+def path_keys(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every setting of ``model`` that names a file or folder (a field marked ``json_schema_extra={"path":
+    True}``, in any section), as key paths."""
+    keys = []
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        if extra.get("path"):
+            keys.append((*prefix, name))
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            keys += path_keys(ann, (*prefix, name))
+    return keys
+
+
+def resolve_paths(tree: dict, model: type[BaseModel], base: Path, extra: Sequence[tuple[str, ...]] = ()) -> dict:
+    """The relative paths in a config file's settings (``tree``, for ``model``; ``extra`` key paths beside the
+    marked fields) made relative to ``base``, the file's folder: the file then works from any folder.
+
+    Example:
+        >>> from pydantic import BaseModel, Field
+        >>> class Settings(BaseModel):
+        ...     table: str = Field("", json_schema_extra={"path": True})
+        >>> resolve_paths({"table": "data/t.csv"}, Settings, Path("/project/configs"))
+        {'table': '/project/configs/data/t.csv'}
+    """
+    for key in [*path_keys(model), *extra]:
+        node: Any = tree
+        for part in key[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        value = node.get(key[-1]) if isinstance(node, dict) else None
+        if isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            node[key[-1]] = str(path) if path.is_absolute() else os.path.normpath(base / path)
+    return tree
+
+
 def load_model_file(model: type[BaseModel], path: str | Path, what: str) -> BaseModel:
-    """Validate a YAML file into a pydantic ``model``; :class:`ConfigError` naming file and keys otherwise."""
+    """Validate a YAML file into a pydantic ``model``; :class:`ConfigError` naming file and keys otherwise.
+    ``${NAME}`` expands from the environment, relative paths are relative to the file's folder."""
     try:
-        return model.model_validate(load_yaml_file(path, what))
+        tree = expand_variables(load_yaml_file(path, what), f"{what} {path}")
+        if isinstance(tree, dict):
+            tree = resolve_paths(tree, model, Path(path).resolve().parent)
+        return model.model_validate(tree)
     except ValidationError as err:
         raise ConfigError(explain_validation(err, f"{what} {path} is invalid")) from None
     except KeyError as err:  # registries name the unknown entry and the valid ones

@@ -215,10 +215,15 @@ def parallel_map(fn: Callable[..., Any], tasks: Iterable[Sequence[Any]], n_jobs:
         stream = ((i, fn(*t)) for i, t in enumerate(tasks))
     else:
         stream = _unordered(fn, tasks, backend, n_jobs)
-    for i, value in stream:
-        results[i] = value
-        if on_done:
-            on_done(i, value)
+    try:
+        for i, value in stream:
+            results[i] = value
+            if on_done:
+                on_done(i, value)
+    finally:  # on an interruption too: the workers' queued tasks are cancelled now, quietly
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joblib's note that the cancelled tasks' results went unused
+            stream.close()
     return results
 
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from culturecart.atomic import atomic_dir
 from culturecart.culture.scopes import SCOPES, ScopedModel, fit_scope
 from culturecart.data.dataset import Dataset
+from culturecart.data.frame import Roles, make_roles
 from culturecart.data.hofstede import shipped_hofstede
 from culturecart.data.validate import require_valid
 from culturecart.encoders import EncodersConfig
@@ -50,6 +51,7 @@ from culturecart.persist import Files, Fitted, check_is_fitted, write_parts
 PREDICTOR_FORMAT = 2  # 1: featurizer.npz beside model/ (still read)
 SCHEMA_VERSION = 1  # the canonical data model (culturecart.data.schema)
 KEY_COLUMNS = ("session_id", "user_id", "item_id")
+FIT_STEPS = 4  # the calls PurchasePredictor.fit makes to its progress callback
 EVALUATE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 
 
@@ -70,6 +72,8 @@ class PredictorConfig(BaseModel):
                                                              "validation data is given (0: none, no early stopping)")
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict, description="the model's config overrides")
+    roles: Roles | None = Field(None, description="the columns of a flat table (fit, predict and evaluate take a "
+                                                  "DataFrame with them): culturecart.data.frame.Roles")
 
     @field_validator("model")
     @classmethod
@@ -94,7 +98,10 @@ def _as_dataset(data: Dataset | str | Path, purpose: str) -> Dataset:
     return require_valid(data, purpose=purpose, check_images=False)  # unreadable images are masked and counted
 
 
-_PREDICTOR_KEYS = frozenset(PredictorConfig.model_fields) - {"options", "model", "modalities", "scope", "encoders"}
+_PREDICTOR_KEYS = frozenset(PredictorConfig.model_fields) - {"options", "model", "modalities", "scope", "encoders",
+                                                              "roles"}
+_ROLE_KEYS = frozenset(Roles.model_fields)
+Data = Dataset | str | Path | pd.DataFrame
 
 
 class PurchasePredictor(Fitted):
@@ -105,6 +112,20 @@ class PurchasePredictor(Fitted):
     that are :class:`PredictorConfig` settings (``embedding_dim``, ``max_levels``, ``projection``, ``valid_share``,
     ``seed``) set those, the others are the model's own options (``n_estimators=300``, ``epochs=5``...), checked
     now. Or pass a whole ``config`` (and nothing else).
+
+    With the columns' roles (``label=``, ``item=``, ``user=``, ``country=``, ``offer=[...]``... as for
+    :meth:`Dataset.from_frame <culturecart.data.dataset.Dataset.from_frame>`), ``fit``, ``predict_proba``,
+    ``evaluate`` and ``explain`` also take one flat pandas DataFrame; ``predict_proba`` then returns a Series
+    aligned with its index.
+
+    Example:
+        >>> from culturecart.testing import flat_table
+        >>> df = flat_table()
+        >>> model = PurchasePredictor(label="bought", user="customer", item="sku", country="nation",
+        ...                           offer=["price", "discount"], n_estimators=20).fit(df)
+        >>> p = model.predict_proba(df)
+        >>> p.index.equals(df.index), round(float(model.evaluate(df).set_index("metric").loc["roc_auc", "value"]), 1) > 0.5
+        (True, True)
     """
 
     kind = "predictor"
@@ -117,8 +138,14 @@ class PurchasePredictor(Fitted):
                  profiles: pd.DataFrame | None = None, config: PredictorConfig | None = None, **options: Any) -> None:
         if config is None:
             settings = {k: options.pop(k) for k in list(options) if k in _PREDICTOR_KEYS}
+            roles = {k: options.pop(k) for k in list(options) if k in _ROLE_KEYS}
+            if roles and "item" not in roles:
+                raise UsageError("PurchasePredictor: the column roles need item= (the item id column) beside "
+                                 f"{sorted(roles)}")
+            roles_config = make_roles(**roles) if roles else None
             config = self.make_config(model=model, modalities=modalities, scope=scope,
-                                      encoders=encoders or EncodersConfig(), options=options, **settings)
+                                      encoders=encoders or EncodersConfig(), options=options, roles=roles_config,
+                                      **settings)
         elif model != "lightgbm" or modalities is not None or encoders is not None or scope != "global" or options:
             raise UsageError("PurchasePredictor: pass either config= or the settings (model, modalities, encoders, "
                              "scope, options), not both: the settings beside a config would be ignored")
@@ -139,6 +166,8 @@ class PurchasePredictor(Fitted):
             head += f", modalities={c.modalities}"
         if c.options:
             head += f", options={c.options}"
+        if c.roles is not None and c.roles.label:
+            head += f", label={c.roles.label!r}"
         if not self.is_fitted():
             return head + "; not fitted)"
         info = self.info_
@@ -147,25 +176,47 @@ class PurchasePredictor(Fitted):
                 " features)")
 
     # ---- fit ----
-    def fit(self, dataset: Dataset | str | Path, valid: Dataset | str | Path | None = None) -> PurchasePredictor:
+    def _dataset(self, data: Data, purpose: str) -> Dataset:
+        """A dataset (folder, :class:`Dataset`, or a flat DataFrame read with the predictor's column roles),
+        validated for ``purpose``."""
+        if isinstance(data, pd.DataFrame):
+            roles = self.config.roles
+            if roles is None:
+                raise UsageError("a DataFrame needs its columns' roles: PurchasePredictor(label=..., item=..., "
+                                 "user=..., country=..., offer=[...], ...), or pass Dataset.from_frame(df, ...)")
+            named = roles.model_dump()
+            if purpose == "score" and named["label"] is not None and named["label"] not in data.columns:
+                named["label"] = None  # scoring new rows: no label yet
+            return _as_dataset(Dataset.from_frame(data, **named), purpose)
+        if not isinstance(data, Dataset | str | Path):
+            raise UsageError(f"expected a pandas DataFrame, a culturecart Dataset or a dataset folder, not "
+                             f"{type(data).__name__}")
+        return _as_dataset(data, purpose)
+
+    def fit(self, dataset: Data, valid: Data | None = None,
+            progress: Callable[[str], None] | None = None) -> PurchasePredictor:
         """Fit the featurizer on ``dataset``'s rows (never on ``valid``), then the model.
 
         Without ``valid``, ``valid_share`` of the users are held out of the model's training rows for early
-        stopping and calibration.
+        stopping and calibration. ``progress(detail)`` is called after each of :data:`FIT_STEPS` steps.
         """
         c = self.config
-        ds = _as_dataset(dataset, "study")
+        step = progress or (lambda detail: None)
+        ds = self._dataset(dataset, "study")
+        step(f"validated {len(ds.table('events')):,} events")
         emb = encode_dataset(ds, c.encoders, progress=False, keys=EMBEDDING_KEYS)
+        step(f"encoded {', '.join(emb) or 'no texts or images'}")
         keep_text = needs_raw_text([c.model])
         self.featurizer_ = Featurizer(max_levels=c.max_levels, embedding_dim=c.embedding_dim).fit(
             ds, emb, projection=c.projection)
         data = self.featurizer_.transform(ds, emb, keep_text=keep_text)
+        step(f"{sum(len(v) for v in data.names.values()):,} features in {len(data.modalities)} modalities")
         if valid is None:
             held = _held_out_users(data.meta["user_id"].to_numpy(), c.valid_share, c.seed) if c.valid_share > 0 \
                 else np.zeros(data.n, bool)
             train, holdout = (data.rows(~held), data.rows(held)) if held.any() and not held.all() else (data, None)
         else:
-            vds = _as_dataset(valid, "study")
+            vds = self._dataset(valid, "study")
             holdout_emb = encode_dataset(vds, c.encoders, progress=False, keys=EMBEDDING_KEYS)
             train, holdout = data, self.featurizer_.transform(vds, holdout_emb, keep_text=keep_text)
         options = dict(c.options)
@@ -177,6 +228,7 @@ class PurchasePredictor(Fitted):
             options["modalities"] = list(c.modalities)
         profiles = self._profiles(data)
         self.model_ = fit_scope(c.scope, c.model, train, holdout, profiles=profiles, seed=c.seed, **options)
+        step(f"fitted {c.model} ({c.scope}) on {train.n:,} rows")
         self.info_ = {"feature_names": data.names, "modalities": data.modalities, "encoders": self.featurizer_.encoders,
                       "training_fingerprint": _fingerprint(ds), "training_rows": int(data.n),
                       "keep_text": keep_text}
@@ -196,10 +248,9 @@ class PurchasePredictor(Fitted):
         check_is_fitted(self)
         return self.featurizer_, self.model_
 
-    def iter_features(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
-                      ) -> tuple[Dataset, int, Any]:
+    def iter_features(self, dataset: Data, chunk_size: int = 100_000) -> tuple[Dataset, int, Any]:
         """The validated dataset, its number of events and a generator of (row positions, features) chunks."""
-        ds = _as_dataset(dataset, "score")
+        ds = self._dataset(dataset, "score")
         return (ds, *self._chunks(ds, chunk_size))
 
     def _chunks(self, ds: Dataset, chunk_size: int) -> tuple[int, Any]:
@@ -229,22 +280,24 @@ class PurchasePredictor(Fitted):
                 progress(len(rows), n)
         return out
 
-    def predict_proba(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
-                      progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """P(purchased = 1) for every event of ``dataset``, in its row order, scored ``chunk_size`` rows at a time.
+    def predict_proba(self, dataset: Data, chunk_size: int = 100_000,
+                      progress: Callable[[int, int], None] | None = None) -> np.ndarray | pd.Series:
+        """P(purchased = 1) for every event of ``dataset``, in its row order, scored ``chunk_size`` rows at a time:
+        an array, or for a DataFrame a Series (``p_purchase``) aligned with its index.
 
         ``progress(rows_done_now, total)`` is called after each chunk.
         """
-        return self._predict(_as_dataset(dataset, "score"), chunk_size, progress)
+        p = self._predict(self._dataset(dataset, "score"), chunk_size, progress)
+        return pd.Series(p, index=dataset.index, name="p_purchase") if isinstance(dataset, pd.DataFrame) else p
 
-    def score(self, dataset: Dataset | str | Path, chunk_size: int = 100_000,
+    def score(self, dataset: Data, chunk_size: int = 100_000,
               progress: Callable[[int, int], None] | None = None, with_labels: bool = False) -> pd.DataFrame:
         """The event key columns (those present) and ``p_purchase``, one row per event.
 
         ``with_labels``: also the ``purchased`` label (checked before any scoring: a
         :class:`~culturecart.errors.UsageError` when the data has none), for :func:`label_metrics`.
         """
-        ds = _as_dataset(dataset, "score")
+        ds = self._dataset(dataset, "score")
         events = ds.table("events").reset_index(drop=True)
         if with_labels and "purchased" not in events.columns:
             raise UsageError(f"evaluating needs labels: {getattr(dataset, 'name', dataset)} has no events.purchased "
@@ -254,10 +307,10 @@ class PurchasePredictor(Fitted):
         out = keys.assign(p_purchase=p)
         return out.assign(purchased=events["purchased"].to_numpy()) if with_labels else out
 
-    def evaluate(self, dataset: Dataset | str | Path, metrics: tuple[str, ...] = EVALUATE_METRICS,
+    def evaluate(self, dataset: Data, metrics: tuple[str, ...] = EVALUATE_METRICS,
                  n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
         """Metrics on a labelled dataset, each with a user-cluster bootstrap CI: metric, value, ci_low, ci_high."""
-        ds = _as_dataset(dataset, "study")
+        ds = self._dataset(dataset, "study")
         p = self._predict(ds, 100_000, None)
         events = ds.table("events").reset_index(drop=True)
         scored = ~np.isnan(p)  # a local-scope predictor has no model for countries it never saw
@@ -274,7 +327,7 @@ class PurchasePredictor(Fitted):
                          "rows": int(scored.sum()), "rows_unscored": int((~scored).sum())})
         return pd.DataFrame(rows)
 
-    def explain(self, dataset: Dataset | str | Path, chunk_size: int = 100_000) -> pd.DataFrame:
+    def explain(self, dataset: Data, chunk_size: int = 100_000) -> pd.DataFrame:
         """Per event, each modality's contribution to the log-odds.
 
         LightGBM (global scope): exact TreeSHAP summed over the modality's features (they add up, with
@@ -298,7 +351,10 @@ class PurchasePredictor(Fitted):
                 frame = pd.DataFrame({m: full - logit(model.predict_proba(_masked(data, m)))
                                       for m in data.modalities})
             parts.append(pd.concat([data.meta[list(KEY_COLUMNS)].reset_index(drop=True), frame], axis=1))
-        return pd.concat(parts, ignore_index=True)
+        out = pd.concat(parts, ignore_index=True)
+        if isinstance(dataset, pd.DataFrame):
+            out.index = dataset.index  # one row per row of the caller's table
+        return out
 
     # ---- persistence ----
     def _save_state(self, folder: Path) -> dict:

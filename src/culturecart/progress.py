@@ -20,14 +20,29 @@ from rich.console import Console
 STDERR = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
-def _bar(label: str, console: Console, *columns):
-    """A started, transient rich bar: the label, the bar, done/total, then ``columns``."""
+def _bar(label: str, console: Console, *columns, detail: bool = False):
+    """A started, transient rich bar: the label, the bar, done/total, then ``columns`` and (``detail``) the text of
+    ``task.fields[detail]``. The numbers keep their width at any terminal width (80 columns too): the label and
+    the detail text are what gets cut."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Column
 
-    bar = Progress(TextColumn(label, markup=False), BarColumn(), MofNCompleteColumn(), *columns, console=console,
-                   transient=True)
+    cut = {"no_wrap": True, "overflow": "ellipsis"}
+    tail = [TextColumn("{task.fields[detail]}", markup=False, table_column=Column(ratio=1, min_width=0, **cut))] \
+        if detail else []
+    bar = Progress(TextColumn(label, markup=False, table_column=Column(max_width=28, **cut)), BarColumn(bar_width=16),
+                   MofNCompleteColumn(table_column=Column(no_wrap=True)),
+                   *(_fixed(c) for c in columns), *tail, console=console, transient=True, expand=True)
     bar.start()
     return bar
+
+
+def _fixed(column):
+    """A numbers column that is never wrapped or squeezed."""
+    from rich.table import Column
+
+    column._table_column = Column(no_wrap=True)
+    return column
 
 
 class StepProgress:
@@ -41,10 +56,9 @@ class StepProgress:
 
     def __enter__(self) -> StepProgress:
         if not self.quiet and self.console.is_terminal:
-            from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import TimeElapsedColumn, TimeRemainingColumn
 
-            self.bar = _bar(self.label, self.console, TimeElapsedColumn(), TimeRemainingColumn(),
-                            TextColumn("{task.fields[detail]}", markup=False))
+            self.bar = _bar(self.label, self.console, TimeElapsedColumn(), TimeRemainingColumn(), detail=True)
             self.task = self.bar.add_task(self.label, total=self.total, detail="")
         return self
 

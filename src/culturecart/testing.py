@@ -40,6 +40,22 @@ def tiny_data(n: int = 40, seed: int = 0) -> ModalityData:
                         kinds={"offer": "tabular", "consumer": "tabular"})
 
 
+def flat_table(n_users: int = 150, seed: int = 0) -> pd.DataFrame:
+    """A simulated marketplace exported as one flat table, as a user's own data often comes: one row per shown
+    offer with ``bought``, ``customer``, ``sku``, ``nation``, ``age``, ``price``, ``discount``, ``category``,
+    ``title``, ``when`` and ``dwell`` (no session column: sessions are derived)."""
+    from culturecart.data.simulate import SimulationConfig, simulate_marketplace
+
+    ds = simulate_marketplace(SimulationConfig(n_users=n_users, n_products=40, countries=["KR", "US", "DE"],
+                                               seed=seed))
+    ev = ds.events.merge(ds.users[["user_id", "country", "age"]], on="user_id", how="left")
+    ev = ev.merge(ds.items[["item_id", "price", "discount_rate", "category", "title"]], on="item_id", how="left")
+    return pd.DataFrame({"bought": ev["purchased"].astype(bool), "customer": ev["user_id"], "sku": ev["item_id"],
+                         "nation": ev["country"], "age": ev["age"], "price": ev["price"],
+                         "discount": ev["discount_rate"], "category": ev["category"], "title": ev["title"],
+                         "when": ev["timestamp"].astype(str), "dwell": ev["dwell_time_s"]})
+
+
 def toy_markets() -> Markets:
     """Two tiny markets sharing items, for examples and quick checks."""
     aa = pd.DataFrame({"userId": ["u1", "u1", "u2", "u2", "u3"], "itemId": ["i1", "i2", "i1", "i3", "i2"],

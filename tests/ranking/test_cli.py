@@ -17,7 +17,8 @@ def test_split_fit_predict_score(rating_dir, tmp_path):
     res = invoke("xmarket", "score", "--scores", tmp_path / "s.tsv", "--qrel", root / "de" / "valid_qrel.tsv",
                  exit_code=0)
     result = json.loads(res.stdout.strip().splitlines()[-1])
-    assert set(result) == {"ndcg@10", "hr@10", "mrr", "users"} and result["users"] == 40
+    assert set(result) == {"ndcg@10", "hr@10", "mrr", "users", "chance_ndcg@10"} and result["users"] == 40
+    assert result["chance_ndcg@10"] < result["ndcg@10"] and "a random order of the same lists" in res.stdout
     invoke("xmarket", "fit", root, "--target", "de", "--sources", "culture", "--model", "popularity", "--model-dir",
            tmp_path / "c", exit_code=0)
     invoke("xmarket", "fit", root, "--target", "fr", "--model", "ease", "--model-dir", tmp_path / "e", exit_code=0)

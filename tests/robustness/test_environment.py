@@ -6,6 +6,7 @@ repaired with one warning or refused naming CULTURECART_CACHE; local workers die
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -171,3 +172,25 @@ def test_a_shared_cache_copy_with_damage_is_per_file_not_all_or_nothing(tiny_dir
     res = invoke("encode", tiny_dir, "--text", "char-hash", "--image", "image-hash", "--out", tmp_path / "e2",
                  env={"CULTURECART_CACHE": str(copy)}, exit_code=0, names=("damaged",))
     assert "char-hash" not in res.output.split("damaged")[0].splitlines()[-1]  # the text cache was not touched
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_study_like_ctrl_c_and_it_resumes(tmp_path):
+    """`timeout` or a batch system sends SIGTERM: the same orderly stop as Ctrl-C (exit 143, one clean line, no
+    leaked-resource or cancelled-task warnings), and the rerun reuses what finished."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "culturecart.cli", "study", "--preset", "twin-small", "--out", str(out),
+           "--set", "calibration=0", "--set", "matching.enabled=false"]  # calibration: this test is about stopping
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((out / "units").glob("*"))) < 5:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert not any(w in err for w in ("leaked", "resource_tracker", "UserWarning", "semlock")), err[-2000:]
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(re.search(r"(\d+) reused", done.stderr).group(1)) >= 1

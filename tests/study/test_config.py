@@ -52,3 +52,50 @@ def test_a_config_needs_data(tmp_path):
     bad.write_text("rq1: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_paths_in_a_config_file_are_relative_to_its_folder_and_set_values_to_the_working_directory(
+        tmp_path, monkeypatch):
+    from culturecart.study.config import load_config
+
+    folder = tmp_path / "project" / "configs"
+    folder.mkdir(parents=True)
+    (folder / "study.yaml").write_text("data: {path: ../data/mine}\nculture: {hofstede_path: scores.csv}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(folder / "study.yaml")
+    assert cfg.data.path == str(tmp_path / "project" / "data" / "mine")
+    assert cfg.culture.hofstede_path == str(folder / "scores.csv")
+    assert load_config(folder / "study.yaml", overrides=["data.path=here"]).data.path == "here"
+
+
+def test_environment_variables_expand_in_files_and_overrides(tmp_path, monkeypatch):
+    import pytest
+
+    from culturecart.errors import ConfigError
+    from culturecart.paths import data_root
+    from culturecart.study.config import load_config
+
+    monkeypatch.setenv("MY_DATA", str(tmp_path / "d"))
+    (tmp_path / "s.yaml").write_text("data:\n  path: ${MY_DATA}/retail\n")  # in {flow: style}, quote it
+    assert load_config(tmp_path / "s.yaml").data.path == str(tmp_path / "d" / "retail")
+    cfg = load_config(preset="twin", overrides=["culture.hofstede_path=${MY_DATA}/h.csv"])
+    assert cfg.culture.hofstede_path == str(tmp_path / "d" / "h.csv")
+    monkeypatch.delenv("CULTURECART_DATA", raising=False)
+    cfg = load_config(preset="twin", overrides=["culture.hofstede_path=${CULTURECART_DATA}/h.csv"])
+    assert cfg.culture.hofstede_path == f"{data_root()}/h.csv"  # the documented default of the data folder
+    (tmp_path / "bad.yaml").write_text("data: {path: \"${NOT_SET_ANYWHERE}/x\"}\n")
+    with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE is not set"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_the_example_configs_load_from_any_folder(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from culturecart.study.config import load_config
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.chdir(tmp_path)
+    for name in ("online_retail.yaml", "xmarket.yaml"):
+        cfg = load_config(examples / name)
+        for value in (cfg.data.path, cfg.data.markets, cfg.culture.hofstede_path):
+            assert value is None or Path(value).is_absolute(), (name, value)

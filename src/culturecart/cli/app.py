@@ -19,9 +19,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
-from culturecart.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, CultureCartError
+from culturecart.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    CultureCartError,
+)
 
 # markup=False: paths, ids and values from the user's data are printed as they are, never as rich markup.
 console = Console(stderr=True, soft_wrap=True, highlight=False, markup=False)
@@ -56,10 +62,23 @@ def _crash_report(exc: BaseException) -> Path | None:
     return path
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the same orderly stop as Ctrl-C (workers shut down, nothing half-written kept)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 class GuardedGroup(TyperGroup):
     """Runs every command under the error contract: known errors -> their exit code, anything else -> 3."""
 
     def invoke(self, ctx: typer.Context):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
         with warnings.catch_warnings():
             warnings.showwarning = _WarningsOnce()
             try:
@@ -79,10 +98,11 @@ class GuardedGroup(TyperGroup):
                     _silence_stdout()
                     raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
                 raise
-            except KeyboardInterrupt:
-                error("interrupted; finished outputs are complete, nothing half-written was kept "
-                      "(rerun the same command to resume a study)")
-                raise typer.Exit(code=130) from None
+            except KeyboardInterrupt as exc:
+                terminated = isinstance(exc, Terminated)
+                error(("terminated (SIGTERM)" if terminated else "interrupted") + "; finished outputs are complete, "
+                      "nothing half-written was kept (rerun the same command to resume a study)")
+                raise typer.Exit(code=EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
             except BaseException as exc:  # a bug (EOFError too: click would turn it into a bare "Aborted!")
                 if _debug(ctx):
                     traceback.print_exc()
@@ -106,8 +126,28 @@ def _debug(ctx: typer.Context) -> bool:
     return bool(ctx.meta.get(DEBUG_KEY)) or os.environ.get("CULTURECART_DEBUG", "") not in ("", "0")
 
 
-EPILOG = ("Exit codes: 0 ok, 1 invalid input, 2 usage or configuration error, 3 internal error "
-          "(traceback written to a file; --debug shows it).")
+EPILOG = ("Exit codes: 0 ok, 1 invalid input, 2 usage or configuration error, 3 internal error (traceback "
+          "written to a file; --debug shows it), 4 the environment (disk full, no permission), 130 interrupted "
+          "(Ctrl-C), 143 terminated (SIGTERM), 141 the reader of the output went away (| head); rerun an "
+          "interrupted study to resume it.")
+
+
+def examples(*lines: str) -> str:
+    """A command's help epilog: its examples, one per paragraph (rich help keeps paragraphs apart)."""
+    from rich.markup import escape
+
+    return "\n\n".join(["Examples:", *(escape(f"  $ {line}") for line in lines)])
+
+
+_display_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx) -> str | None:
+    # A flag takes no value: typer would print <bool> beside it, which reads as if it took one.
+    return None if self.is_flag else _display_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type
 
 
 def sub_app(help_text: str) -> typer.Typer:

@@ -1,4 +1,4 @@
-"""Data commands: ``simulate``, ``validate``, ``convert``, ``encode``."""
+"""Data commands: ``simulate``, ``validate``, ``encode``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import typer
 from rich.text import Text
 
 from culturecart.cli.app import console, out
-from culturecart.data.adapters import ADAPTERS
 from culturecart.encoders.registry import ENCODERS, encoder_entries
 from culturecart.errors import InvalidInputError, UsageError
 
@@ -85,30 +84,6 @@ def validate(
         console.print(f"{path}: {len(problems)} problem(s)")
         raise typer.Exit(code=InvalidInputError.exit_code)
     (console if as_json else out).print(Text.assemble(("✓ ", "green"), f"{path} is a valid culturecart dataset"))
-
-
-def convert(
-    fmt: Annotated[str, typer.Argument(help=f"source format: {ADAPTERS.choices()}")],
-    src: Annotated[Path, typer.Argument(help="source file or folder")],
-    out_dir: Annotated[Path, typer.Option("--out", help="dataset folder to write")],
-    images: Annotated[Path | None, typer.Option(help="image folder (shopee)")] = None,
-    limit: Annotated[int | None, typer.Option(help="read only the first N source rows", min=1)] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
-) -> None:
-    """Convert a public data format into a canonical dataset folder."""
-    from culturecart.atomic import check_output_dir
-    from culturecart.data.adapters import ADAPTERS, convert
-    from culturecart.progress import StepProgress
-
-    ADAPTERS.resolve(fmt)
-    check_output_dir(out_dir, overwrite=overwrite, reads=[src, images])
-    with StepProgress(f"convert {fmt}", 2, quiet) as step:
-        ds = convert(fmt, src, images=images, limit=limit)
-        step(f"read and validated {src.name}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
-        ds.save(out_dir, overwrite=overwrite)
-        step(f"written to {out_dir}")
-    out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
 
 
 def encode_cmd(

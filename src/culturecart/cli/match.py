@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from culturecart.cli.app import console, out, sub_app
+from culturecart.cli.app import console, examples, out, sub_app
 from culturecart.encoders.registry import ENCODERS, encoder_entries
 from culturecart.errors import InvalidInputError
 
@@ -24,7 +24,8 @@ def _listings(path: Path, need_labels: bool = False):
     return frame
 
 
-@app.command("fit")
+@app.command("fit", epilog=examples(
+    "culturecart match fit --train $CULTURECART_DATA/shopee_pmg/train_dev.csv.gz --text char-hash --model-dir matcher"))
 def match_fit(
     train: Annotated[Path, typer.Option("--train", help="Shopee-format CSV with label_group")],
     model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
@@ -58,7 +59,8 @@ def _check_image_dir(images: Path | None) -> None:
                                                              else "does not exist"))
 
 
-@app.command("predict")
+@app.command("predict", epilog=examples(
+    "culturecart match predict --model-dir matcher --input listings.csv --out submission.csv"))
 def match_predict(
     model_dir: Annotated[Path, typer.Option("--model-dir")],
     input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV (labels, if any, are not read)")],
@@ -82,7 +84,8 @@ def match_predict(
     out.print(f"wrote {out_csv} ({len(sub)} rows)")
 
 
-@app.command("score")
+@app.command("score", epilog=examples(
+    "culturecart match score --input listings.csv --submission submission.csv"))
 def match_score(
     input_csv: Annotated[Path, typer.Option("--input", help="Shopee-format CSV with label_group")],
     submission: Annotated[Path, typer.Option("--submission", help="posting_id,matches CSV")],

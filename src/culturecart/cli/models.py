@@ -67,19 +67,23 @@ def fit(
     valid: Annotated[Path | None, typer.Option(help="validation dataset for early stopping (default: 10% of "
                                                     "the training users)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Fit a purchase predictor (featurizer state + model) and save it as one folder."""
     from culturecart.atomic import check_output_dir
     from culturecart.config_files import load_model_file
     from culturecart.models import model_spec
-    from culturecart.predictor import PredictorConfig, PurchasePredictor
+    from culturecart.predictor import FIT_STEPS, PredictorConfig, PurchasePredictor
+    from culturecart.progress import StepProgress
 
     cfg = load_model_file(PredictorConfig, config, "predictor config") if config else PredictorConfig()
     if model is not None:
         cfg = PredictorConfig.model_validate({**cfg.model_dump(), "model": model_spec(model).name})
     check_output_dir(out_dir, overwrite=overwrite, reads=[path, valid, config])
-    predictor = PurchasePredictor(config=cfg).fit(path, valid)
-    predictor.save(out_dir, overwrite=overwrite)
+    with StepProgress("fit", FIT_STEPS + 1, quiet) as step:
+        predictor = PurchasePredictor(config=cfg).fit(path, valid, progress=step)
+        predictor.save(out_dir, overwrite=overwrite)
+        step(f"written to {out_dir}")
     out.print(f"fitted {cfg.model} ({cfg.scope}) on {predictor.info_['training_rows']:,} events; wrote {out_dir}")
 
 

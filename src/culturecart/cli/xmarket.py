@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from culturecart.cli.app import out, sub_app
+from culturecart.cli.app import examples, out, sub_app
 from culturecart.ranking.registry import RANKERS
 
 app = sub_app("Cross-market recommendation on the markets layout: split, fit, predict, score.")
 
 
-@app.command("split")
+@app.command("split", epilog=examples("culturecart xmarket split $CULTURECART_DATA/xmarket_electronics --out markets"))
 def xmarket_split(
     src: Annotated[Path, typer.Argument(help="folder of <market>_5core.txt[.gz] rating files")],
     out_dir: Annotated[Path, typer.Option("--out", help="root folder of the markets layout to write")],
@@ -35,34 +35,47 @@ def xmarket_split(
     out.print(f"wrote {out_dir}")
 
 
-@app.command("fit")
+@app.command("fit", epilog=examples(
+    "culturecart xmarket fit markets --target de --sources culture --model ease --model-dir rankers/de",
+    "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --model-dir rankers/s3"))
 def xmarket_fit(
     root: Annotated[Path, typer.Argument(help="markets layout root")],
     target: Annotated[str, typer.Option(help="target market")],
     model_dir: Annotated[Path, typer.Option("--model-dir", help="where the fitted model goes")],
     sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
                                               "comma-separated list of source markets")] = "none",
-    model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}")] = "rerank",
+    model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}. Cost on a market of 100k ratings: "
+                                            "popularity, itemknn and ease seconds; als and bpr about a minute; "
+                                            "rerank (the strongest) a few minutes")] = "rerank",
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Fit a ranker for the target market on the target plus the chosen sources."""
     from culturecart.atomic import check_output_dir
-    from culturecart.ranking.crossmarket import fit_target
+    from culturecart.progress import StepProgress
+    from culturecart.ranking.crossmarket import FIT_STEPS, fit_target
     from culturecart.ranking.markets import read_markets
     from culturecart.ranking.registry import RANKERS
 
     RANKERS.resolve(model)
     check_output_dir(model_dir, overwrite=overwrite, reads=[root])
-    ranker = fit_target(read_markets(root), target, sources, model)
-    ranker.save(model_dir, overwrite=overwrite)
+    with StepProgress(f"xmarket fit {target}", FIT_STEPS + 2, quiet) as step:
+        markets = read_markets(root)
+        step(f"read {len(markets.names)} markets")
+        ranker = fit_target(markets, target, sources, model, progress=step)
+        ranker.save(model_dir, overwrite=overwrite)
+        step(f"written to {model_dir}")
     weights = ", ".join(f"{s} {w:.3g}" for s, w in ranker.sources_.items()) or "none (the target alone)"
     out.print(f"fitted {ranker.name} for {target}; source weights: {weights}; wrote {model_dir}")
 
 
-@app.command("predict")
+@app.command("predict", epilog=examples(
+    "culturecart xmarket predict --model-dir rankers/s3 --run $CULTURECART_DATA/xmrec_wsdm_dev/s3/valid_run.tsv "
+    "--out s3_valid_scores.tsv"))
 def xmarket_predict(
-    model_dir: Annotated[Path, typer.Option("--model-dir")],
-    run: Annotated[Path, typer.Option("--run", help="a run file: userId, comma-separated candidate itemIds")],
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="a ranker folder written by xmarket fit")],
+    run: Annotated[Path, typer.Option("--run", help="a run file: userId, comma-separated candidate itemIds (with "
+                                                    "or without a header line, as the official files)")],
     out_file: Annotated[Path, typer.Option("--out", help="scores TSV: userId, itemId, score")],
 ) -> None:
     """Score every candidate of a run (the competition's submission format)."""
@@ -80,17 +93,19 @@ def xmarket_predict(
     out.print(f"wrote {out_file} ({len(scores):,} rows, {table['userId'].nunique():,} users)")
 
 
-@app.command("score")
+@app.command("score", epilog=examples(
+    "culturecart xmarket score --scores s3_valid_scores.tsv --qrel $CULTURECART_DATA/xmrec_wsdm_dev/s3/valid_qrel.tsv"))
 def xmarket_score(
     scores_file: Annotated[Path, typer.Option("--scores", help="scores TSV: userId, itemId, score")],
     qrel: Annotated[Path, typer.Option("--qrel", help="qrel TSV: userId, itemId, rating (the held-out positives)")],
     allow_missing: Annotated[bool, typer.Option("--allow-missing", help="count qrel users without scores as "
                                                                          "misses")] = False,
 ) -> None:
-    """nDCG@10, HR@10, MRR over the qrel users; the last line is JSON."""
+    """nDCG@10 (beside the chance level of a random order of the same lists), HR@10, MRR over the qrel users; the
+    last line is JSON."""
     from culturecart.ranking.crossmarket import score_files
 
     result = score_files(scores_file, qrel, allow_missing=allow_missing)
-    out.print(f"nDCG@10 {result['ndcg@10']:.4f}  HR@10 {result['hr@10']:.4f}  MRR {result['mrr']:.4f}  "
-              f"users {result['users']:,}")
+    out.print(f"nDCG@10 {result['ndcg@10']:.4f} (a random order of the same lists: {result['chance_ndcg@10']:.4f})  "
+              f"HR@10 {result['hr@10']:.4f}  MRR {result['mrr']:.4f}  users {result['users']:,}")
     out.print(json.dumps(result))

@@ -46,6 +46,22 @@ class Dataset:
     files: dict[str, bytes] = field(default_factory=dict, repr=False)
     root: Path | None = None
 
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, **roles) -> Dataset:
+        """The canonical tables of one flat table, by naming what each column is (``label=``, ``item=``,
+        ``user=``, ``session=``, ``time=``, ``country=``, ``consumer=[...]``, ``offer=[...]``, ``text=[...]``,
+        ``images=[...]``, ``behaviour=[...]``): :func:`culturecart.data.frame.split_frame`.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"bought": [1, 0, 0], "user": ["a", "a", "b"], "sku": ["x", "y", "x"]})
+            >>> Dataset.from_frame(df, label="bought", user="user", item="sku").events.columns.tolist()
+            ['item_id', 'session_id', 'purchased', 'user_id']
+        """
+        from culturecart.data.frame import split_frame
+
+        return cls(**split_frame(df, **roles))
+
     def tables(self) -> list[str]:
         """Names of the tables present."""
         return [t for t in TABLES if getattr(self, t) is not None]

@@ -50,7 +50,7 @@ class EncodersConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     max_chars: int = Field(2000, ge=1)
     on_image_error: str = Field("mask", pattern="^(raise|mask)$")
-    cache_dir: str | None = None
+    cache_dir: str | None = Field(None, json_schema_extra={"path": True})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EncodersConfig:

@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -138,16 +138,27 @@ def resolve_sources(markets: Markets, target: str, sources: str | Sequence[str])
     return {s: 1.0 for s in names if s != target}
 
 
+FIT_STEPS = 3  # the calls fit_target makes to its progress callback
+
+
 def fit_target(markets: Markets, target: str, sources: str | Sequence[str] = "none", model: str = "rerank",
-               **options: object) -> Ranker:
+               progress: Callable[[str], None] | None = None, **options: object) -> Ranker:
     """Fit ``model`` for ``target`` on the sources :func:`resolve_sources` names. EASE's L2 strength, unless given,
-    is chosen on the target's valid run (never on test) when it has one."""
+    is chosen on the target's valid run (never on test) when it has one. ``progress(detail)`` is called after each
+    of :data:`FIT_STEPS` steps (sources, tuning, fit)."""
+    step = progress or (lambda detail: None)
     create_ranker(model, **options)  # an unknown model or option is refused before any work
     weights = resolve_sources(markets, target, sources)
+    step("source weights: " + (", ".join(f"{s} {w:.3g}" for s, w in weights.items()) or "none (the target alone)"))
     if RANKERS.canonical(model) == "ease" and "l2" not in options and "valid" in markets[target].runs \
             and "valid" in markets[target].qrels:
         options = {**options, "l2": tune_l2(markets, target, weights)}
-    return fit_ranker(markets, target, weights, model, **options)
+        step(f"L2 strength {options['l2']:g}, chosen on the valid run")
+    else:
+        step("nothing to tune")
+    ranker = fit_ranker(markets, target, weights, model, **options)
+    step(f"fitted {ranker.name}")
+    return ranker
 
 
 def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: str = "rerank",
@@ -256,10 +267,17 @@ def score_files(scores_path: str | Path, qrel_path: str | Path, allow_missing: b
     if problems:
         raise InvalidInputError.from_problems(problems, f"scores file {scores_path}")
     try:
-        result = summarise(rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing))
+        ranked = rank_scores(scores, tables[Path(qrel_path)], allow_missing=allow_missing)
     except InvalidInputError as err:
         raise InvalidInputError(f"scores {scores_path} against qrel {qrel_path}: {err}") from None
+    result = summarise(ranked)
     result.pop("cold_users")
+    from culturecart.ranking.analysis import chance_ndcg
+
+    # the level of a random order of the same lists: what nDCG@10 means depends on the lists' lengths
+    lengths = scores.assign(userId=scores["userId"].astype(str)).groupby("userId").size()
+    result["chance_ndcg@10"] = round(chance_ndcg(lengths.reindex(ranked["userId"], fill_value=1).to_numpy(int), 10),
+                                     6)
     return result
 
 

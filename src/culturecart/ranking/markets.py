@@ -86,8 +86,43 @@ class Markets:
         return [m for m in self.names if run in self.markets[m].runs]
 
 
+def _shape(fields: list[str]) -> tuple[tuple[bool, bool], ...]:
+    """What a line's fields look like: (a number, a comma-separated list) each."""
+    def number(v: str) -> bool:
+        try:
+            float(v)
+        except ValueError:
+            return False
+        return True
+    return tuple((number(f), "," in f) for f in fields)
+
+
+def has_header(lines: list[str], columns: list[str]) -> bool:
+    r"""Whether the first line is a header. The official WSDM Cup files are mixed: ``train*.tsv`` and ``*_qrel.tsv``
+    start with ``userId\titemId\trating``, ``*_run.tsv`` start with data. A first line is data when it names
+    none of ``columns`` and looks like the line after it (the same number of fields, numbers and comma lists in
+    the same places; a one-line file: a number or a list in it); otherwise it is a header, checked by name.
+
+    Example:
+        >>> has_header(["userId\titemIds", "u1\ta,b"], ["userId", "itemIds"])
+        True
+        >>> has_header(["u1\ta,b,c", "u2\tb,c,d"], ["userId", "itemIds"])
+        False
+        >>> has_header(["user\titems", "u1\ta,b"], ["userId", "itemIds"])  # a header, misnamed: refused later
+        True
+    """
+    first = lines[0].split("\t")
+    names = {c.lower() for c in columns}
+    if any(f.strip().lower() in names for f in first) or len(first) != len(columns):
+        return True
+    if len(lines) > 1 and lines[1]:
+        return _shape(first) != _shape(lines[1].split("\t"))
+    return not any(n or c for n, c in _shape(first))
+
+
 def read_tsv(path: Path, columns: list[str], problems: list[Problem], market: str) -> pd.DataFrame | None:
-    """A tab-separated file whose header starts with ``columns``, as text; None (and problems noted) if unusable."""
+    """A tab-separated file whose header starts with ``columns``, or without a header line (the official run files:
+    :func:`has_header`), as text; None (and problems noted) if unusable."""
     text = path.read_bytes()
     try:
         decoded = text.decode("utf-8-sig")
@@ -101,18 +136,22 @@ def read_tsv(path: Path, columns: list[str], problems: list[Problem], market: st
     if not lines:
         problems.append(Problem(market, "file is empty", file=str(path)))
         return None
-    header = lines[0].split("\t")
-    if header[: len(columns)] != columns:
-        problems.append(Problem(market, f"header must start with {columns} (tab-separated), found {header}",
-                                file=str(path)))
-        return None
-    bad = [i for i, line in enumerate(lines[1:], start=2) if line and line.count("\t") != len(header) - 1]
+    if has_header(lines, columns):
+        header = lines[0].split("\t")
+        if header[: len(columns)] != columns:
+            problems.append(Problem(market, f"header must start with {columns} (tab-separated), found {header}; "
+                                            "or leave the header line out", file=str(path)))
+            return None
+        body, first_line = lines[1:], 2
+    else:
+        header, body, first_line = list(columns), lines, 1
+    bad = [i for i, line in enumerate(body, start=first_line) if line and line.count("\t") != len(header) - 1]
     if bad:
         more = f" (+{len(bad) - 10} more)" if len(bad) > 10 else ""
         problems.append(Problem(market, f"lines {bad[:10]}{more} do not have {len(header)} tab-separated fields "
                                         "(mixed separators?)", file=str(path)))
         return None
-    rows = [line.split("\t") for line in lines[1:] if line]
+    rows = [line.split("\t") for line in body if line]
     return pd.DataFrame(rows, columns=header, dtype=str)
 
 

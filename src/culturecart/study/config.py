@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from culturecart.config_files import parse_yaml, read_text_file
+from culturecart.config_files import expand_variables, parse_yaml, read_text_file, resolve_paths
 from culturecart.encoders import EncodersConfig
 from culturecart.errors import ConfigError
 from culturecart.parallel import BACKENDS
@@ -33,9 +33,10 @@ class _Section(BaseModel):
 
 class DataSection(_Section):
     preset: Literal["twin"] | None = Field(None, description="simulate the built-in marketplace")
-    path: str | None = Field(None, description="a canonical dataset folder (see culturecart convert)")
+    path: str | None = Field(None, description="a canonical dataset folder (see culturecart convert)",
+                             json_schema_extra={"path": True})
     markets: str | None = Field(None, description="a markets folder (ratings per market; see culturecart xmarket "
-                                                  "split): RQ3 and RQ5 for rankers")
+                                                  "split): RQ3 and RQ5 for rankers", json_schema_extra={"path": True})
     simulate: dict[str, Any] = Field(default_factory=dict, description="SimulationConfig settings")
     check_images: bool = True
 
@@ -87,7 +88,8 @@ class CultureSection(_Section):
     model: str = "lightgbm"
     model_options: dict[str, Any] = Field(default_factory=lambda: {"learning_rate": 0.1, "early_stopping_rounds": 30,
                                                                    "n_estimators": 500})
-    hofstede_path: str | None = Field(None, description="a Hofstede file for countries the package lacks")
+    hofstede_path: str | None = Field(None, description="a Hofstede file for countries the package lacks",
+                                      json_schema_extra={"path": True})
 
     @model_validator(mode="after")
     def _options_fit(self) -> CultureSection:
@@ -129,6 +131,7 @@ class RQ5Section(_Section):
     arms: list[Literal["local", "global", "culture"]] = Field(default_factory=lambda: ["local", "global", "culture"])
     seeds: int = Field(3, ge=1)
     sources: list[str] | None = None
+    n_boot: int = Field(200, ge=10, description="user bootstrap resamples of each curve point's interval")
 
     @field_validator("fractions")
     @classmethod
@@ -141,7 +144,8 @@ class RQ5Section(_Section):
 
 class MatchingSection(_Section):
     enabled: bool = False
-    input: str | None = Field(None, description="Shopee-format CSV; default: the simulated variant families")
+    input: str | None = Field(None, description="Shopee-format CSV; default: the simulated variant families",
+                              json_schema_extra={"path": True})
     folds: int = Field(5, ge=2)
 
 
@@ -181,9 +185,15 @@ class RankingSection(_Section):
 
 
 class CalibrationSection(_Section):
-    """Calibration replicates (``culturecart calibrate``): false-positive rates and power of RQ3/RQ4."""
+    """Calibration replicates: false-positive rates, calibrated p-values and power of RQ3/RQ4 on the study's own
+    design. ``auto`` (the default): on a small design (fewer users per country than
+    :data:`culturecart.culture.trust.SMALL_DESIGN_USERS`, where cluster-robust Wald tests reject a true null far too
+    often) the study runs enough null replicates to calibrate RQ4's heterogeneity p-values, and only those; on a
+    large design the asymptotic tests stand and the report says why. A number runs that many null replicates and
+    the planted ones (``culturecart calibrate``); 0 turns calibration off."""
 
-    replicates: int = Field(0, ge=0, description="null replicates (labels with no cultural differences); 0 = off")
+    replicates: int | Literal["auto"] = Field("auto", description="null replicates (labels with no cultural "
+                                                                  "differences); auto: as the design needs; 0: off")
     planted_replicates: int | None = Field(None, ge=1, description="replicates per planted scale (default: a "
                                                                     "fifth of replicates, at least 5)")
     scales: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0],
@@ -199,8 +209,26 @@ class CalibrationSection(_Section):
             raise ValueError(f"scales must be positive factors (the null, 0, always runs), got {value}")
         return sorted(set(value))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:  # `calibration: auto`, `calibration: 0`, `calibration: 100`
+        return {"replicates": value} if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+    @field_validator("replicates", mode="before")
+    @classmethod
+    def _replicates(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in ("auto", "off"):
+            return "auto" if value.strip().lower() == "auto" else 0
+        return value
+
+    @property
+    def auto(self) -> bool:
+        return self.replicates == "auto"
+
     @property
     def per_scale(self) -> int:
+        if self.auto:
+            return 0  # auto calibrates the verdicts' p-values; power needs `culturecart calibrate`
         return self.planted_replicates or max(5, self.replicates // 5)
 
 
@@ -276,6 +304,10 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
+# Paths inside free-form sections (data.simulate is SimulationConfig's settings as a mapping).
+FREE_FORM_PATHS = (("data", "simulate", "rules_path"), ("data", "simulate", "hofstede_path"))
+
+
 def _set_dotted(tree: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"override {assignment!r} must look like key.subkey=value")
@@ -288,7 +320,8 @@ def _set_dotted(tree: dict, assignment: str) -> None:
         node = node.setdefault(p, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {assignment!r}: {p!r} is not a section")
-    node[parts[-1]] = parse_yaml(raw, f"override {assignment!r}") if raw.strip() else None
+    value = parse_yaml(raw, f"override {assignment!r}") if raw.strip() else None
+    node[parts[-1]] = expand_variables(value, f"override {assignment!r}")
 
 
 def _valid_keys(loc: tuple) -> list[str]:
@@ -317,7 +350,10 @@ def _explain(err: ValidationError) -> str:
 
 def load_config(path: str | Path | None = None, preset: str | None = None,
                 overrides: list[str] | None = None) -> StudyConfig:
-    """Defaults, then ``preset``, then the file at ``path``, then ``overrides``; validated."""
+    """Defaults, then ``preset``, then the file at ``path``, then ``overrides``; validated.
+
+    ``${NAME}`` expands from the environment in the file and in ``overrides`` (:func:`expand_variables`); relative
+    paths in the file are relative to the file's folder, those in ``overrides`` to the working directory."""
     pkg = resources.files("culturecart.study")
     tree = _read(pkg.joinpath("defaults.yaml").read_text("utf-8"), "defaults.yaml")
     if preset is not None:
@@ -329,7 +365,8 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
         if not text.strip():
             raise ConfigError(f"config file {path} is empty: it sets nothing (at least data.path, data.markets or "
                               "data.preset)")
-        tree = _merge(tree, _read(text, str(path)))
+        own = expand_variables(_read(text, str(path)), f"config file {path}")
+        tree = _merge(tree, resolve_paths(own, StudyConfig, Path(path).resolve().parent, FREE_FORM_PATHS))
     for assignment in overrides or []:
         _set_dotted(tree, assignment)
     try:

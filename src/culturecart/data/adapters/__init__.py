@@ -22,11 +22,22 @@ Adapter = Callable[..., Dataset]
 
 
 @dataclass(frozen=True)
+class AdapterOption:
+    """One option of an adapter beyond ``src`` and ``limit``, as ``convert ADAPTER --help`` shows it."""
+
+    name: str
+    kind: type
+    default: object
+    help: str
+
+
+@dataclass(frozen=True)
 class AdapterEntry(Entry):
-    """A source format: its converter (``target``) and the shared data folder it reads by default
-    (:func:`culturecart.paths.data_root`)."""
+    """A source format: its converter (``target``), the shared data folder it reads by default
+    (:func:`culturecart.paths.data_root`) and its own options."""
 
     shared_folder: str = ""
+    options: tuple[AdapterOption, ...] = ()
 
 
 _A = "culturecart.data.adapters."
@@ -34,15 +45,20 @@ ADAPTERS: Registry[AdapterEntry] = Registry("format", [
     AdapterEntry("shoppers", _A + "shoppers:convert_shoppers", "UCI Online Shoppers sessions (label: Revenue)",
                  ("uci-shoppers", "online-shoppers"), "uci_online_shoppers"),
     AdapterEntry("online-retail", _A + "online_retail:convert_online_retail", "UCI Online Retail invoices "
-                 "(label: bought the item in the next month)", ("retail", "online-retail-ii"), "uci_online_retail"),
+                 "(label: bought the item in the next month)", ("retail", "online-retail-ii"), "uci_online_retail", (
+                     AdapterOption("n_history", int, 20, "candidates per customer from their own past purchases"),
+                     AdapterOption("n_popular", int, 10, "candidates from the previous month's most bought items"),
+                     AdapterOption("active_months", int, 3, "months before the target a customer must have bought in"),
+                     AdapterOption("min_days", int, 25, "days of data a month needs to be a target"))),
     AdapterEntry("amazon-m2", _A + "amazon_m2:convert_amazon_m2", "Amazon-M2 sessions (label: the session's next "
                  "item)", ("m2",), "amazon_m2_test"),
     AdapterEntry("clothing-reviews", _A + "clothing_reviews:convert_clothing_reviews", "Women's Clothing E-Commerce "
                  "Reviews (label: Recommended)", ("womens-clothing", "clothing"), "womens_clothing_reviews"),
     AdapterEntry("marc", _A + "marc:convert_marc", "Multilingual Amazon Reviews Corpus (label: stars >= 4)", (),
-                 "marc_reviews_6lang"),
+                 "marc_reviews_6lang", (AdapterOption("positive_from", int, 4, "stars that count as positive"),)),
     AdapterEntry("shopee", _A + "shopee:convert_shopee", "Shopee product matching listings (groups; --images)",
-                 ("shopee-pmg",), "shopee_pmg/train_dev.csv.gz"),
+                 ("shopee-pmg",), "shopee_pmg/train_dev.csv.gz",
+                 (AdapterOption("images", Path, None, "folder of the listing images (train_images/)"),)),
 ])
 SHARED_FOLDERS = {e.name: e.shared_folder for e in ADAPTERS.entries}
 
@@ -67,4 +83,4 @@ def convert(name: str, src: str | Path, **options) -> Dataset:
     return ds
 
 
-__all__ = ["ADAPTERS", "SHARED_FOLDERS", "convert", "get_adapter"]
+__all__ = ["ADAPTERS", "SHARED_FOLDERS", "AdapterOption", "convert", "get_adapter"]

@@ -6,16 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pycountry
 
+from culturecart.data.countries import COUNTRY_OVERRIDES, to_iso2  # noqa: F401  (the adapters' import)
 from culturecart.data.dataset import unreadable
 from culturecart.errors import InvalidInputError, MissingInputError
-
-# Country names in public data sets that pycountry does not resolve; None = no ISO 3166 code.
-COUNTRY_OVERRIDES: dict[str, str | None] = {
-    "EIRE": "IE", "RSA": "ZA", "USA": "US", "UK": "GB", "Czech Republic": "CZ",
-    "Channel Islands": None, "European Community": None, "Unspecified": None,
-}
 
 
 def read_csv(src: str | Path, limit: int | None, required: list[str], allow_empty: bool = False,
@@ -61,19 +55,6 @@ def numeric_column(frame: pd.DataFrame, column: str, path: Path, integer: bool =
             + (f" (+{len(rows) - 10} more)" if len(rows) > 10 else "")
             + f" (0-based data rows; line = row + 2), e.g. {raw.iat[rows[0]]!r}")
     return values.astype(float)
-
-
-def to_iso2(name: object) -> str | None:
-    """ISO 3166 alpha-2 for a country name or code as written in a data set, or None."""
-    if name is None or (isinstance(name, float) and pd.isna(name)):
-        return None
-    text = str(name).strip()
-    if text in COUNTRY_OVERRIDES:
-        return COUNTRY_OVERRIDES[text]
-    try:
-        return pycountry.countries.lookup(text).alpha_2
-    except LookupError:
-        return None
 
 
 def first_existing(*candidates: Path) -> Path:

@@ -1,0 +1,236 @@
+"""MkDocs hook: the reference pages, generated from the code at build time (never committed).
+
+* ``reference/cli.md``: every command of the ``culturecart`` app, its help, options and examples;
+* ``reference/config.md``: every key of the study configuration (and of the predictor, encoders and column-roles
+  files) with its type, default and description, from the pydantic models;
+* ``reference/schema.md``: the canonical tables from ``culturecart.data.schema.SCHEMAS``;
+* tables of measured figures where a page says ``<!-- generated: NAME -->`` (``performance``: every benchmark;
+  ``calibration_threshold``, ``report_validity``: one benchmark each), from ``benchmarks/results/*.json``, each with
+  its command, commit, date and machine.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- command line ----
+
+def _commands(command, path: str):
+    if hasattr(command, "commands"):  # a group (typer carries its own copy of click: no isinstance)
+        for name, sub in command.commands.items():
+            if not sub.hidden:
+                yield from _commands(sub, f"{path} {name}")
+    else:
+        yield path, command
+
+
+def _is_argument(param) -> bool:
+    return getattr(param, "param_type_name", "") == "argument"
+
+
+def cli_page() -> str:
+    import typer.main
+
+    from culturecart.cli import app
+
+    root = typer.main.get_command(app)
+    out = ["# Command line", "", "Generated from the commands themselves (`culturecart COMMAND --help` shows the same).",
+           "", "| command | what it does |", "|---|---|"]
+    commands = list(_commands(root, "culturecart"))
+    out += [f"| [`{p}`](#{p.replace(' ', '-')}) | {_cell((c.help or '').split(chr(10))[0])} |" for p, c in commands]
+    for path, command in commands:
+        out += ["", f"## {path}", "", (command.help or "").strip(), "",
+                f"```text\n{path} [OPTIONS] {' '.join(p.name.upper() for p in command.params if _is_argument(p))}\n```",
+                "", "| option | type | default | meaning |", "|---|---|---|---|"]
+        for p in command.params:
+            if _is_argument(p):
+                continue
+            names = ", ".join(f"`{o}`" for o in [*p.opts, *p.secondary_opts])
+            kind = "flag" if getattr(p, "is_flag", False) else (p.bare_type() if hasattr(p, "bare_type") else "")
+            default = "" if p.default is None or p.default is False or callable(p.default) else f"`{p.default}`"
+            if p.required:
+                default = "required"
+            out.append(f"| {names} | {kind} | {default} | {_cell(getattr(p, 'help', '') or '')} |")
+        args = [p for p in command.params if _is_argument(p)]
+        if args:
+            out += ["", "Arguments: " + "; ".join(f"`{a.name}`: {_cell(getattr(a, 'help', '') or '')}" for a in args)]
+        if command.epilog:
+            examples = [line.strip().removeprefix("$ ") for line in command.epilog.split("\n\n")[1:]]
+            out += ["", "Examples:", "", "```bash", *examples, "```"]
+    return "\n".join(out) + "\n"
+
+
+# ---- configuration ----
+
+def _type(annotation) -> str:
+    text = str(annotation).replace("typing.", "").replace("<class '", "").replace("'>", "")
+    for prefix in ("culturecart.study.config.", "culturecart.encoders.config.", "culturecart.data.frame."):
+        text = text.replace(prefix, "")
+    return text
+
+
+def _fields(model, prefix: str):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        ann = field.annotation
+        nested = isinstance(ann, type) and issubclass(ann, BaseModel)
+        if nested:
+            yield key, "section", "", (ann.__doc__ or "").strip().split("\n\n")[0]
+            yield from _fields(ann, key + ".")
+            continue
+        default = field.default if field.default_factory is None else field.default_factory()
+        shown = "" if default is None or default is Ellipsis else f"`{json.dumps(default, default=str)}`"
+        if field.is_required():
+            shown = "required"
+        yield key, _type(ann), shown, field.description or ""
+
+
+def _model_table(title: str, intro: str, model, prefix: str = "") -> list[str]:
+    out = ["", f"## {title}", "", intro, "", "| key | type | default | meaning |", "|---|---|---|---|"]
+    out += [f"| `{k}` | {_cell(t)} | {_cell(d)} | {_cell(m)} |" for k, t, d, m in _fields(model, prefix)]
+    return out
+
+
+def config_page() -> str:
+    from culturecart.data.frame import Roles
+    from culturecart.data.simulate import SimulationConfig
+    from culturecart.encoders import EncodersConfig
+    from culturecart.predictor import PredictorConfig
+    from culturecart.study.config import StudyConfig
+
+    out = ["# Configuration", "",
+           "Generated from the pydantic models that validate every file. A study reads the package defaults, then a "
+           "preset (`--preset twin`), then your file, then `--set key.sub=value` overrides; a wrong key is named "
+           "with the valid ones beside it. In files, `${NAME}` expands from the environment (`${CULTURECART_DATA}` "
+           "defaults to the shared data folder) and relative paths are relative to the file's folder."]
+    out += _model_table("Study (`culturecart study FILE`)", "Every key of a study file.", StudyConfig)
+    out += _model_table("Simulated marketplace (`data.simulate`)", "The simulator's settings (`data: {preset: twin, "
+                        "simulate: {...}}`, and `culturecart simulate`).", SimulationConfig, "data.simulate.")
+    out += _model_table("Predictor (`culturecart fit --config FILE`)", "A predictor file.", PredictorConfig)
+    out += _model_table("Encoders (`culturecart encode --config FILE`)", "An encoders file.", EncodersConfig)
+    out += _model_table("Column roles (`culturecart convert table --roles FILE`)", "What each column of a flat table "
+                        "is (the same names as `Dataset.from_frame`'s keywords).", Roles)
+    return "\n".join(out) + "\n"
+
+
+# ---- schema ----
+
+def schema_page() -> str:
+    from culturecart.data.schema import BEHAVIOUR_PREFIX, SCHEMAS
+
+    out = ["# Data schema", "", "Generated from `culturecart.data.schema.SCHEMAS`, the one declaration every command "
+           "validates against. Other columns are allowed and carried along (on events, each is a behaviour "
+           f"feature; `{BEHAVIOUR_PREFIX}*` marks them by convention)."]
+    for name, schema in SCHEMAS.items():
+        out += ["", f"## {name}", "", "| column | type | required | missing allowed | unique | checks |",
+                "|---|---|---|---|---|---|"]
+        for col, spec in schema.columns.items():
+            checks = ", ".join(c.name for c in spec.checks if c.name) or ""
+            out.append(f"| `{col}` | {spec.dtype} | {'yes' if spec.required else ''} | "
+                       f"{'yes' if spec.nullable else ''} | {'yes' if spec.unique else ''} | {_cell(checks)} |")
+    return "\n".join(out) + "\n"
+
+
+# ---- performance ----
+
+def _figures(figures: dict, limit: int = 8) -> str:
+    shown = []
+    for key, value in figures.items():
+        if isinstance(value, bool | int | float) and key not in ("seed",):
+            shown.append(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}")
+        elif isinstance(value, dict) and value and all(isinstance(v, int | float) for v in value.values()):
+            shown.append(f"{key} " + ", ".join(f"{k} {v:g}" for k, v in list(value.items())[:6]))
+        if len(shown) >= limit:
+            break
+    return "; ".join(shown)
+
+
+def performance_table() -> str:
+    rows = ["| benchmark | figures (the script's last line; all of them in the file) | command | commit | measured | "
+            "machine |", "|---|---|---|---|---|---|"]
+    files = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+    for path in files:
+        record = json.loads(path.read_text("utf-8"))
+        rows.append(f"| [`{path.stem}`](https://github.com/culturecart/culturecart/blob/main/benchmarks/results/"
+                    f"{path.name}) | {_cell(_figures(record.get('figures', {})))} | `{_cell(record.get('command', ''))}` "
+                    f"| {record.get('commit', '')} | {record.get('measured', '')[:10]} | {_cell(record.get('machine', ''))} |")
+    if not files:
+        rows.append("| (no results yet: run a benchmark) | | | | | |")
+    return "\n".join(rows)
+
+
+def _result(name: str) -> dict | None:
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
+    return json.loads(path.read_text("utf-8")) if path.exists() else None
+
+
+def _source(record: dict) -> str:
+    return (f"*Measured by `{record['command']}` at commit {record.get('commit', '?')} on "
+            f"{record.get('measured', '?')[:10]} ({record.get('machine', '?')}).*")
+
+
+def calibration_threshold_table() -> str:
+    record = _result("calibration_threshold")
+    if record is None:
+        return "*(not measured yet: run `python benchmarks/calibration_threshold.py`)*"
+    f = record["figures"]
+    rows = ["| users per country | false-positive rate at 5% | 95% interval | tests |", "|---|---|---|---|"]
+    rows += [f"| {u} | {f['fpr'][u]:.3f} | [{f['fpr_ci'][u][0]:.3f}, {f['fpr_ci'][u][1]:.3f}] | {f['tests'][u]:,} |"
+             for u in f["fpr"]]
+    return "\n".join(rows + ["", f"Threshold by the rule: **{f['threshold']}** users per country (the code's "
+                                  f"`SMALL_DESIGN_USERS`: {f['threshold_in_code']}). " + _source(record)])
+
+
+def report_validity_table() -> str:
+    record = _result("report_validity")
+    if record is None:
+        return "*(not measured yet: run `python benchmarks/report_validity.py`)*"
+    f = record["figures"]
+    n, p = f["null"], f["planted"]
+    fam = ", ".join(f"{k} {v[0]} of {v[1]}" for k, v in n["by_family"].items())
+    rows = ["| what | figure |", "|---|---|",
+            f"| nothing planted: tests labelled *clear* or *likely* | {n['per_test_rate']:.4f} [{n['per_test_ci'][0]:.4f}, "
+            f"{n['per_test_ci'][1]:.4f}] of {n['tests']:,} tests ({fam}) |",
+            f"| nothing planted: reports with any RQ3/RQ4 finding labelled *clear* or *likely* | {n['per_report_rate']:.2f} "
+            f"[{n['per_report_ci'][0]:.2f}, {n['per_report_ci'][1]:.2f}] of {n['reports']} reports "
+            f"({n['calibrated_designs']} calibrated) |",
+            f"| planted at twice the default size: differences labelled *clear* or *likely* | {p['labelled_share']:.3f} of "
+            f"{p['differences']} |",
+            f"| the same test's measured power without the correction | {p['power']:.3f} (gap {p['gap']:+.3f}) |"]
+    return "\n".join(rows + ["", _source(record)])
+
+
+GENERATED = {"performance": performance_table, "calibration_threshold": calibration_threshold_table,
+             "report_validity": report_validity_table}
+
+
+# ---- MkDocs events ----
+
+PAGES = {"reference/cli.md": cli_page, "reference/config.md": config_page, "reference/schema.md": schema_page}
+
+
+def on_files(files, config):
+    from mkdocs.structure.files import File
+
+    for uri, build in PAGES.items():
+        files.append(File.generated(config, uri, content=build()))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    for name, build in GENERATED.items():
+        marker = f"<!-- generated: {name} -->"
+        if marker in markdown:
+            markdown = markdown.replace(marker, build())
+    return markdown
+
