@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from culturecart.report.format import fmt_interval, fmt_p, fmt_signed, fmt_value
+from culturecart.report.format import fmt, fmt_interval, fmt_p, fmt_signed, fmt_value
 
 STRENGTHS = {
     "clear": "shown at the 5% level after correcting for the number of tests in its family (on a small design, "
@@ -230,6 +230,8 @@ def heterogeneity_table(res) -> pd.DataFrame | None:
 
 
 def rq4_heterogeneity_finding(res) -> Finding | None:
+    from culturecart.culture.trust import MIN_NULL, auto_null_replicates
+
     het, eff = heterogeneity_table(res), res.tables.get("rq4_effects")
     if het is None or het.empty or eff is None or eff.empty:
         note = next((n for n in res.notes if n.startswith("RQ4 logit not estimated")), None)
@@ -240,14 +242,25 @@ def rq4_heterogeneity_finding(res) -> Finding | None:
     checked = _checked(res, how)
     if how.startswith("not calibrated"):
         design = res.tables["rq4_design"].iloc[0]
+        cal = res.tables.get("calibration_calibrated_p")
+        ran = int(cal["null_replicates"].min()) if cal is not None and not cal.empty else 0
+        why = (f"calibration ran only {ran} simulations, fewer than the {MIN_NULL} calibrated p-values need (for "
+               f"{len(het)} tests: culturecart calibrate --replicates {auto_null_replicates(len(het))})" if ran else
+               "calibration was turned off (set calibration: auto)")
         return Finding("RQ4", f"Whether customers in different countries react differently to offer features is not "
                               f"stated: with a median of {design['users_per_country']:,.0f} users per country the "
-                              "asymptotic tests reject a true null too often, and calibration was turned off "
-                              "(set calibration: auto).", "not tested", checked=checked)
+                              f"asymptotic tests reject a true null too often, and {why}.", "not tested",
+                       checked=checked)
     shown = het[used < 0.10].assign(p_used=used[used < 0.10]).sort_values("p_used")
     if shown.empty:
         text = (f"No evidence that customers in different countries react differently to any of the "
                 f"{len(het)} offer features tested ({', '.join(_feature(x) for x in het['feature'])}).")
+        det = res.tables.get("calibration_detectable")
+        if det is not None and not det.empty and np.isfinite(det["mde_80"]).any():
+            # "No evidence" is only informative next to what the design could have seen.
+            mde = det["mde_80"][np.isfinite(det["mde_80"])]
+            text += (" This design detects, with 80% power, differences whose cross-country SD of the slope is at "
+                     f"least {fmt(mde.min(), 2)} to {fmt(mde.max(), 2)} (log-odds per SD); smaller ones may exist.")
         return Finding("RQ4", text, "no evidence either way", None, None, "", "Wald test of equal slopes",
                        _num(het["p_value"].min()), _num(het["p_calibrated"].min()) if "p_calibrated" in het
                        else None, checked, p_adjusted=_num(used.min()))
