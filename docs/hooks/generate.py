@@ -210,8 +210,50 @@ def report_validity_table() -> str:
     return "\n".join(rows + ["", _source(record)])
 
 
+def wsdm_dev_table() -> str:
+    record = _result("wsdm_dev")
+    if record is None:
+        return "*(not measured yet: run `python benchmarks/wsdm_dev.py`)*"
+    f = record["figures"]
+    targets = [t for t in ("s3", "t2") if t in f]
+    models = list(dict.fromkeys(m for t in targets for m in f[t]))
+    rows = ["| model | " + " | ".join(f"{t} nDCG@10 [95% interval]" for t in targets) + " |",
+            "|---|" + "---|" * len(targets)]
+    for m in models:
+        cells = []
+        for t in targets:
+            v = f[t].get(m)
+            cells.append(f"{v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}] ({v[5]:.0f} s)" if v else "")
+        rows.append(f"| {m} | " + " | ".join(cells) + " |")
+    for t, anchors in f.get("anchors", {}).items():
+        rows.append("| " + "; ".join(f"{k} {v}" for k, v in anchors.items()) + " | " + " | ".join(
+            "recorded in the issue, not this run" if x == t else "" for x in targets) + " |")
+    note = ("s3: the official validation candidates; t2: sampled lists (99 uniform 5-core items and the positive). "
+            "Ties count against the positive (the official evaluator does not). Published figures exist for the "
+            "withheld market t1 only: " + ", ".join(f"{k} {v}" for k, v in f.get("published_t1", {}).items()) + ".")
+    return "\n".join(rows + ["", note, "", _source(record)])
+
+
+def predict_scale_table() -> str:
+    record = _result("predict_scale")
+    if record is None:
+        return "*(not measured yet: run `python benchmarks/predict_scale.py`)*"
+    f = record["figures"]
+    rows = ["| events | rows/s end to end | share of the bare booster's rows/s | peak RSS (MB) |", "|---|---|---|---|"]
+    for size, r in f["sizes"].items():
+        rows.append(f"| {r['rows']:,} ({size}) | {r['rows_per_s']:,} | {r['ratio_to_booster']:.2f} | "
+                    f"{r['peak_rss_mb']['peak']:,.0f} |")
+    ratio = next((v for k, v in f.items() if k.startswith("peak_rss_ratio_")), None)
+    w = f["whole_table_1x"]
+    return "\n".join(rows + ["", f"Peak RSS ratio largest / smallest: **{ratio}**; bare booster "
+                                  f"{f['booster_rows_per_s']:,} rows/s on the same batches; the whole-table path on "
+                                  f"the base events: {w['rows_per_s']:,} rows/s, peak RSS {w['peak_rss_mb']:,.0f} MB. "
+                                  + _source(record)])
+
+
 GENERATED = {"performance": performance_table, "calibration_threshold": calibration_threshold_table,
-             "report_validity": report_validity_table}
+             "report_validity": report_validity_table, "wsdm_dev": wsdm_dev_table,
+             "predict_scale": predict_scale_table}
 
 
 # ---- MkDocs events ----

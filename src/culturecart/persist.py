@@ -70,7 +70,8 @@ FITTED: Registry[FittedEntry] = Registry("fitted kind", [
     FittedEntry("predictor", "culturecart.predictor:PurchasePredictor", "featurizer + scoped model(s): scores "
                                                                         "any dataset"),
     FittedEntry("ranker:popularity", "culturecart.ranking.rankers:Popularity", "item popularity"),
-    FittedEntry("ranker:itemknn", "culturecart.ranking.rankers:ItemKNN", "item-kNN (co-occurrence cosine)"),
+    FittedEntry("ranker:itemknn", "culturecart.ranking.rankers:ItemKNN", "item-kNN (co-occurrence cosine or Jaccard)"),
+    FittedEntry("ranker:userknn", "culturecart.ranking.rankers:UserKNN", "user-kNN over the markets' users"),
     FittedEntry("ranker:ease", "culturecart.ranking.rankers:EASE", "EASE (closed-form item-item ridge)"),
     FittedEntry("ranker:als", "culturecart.ranking.rankers:MatrixFactorisation", "implicit ALS factors"),
     FittedEntry("ranker:bpr", "culturecart.ranking.rankers:BPR", "implicit BPR factors"),

@@ -56,6 +56,43 @@ def flat_table(n_users: int = 150, seed: int = 0) -> pd.DataFrame:
                          "when": ev["timestamp"].astype(str), "dwell": ev["dwell_time_s"]})
 
 
+def write_partitioned(ds, folder, files: int = 3, rows_per_group: int | None = None):
+    """Save dataset ``ds`` into ``folder`` with its events as a folder ``events/`` of ``files`` Parquet files,
+    dealt row by row (so every user's sessions are spread over the files; ``rows_per_group`` sets the Parquet row
+    groups). Returns the folder."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    events = ds.events
+    ds.events = None
+    try:
+        ds.save(folder)
+    finally:
+        ds.events = events
+    (folder / "events").mkdir()
+    deal = np.arange(len(events)) % files
+    for k in range(files):
+        events[deal == k].to_parquet(folder / "events" / f"part-{k}.parquet", index=False,
+                                     row_group_size=rows_per_group)
+    return folder
+
+
+def tiny_predictor_and_data(users: int = 60, seed: int = 0):
+    """A small LightGBM predictor and a dataset folder to score whose events are split over three Parquet files
+    (``events/``): the streaming scorer's example."""
+    import tempfile
+
+    from culturecart.data.simulate import SimulationConfig, simulate_marketplace
+    from culturecart.predictor import PurchasePredictor
+
+    train = simulate_marketplace(SimulationConfig(n_users=users, n_products=20, countries=["KR", "US"], seed=seed))
+    new = simulate_marketplace(SimulationConfig(n_users=users // 2, n_products=20, countries=["KR", "US"],
+                                                seed=seed + 1))
+    fast = {"text": {"name": "char-hash"}, "image": {"name": "image-hash"}}
+    predictor = PurchasePredictor("lightgbm", encoders=fast, n_estimators=20, embedding_dim=4).fit(train)
+    return predictor, write_partitioned(new, tempfile.mkdtemp(prefix="culturecart-") + "/data")
+
+
 def toy_markets() -> Markets:
     """Two tiny markets sharing items, for examples and quick checks."""
     aa = pd.DataFrame({"userId": ["u1", "u1", "u2", "u2", "u3"], "itemId": ["i1", "i2", "i1", "i3", "i2"],
@@ -275,6 +312,7 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "predictor": _predictor,
     "ranker:popularity": _ranker("popularity"),
     "ranker:itemknn": _ranker("itemknn"),
+    "ranker:userknn": _ranker("userknn", neighbours=5),
     "ranker:ease": _ranker("ease", l2=10.0),
     "ranker:als": _ranker("als", factors=4, iterations=3),
     "ranker:bpr": _ranker("bpr", factors=4, iterations=5),

@@ -63,6 +63,12 @@ def test_fit_predict_score_on_the_official_form(tmp_path):
     invoke("xmarket", "predict", "--model-dir", tmp_path / "m", "--run", root / "t1" / "test_run.tsv", "--out",
            tmp_path / "test.tsv", exit_code=0)
     assert len((tmp_path / "test.tsv").read_text().splitlines()) == 1 + 30 * 20
+    for run in ("valid", "test"):  # the competition's submission layout
+        invoke("xmarket", "predict", "--model-dir", tmp_path / "m", "--run", root / "t1" / f"{run}_run.tsv", "--out",
+               tmp_path / "submission", "--competition", exit_code=0)
+    written = sorted(p.relative_to(tmp_path / "submission").as_posix() for p in (tmp_path / "submission").rglob("*.tsv"))
+    assert written == ["t1/test_pred.tsv", "t1/valid_pred.tsv"]
+    assert (tmp_path / "submission" / "t1" / "test_pred.tsv").read_text() == (tmp_path / "test.tsv").read_text()
 
 
 def test_a_misnamed_header_is_still_refused(tmp_path):
@@ -81,3 +87,20 @@ def test_the_real_headerless_run_of_market_s3():
         pytest.skip(f"{path} is absent (set CULTURECART_DATA to the shared data folder)")
     run = read_run(path)
     assert len(run) == 3328 and run["userId"].str.startswith("s3U").all()
+
+
+def test_train_and_5core_are_merged_when_they_differ(tmp_path):
+    root = write_official(tmp_path / "official")
+    explicit = (root / "t1" / "train.tsv").read_text().splitlines()
+    header, rows = explicit[0], explicit[1:]
+    core = ["userId\titemId\trating"] + [f"{r.split(chr(9))[0]}\t{r.split(chr(9))[1]}\t1.0" for r in rows[:40]] + [
+        "t1U1000000\tP1000059\t1.0", "t1U9999999\tP1000058\t1.0"]  # two pairs only the 5-core has
+    (root / "t1" / "train_5core.tsv").write_text("\n".join(core) + "\n")
+    (root / "t1" / "train.tsv").write_text("\n".join([header, *rows, rows[0]]) + "\n")  # a duplicate pair, as published
+    train = read_markets(root)["t1"].train
+    assert len(train) == len(rows) + 2 and not train.duplicated(["userId", "itemId"]).any()
+    assert int(train["implicit"].sum()) == 2 and int(train["core"].sum()) == 42
+    kept = train.set_index(["userId", "itemId"])
+    first = rows[0].split("\t")
+    assert kept.loc[(first[0], first[1]), "rating"] == float(first[2])  # the explicit rating, not the 5-core's 1.0
+    assert set(read_markets(root)["t1"].core_items) == set(train.loc[train["core"], "itemId"])

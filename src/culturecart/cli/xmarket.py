@@ -76,13 +76,25 @@ def xmarket_predict(
     model_dir: Annotated[Path, typer.Option("--model-dir", help="a ranker folder written by xmarket fit")],
     run: Annotated[Path, typer.Option("--run", help="a run file: userId, comma-separated candidate itemIds (with "
                                                     "or without a header line, as the official files)")],
-    out_file: Annotated[Path, typer.Option("--out", help="scores TSV: userId, itemId, score")],
+    out_file: Annotated[Path, typer.Option("--out", help="scores TSV: userId, itemId, score (with --competition: "
+                                                         "the submission folder)")],
+    competition: Annotated[bool, typer.Option("--competition", help="write the WSDM Cup submission layout: "
+                                                                    "OUT/<market>/<valid|test>_pred.tsv, the market "
+                                                                    "and run named by the run file's folder and name")
+                           ] = False,
 ) -> None:
     """Score every candidate of a run (the competition's submission format)."""
     from culturecart.atomic import atomic_path, check_output_file
+    from culturecart.errors import UsageError
     from culturecart.ranking.crossmarket import check_coverage, load_model, score_run
     from culturecart.ranking.markets import read_run
 
+    if competition:
+        kind = run.name.split("_")[0]
+        if kind not in ("valid", "test"):
+            raise UsageError(f"--competition names its output after the run: {run.name} is not valid_run.tsv or "
+                             "test_run.tsv")
+        out_file = out_file / run.parent.name / f"{kind}_pred.tsv"
     check_output_file(out_file, reads=[model_dir, run.parent])  # the run's market folder
     ranker, _ = load_model(model_dir)
     table = read_run(run)

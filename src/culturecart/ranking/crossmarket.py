@@ -37,10 +37,10 @@ from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
 from culturecart.errors import InvalidInputError, UsageError
 from culturecart.evaluate.metrics import hr_at, mrr_at, ndcg_at
 from culturecart.persist import load
+from culturecart.ranking.listwise import hold_out, training_lists
 from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import ItemKNN, Ranker
 from culturecart.ranking.registry import RANKERS, create_ranker
-from culturecart.ranking.rerank import hold_out_last, sample_lists
 
 SCOPES = ("local", "global", "pairwise", "culture", "all-but")
 TAU_GRID = (0.05, 0.1, 0.2, 0.4, 0.8)
@@ -90,9 +90,9 @@ def scope_weights(markets: Markets, target: str, scope: str, source: str | None 
 def tune_tau(markets: Markets, target: str, grid: Sequence[float] = TAU_GRID, seed: int = 0,
              profiles: pd.DataFrame | None = None) -> float:
     """The culture weights' temperature with the best inner-hold-out nDCG@10 of item-kNN (training data only)."""
-    inner_market, held = hold_out_last(markets[target])
+    inner_market, held = hold_out(markets[target], seed)
     inner = Markets(markets.root, {**markets.markets, target: inner_market})
-    users, items, labels = sample_lists(held, markets[target], 99, np.random.default_rng(seed))
+    users, items, labels, _ = training_lists(held, markets[target], 99, np.random.default_rng(seed))
     best, best_score = grid[0], -1.0
     for tau in grid:
         ranker = ItemKNN().fit(inner, target, culture_weights(markets, target, tau, profiles))

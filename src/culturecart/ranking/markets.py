@@ -2,11 +2,17 @@
 
 A root folder with one sub-folder per market::
 
-    ROOT/<market>/train.tsv        userId, itemId, rating[, date]   (tab-separated, header; or train_5core.tsv)
+    ROOT/<market>/train.tsv        userId, itemId, rating[, date]   (tab-separated, header; and/or train_5core.tsv)
     ROOT/<market>/valid_qrel.tsv   userId, itemId, rating           the held-out positives (optional)
     ROOT/<market>/test_qrel.tsv
     ROOT/<market>/valid_run.tsv    userId, itemIds                  comma-separated candidates (optional)
     ROOT/<market>/test_run.tsv
+
+When a market has both ``train.tsv`` and ``train_5core.tsv`` (the WSDM Cup files: the 5-core is not a subset of
+the other file), both are read and merged (:func:`merge_training`): one row per (user, item), the explicit 1-5
+rating where ``train.tsv`` has one, the 5-core's implicit 1.0 flagged ``implicit`` otherwise, and every row of the
+5-core flagged ``core``; the 5-core's items are the market's **candidate universe** (``Market.core_items``: the
+official candidate lists draw their negatives uniformly from them).
 
 Markets without runs are sources only. Identifiers are opaque strings. Market codes map to countries for
 Hofstede profiles (``uk`` -> GB, any other ISO 3166 alpha-2 code to itself); unknown codes have none.
@@ -52,9 +58,16 @@ class Market:
     """One market: training interactions and, when it is a target, its qrels and candidate runs."""
 
     name: str
-    train: pd.DataFrame  # userId, itemId, rating[, date]
+    train: pd.DataFrame  # userId, itemId, rating[, date][, implicit, core]
     qrels: dict[str, pd.DataFrame] = field(default_factory=dict)  # "valid"/"test" -> userId, itemId, rating
     runs: dict[str, pd.DataFrame] = field(default_factory=dict)  # "valid"/"test" -> userId, candidates (list)
+
+    @property
+    def core_items(self) -> np.ndarray:
+        """The items candidate lists draw from: the 5-core's when the market has one, else every training item."""
+        train = self.train
+        rows = train["core"].to_numpy(bool) if "core" in train else np.ones(len(train), bool)
+        return np.array(sorted(train.loc[rows, "itemId"].astype(str).unique()))
 
     @property
     def country(self) -> str | None:
@@ -167,6 +180,25 @@ def numeric_ratings(frame: pd.DataFrame, path: Path, problems: list[Problem], ma
     return frame.assign(**{column: values})
 
 
+def merge_training(explicit: pd.DataFrame, core: pd.DataFrame) -> pd.DataFrame:
+    """``train.tsv`` and ``train_5core.tsv`` of one market as one table: one row per (user, item), the explicit
+    rating where there is one, else the 5-core's implicit 1.0 (``implicit`` True); ``core`` marks the 5-core's pairs.
+
+    Example:
+        >>> explicit = pd.DataFrame({"userId": ["u", "u", "v"], "itemId": ["a", "a", "b"], "rating": [4.0, 5.0, 2.0]})
+        >>> core = pd.DataFrame({"userId": ["u", "w"], "itemId": ["a", "c"], "rating": [1.0, 1.0]})
+        >>> merge_training(explicit, core)[["userId", "itemId", "rating", "implicit", "core"]].values.tolist()
+        [['u', 'a', 4.0, False, True], ['v', 'b', 2.0, False, False], ['w', 'c', 1.0, True, True]]
+    """
+    explicit = explicit.drop_duplicates(["userId", "itemId"]).assign(implicit=False)
+    core = core.drop_duplicates(["userId", "itemId"])
+    pairs = pd.MultiIndex.from_frame(core[["userId", "itemId"]])
+    explicit["core"] = pd.MultiIndex.from_frame(explicit[["userId", "itemId"]]).isin(pairs)
+    known = pd.MultiIndex.from_frame(explicit[["userId", "itemId"]])
+    extra = core[~pairs.isin(known)].assign(implicit=True, core=True)
+    return pd.concat([explicit, extra], ignore_index=True)
+
+
 def read_markets(root: str | Path) -> Markets:
     """Read and validate a markets folder; :class:`InvalidInputError` listing every problem, each naming its file."""
     root = Path(root)
@@ -176,18 +208,22 @@ def read_markets(root: str | Path) -> Markets:
     markets = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         name = folder.name
-        train_path = next((folder / f for f in TRAIN_FILES if (folder / f).is_file()), None)
-        if train_path is None:
+        paths = [folder / f for f in TRAIN_FILES if (folder / f).is_file()]
+        if not paths:
             problems.append(Problem(name, f"market folder has no training data ({' or '.join(TRAIN_FILES)})",
                                     file=str(folder)))
             continue
-        train = read_tsv(train_path, ["userId", "itemId", "rating"], problems, name)
-        if train is None:
+        tables = []
+        for path in paths:
+            table = read_tsv(path, ["userId", "itemId", "rating"], problems, name)
+            if table is not None and table.empty:
+                problems.append(Problem(name, "training file has no rows", file=str(path)))
+            elif table is not None:
+                tables.append(numeric_ratings(table, path, problems, name))
+        if len(tables) != len(paths):
             continue
-        if train.empty:
-            problems.append(Problem(name, "training file has no rows", file=str(train_path)))
-            continue
-        market = Market(name, numeric_ratings(train, train_path, problems, name))
+        train = merge_training(*tables) if len(tables) == 2 else tables[0]
+        market = Market(name, train)
         for run in RUNS:
             qrel_path, run_path = folder / f"{run}_qrel.tsv", folder / f"{run}_run.tsv"
             if qrel_path.is_file():

@@ -39,7 +39,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -82,6 +82,15 @@ class RankerConfig(BaseModel):
 
     target_weight: float = Field(1.0, ge=0, description="weight of the target market's own interactions (0: a "
                                                         "source-only view; the target still gives the histories)")
+
+
+class ItemKNNConfig(RankerConfig):
+    similarity: Literal["cosine", "jaccard"] = Field("cosine", description="cosine of the items' (weighted) user "
+                                                                          "vectors, or Jaccard (IoU) of their users")
+
+
+class UserKNNConfig(RankerConfig):
+    neighbours: int = Field(100, ge=1, description="most similar users (of every included market) a score sums over")
 
 
 class EASEConfig(RankerConfig):
@@ -295,14 +304,26 @@ def _matrix(frame: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
 
 
 class ItemKNN(_UserItem):
-    """Cosine similarity of items' (weighted) user vectors over the included markets; summed over the history."""
+    """Cosine (or Jaccard) similarity of items' user vectors over the included markets; summed over the history."""
 
     name = "itemknn"
+    config_class = ItemKNNConfig
 
     def fit(self, markets, target, sources=()):
         frame = self._interactions(markets, target, sources)
         self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
         x = _matrix(frame, self.items_)
+        if self.config.similarity == "jaccard":  # |users of both| / |users of either|, on the binary matrix
+            b = x.copy()
+            b.data[:] = 1.0
+            co = (b.T @ b).tocoo()
+            counts = np.asarray(b.sum(axis=0)).ravel()
+            union = counts[co.row] + counts[co.col] - co.data
+            self.sim_ = sp.csr_matrix((co.data / np.maximum(union, 1e-12), (co.row, co.col)), shape=co.shape)
+            self.sim_.setdiag(0.0)
+            self.sim_.eliminate_zeros()
+            self._histories(markets, target, self.items_)
+            return self
         co = (x.T @ x).tocsr()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
         inv = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0))
@@ -323,6 +344,46 @@ class ItemKNN(_UserItem):
         self._hist_restore(a)
         n = len(self.items_)
         self.sim_ = sp.csr_matrix((a["s_val"], (a["s_row"], a["s_col"])), shape=(n, n))
+
+
+class UserKNN(_UserItem):
+    """User-kNN: a target user's ``neighbours`` most similar users (cosine of their item sets, over every included
+    market: users of other markets are neighbours through the items they share) vote for their items."""
+
+    name = "userknn"
+    config_class = UserKNNConfig
+
+    def fit(self, markets, target, sources=()):
+        frame = self._interactions(markets, target, sources)
+        self.items_ = np.array(sorted(set(frame["item"]) | set(markets[target].train["itemId"].astype(str))), str)
+        x = _matrix(frame, self.items_)
+        x.data[:] = 1.0
+        norms = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+        self.neighbours_ = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0)) @ x  # rows: unit length
+        self.neighbours_ = self.neighbours_.tocsr().astype(np.float32)
+        self._histories(markets, target, self.items_)
+        return self
+
+    def _user_scores(self, rows):
+        h = self.history_[rows]
+        norms = np.sqrt(np.asarray(h.sum(axis=1)).ravel())
+        query = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0)) @ h
+        sim = (query @ self.neighbours_.T).toarray()  # block x every user of the scope
+        k = min(self.config.neighbours + 1, sim.shape[1])
+        if k < sim.shape[1]:
+            cut = np.partition(sim, -k, axis=1)[:, -k][:, None]
+            sim = np.where(sim >= cut, sim, 0.0)
+        sim[np.isclose(sim, 1.0)] = 0.0  # the user themself (and exact copies): a vote for what they already have
+        return (sp.csr_matrix(sim) @ self.neighbours_).toarray().astype(np.float64)
+
+    def _arrays(self):
+        n = self.neighbours_.tocoo()
+        return {**self._hist_arrays(), "n_row": n.row, "n_col": n.col, "n_val": n.data,
+                "n_shape": np.array(n.shape)}
+
+    def _restore(self, a):
+        self._hist_restore(a)
+        self.neighbours_ = sp.csr_matrix((a["n_val"], (a["n_row"], a["n_col"])), shape=tuple(a["n_shape"]))
 
 
 _EASE_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()  # the last few inverted item x item systems

@@ -2,7 +2,7 @@
 
 Example:
     >>> RANKERS.names()
-    ['popularity', 'itemknn', 'ease', 'als', 'bpr', 'rerank']
+    ['popularity', 'itemknn', 'userknn', 'ease', 'als', 'bpr', 'rerank']
     >>> create_ranker("EASE", l2=50.0).config.l2
     50.0
 """
@@ -13,8 +13,10 @@ from culturecart.registry import Entry, Registry
 
 RANKERS: Registry[Entry] = Registry("ranker", [
     Entry("popularity", "culturecart.ranking.rankers:Popularity", "item popularity (seconds)", ("pop",)),
-    Entry("itemknn", "culturecart.ranking.rankers:ItemKNN", "item-kNN, co-occurrence cosine (seconds)",
+    Entry("itemknn", "culturecart.ranking.rankers:ItemKNN", "item-kNN, co-occurrence cosine or Jaccard (seconds)",
           ("item-knn", "knn")),
+    Entry("userknn", "culturecart.ranking.rankers:UserKNN", "user-kNN over the users of every included market "
+                                                            "(seconds)", ("user-knn",)),
     Entry("ease", "culturecart.ranking.rankers:EASE", "EASE closed-form item-item ridge, option l2 (seconds)"),
     Entry("als", "culturecart.ranking.rankers:MatrixFactorisation", "implicit ALS matrix factorisation (seconds)"),
     Entry("bpr", "culturecart.ranking.rankers:BPR", "implicit BPR matrix factorisation (seconds)"),

@@ -1,16 +1,20 @@
 """The LambdaRank re-ranker: LightGBM over candidate lists, from every base ranker's scores.
 
-Features of a (user, candidate) pair: popularity, item-kNN, EASE and ALS scores computed on the scope's data
-(target + weighted sources) and on the target alone; popularity and item-kNN computed on each source market
-alone (the source's co-occurrences applied to the target user's history); the item's popularity in every
-market of the scope; the target market's Hofstede profile (constant within one target, used when lists of
-several targets are pooled). EASE and ALS are not fitted per source: a source-only EASE costs an item x item
-inversion per source, and a source-only factorisation has no factors for the target's users.
+Base rankers of a (user, candidate) pair: popularity, item-kNN (cosine and Jaccard), user-kNN, EASE and ALS scores
+computed on the scope's data (target + weighted sources) and on the target alone; popularity and item-kNN computed on each source market
+alone (the source's co-occurrences applied to the target user's history). EASE and the factor models are not
+fitted per source: a source-only EASE costs an item x item inversion per source, and a source-only factorisation
+has no factors for the target's users. Beside the raw scores (feature set 2, :mod:`culturecart.ranking.listwise`):
+each score's rank, gap and z-score within the user's candidate list, item, user and market statistics, and the
+target market's Hofstede profile. The candidates of one user passed to one ``score`` call form that user's list.
 
-Training follows the protocol's division of labour: the **third-last** interaction of each user (the last one
-of the training data) is held out, the base rankers are fitted on the rest, and the re-ranker learns to put
-that held-out item first among ``negatives`` sampled items the user never rated. The validation interaction
-only selects scopes and hyperparameters elsewhere; the test interaction is never read.
+Training follows the protocol's division of labour: one interaction of each user of the training data is held
+out (the last by date; without dates a seeded random one of the user's 5-core rows), the base rankers are fitted
+on the rest, and the re-ranker learns to put that item first among ``negatives`` items drawn as the evaluation
+lists draw theirs (uniformly from the market's candidate items). ``pool_targets`` adds the lists of other markets
+(each with its own bases and the other markets as sources) to train one model; ``select_sources`` chooses the
+sources greedily on the inner hold-out (``selection_`` keeps the trace). The validation and test interactions are
+never read.
 
 Example:
     >>> from culturecart.testing import toy_markets
@@ -31,11 +35,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
 from culturecart.parallel import thread_budget
 from culturecart.persist import Files
-from culturecart.ranking.markets import Market, Markets
-from culturecart.ranking.rankers import EASE, ItemKNN, MatrixFactorisation, Popularity, Ranker, _weights
+from culturecart.ranking.listwise import PairStats, hold_out, relative, training_lists
+from culturecart.ranking.markets import Markets
+from culturecart.ranking.rankers import (
+    EASE,
+    ItemKNN,
+    MatrixFactorisation,
+    Popularity,
+    Ranker,
+    UserKNN,
+    _weights,
+)
 
 SCOPE_RANKERS = {"popularity": Popularity, "itemknn": ItemKNN, "ease": EASE, "als": MatrixFactorisation}
+SCOPE_RANKERS_2 = {**SCOPE_RANKERS, "jaccard": ItemKNN, "userknn": UserKNN}
 SOURCE_RANKERS = {"popularity": Popularity, "itemknn": ItemKNN}
+FEATURES = 2  # the feature set fitted now; folders of set 1 (raw scores and the profile only) still load
 
 
 class ReRankerConfig(BaseModel):
@@ -43,45 +58,20 @@ class ReRankerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trees: int = Field(200, ge=1, description="LambdaRank boosting rounds")
+    trees: int = Field(300, ge=1, description="LambdaRank boosting rounds")
     negatives: int = Field(99, ge=1, description="sampled negatives per held-out positive in the training lists")
-    factors: int = Field(64, ge=1, description="ALS factors of the base ranker")
+    factors: int = Field(64, ge=1, description="ALS and BPR factors of the base rankers")
     l2: float = Field(200.0, gt=0, description="EASE's L2 strength of the base ranker")
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(7, ge=2, description="leaves per tree (small trees: the lists hold one positive each)")
+    min_data_in_leaf: int = Field(200, ge=1)
+    feature_fraction: float = Field(0.5, gt=0, le=1, description="share of the features each tree sees")
+    pool_targets: list[str] = Field(default_factory=list, description="other markets whose lists train the same "
+                                                                      "model (one re-ranker across targets)")
+    select_sources: bool = Field(False, description="choose the sources greedily on the inner hold-out")
+    holdouts: int = Field(1, ge=1, description="interactions held out per user for the training lists (each its "
+                                               "own list)")
     seed: int = 0
-
-
-def hold_out_last(market: Market) -> tuple[Market, pd.DataFrame]:
-    """The market without each user's last training interaction (by date, then file order), and those rows.
-
-    Users with a single training interaction keep it (nothing would remain to learn from).
-    """
-    train = market.train.reset_index(drop=True)
-    order = train.assign(_row=np.arange(len(train)))
-    if "date" in order:
-        order = order.sort_values(["userId", "date", "_row"], kind="stable")
-    else:
-        order = order.sort_values(["userId", "_row"], kind="stable")
-    last = order.groupby("userId", sort=False).cumcount(ascending=False).to_numpy() == 0
-    many = order.groupby("userId", sort=False)["itemId"].transform("size").to_numpy() >= 2
-    held = order[last & many]
-    kept = order[~(last & many)].sort_values("_row").drop(columns="_row")
-    return Market(market.name, kept.reset_index(drop=True)), held.drop(columns="_row").reset_index(drop=True)
-
-
-def sample_lists(held: pd.DataFrame, market: Market, negatives: int, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(users, items, labels) of candidate lists: each held-out positive first, then sampled unrated items."""
-    items = np.array(sorted(market.train["itemId"].astype(str).unique()))
-    rated = market.train.groupby("userId")["itemId"].agg(set)
-    users, cands, labels = [], [], []
-    for user, positive in zip(held["userId"].astype(str), held["itemId"].astype(str), strict=True):
-        seen = rated.get(user, set()) | {positive}
-        pool = items[~np.isin(items, list(seen))]
-        drawn = rng.choice(pool, size=min(negatives, len(pool)), replace=False)
-        users += [user] * (len(drawn) + 1)
-        cands += [positive, *drawn.tolist()]
-        labels += [1] + [0] * len(drawn)
-    return np.array(users, str), np.array(cands, str), np.array(labels, np.int32)
 
 
 class ReRanker(Ranker):
@@ -94,9 +84,10 @@ class ReRanker(Ranker):
 
     def _bases(self, markets: Markets, target: str, weights: dict[str, float]) -> dict[str, Ranker]:
         c = self.config
-        params = {"ease": {"l2": c.l2}, "als": {"factors": c.factors, "seed": c.seed}}
+        params = {"ease": {"l2": c.l2}, "als": {"factors": c.factors, "seed": c.seed},
+                  "jaccard": {"similarity": "jaccard"}, "userknn": {"neighbours": 300}}
         bases: dict[str, Ranker] = {}
-        for name, cls in SCOPE_RANKERS.items():
+        for name, cls in (SCOPE_RANKERS if self.features_ == 1 else SCOPE_RANKERS_2).items():
             bases[f"{name}@scope"] = cls(**params.get(name, {})).fit(markets, target, weights)
             if weights:
                 bases[f"{name}@target"] = cls(**params.get(name, {})).fit(markets, target, {})
@@ -105,9 +96,20 @@ class ReRanker(Ranker):
                 bases[f"{name}@{source}"] = cls(target_weight=0.0).fit(markets, target, {source: 1.0})
         return bases
 
-    def _features(self, bases: dict[str, Ranker], users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        cols = [bases[k].score(users, items) for k in sorted(bases)]
-        profile = np.asarray(self.profile_, float)
+    def _features(self, bases: dict[str, Ranker], users: np.ndarray, items: np.ndarray,
+                  stats: PairStats | None = None, profile=None, lists: np.ndarray | None = None) -> np.ndarray:
+        keys = [k for k in sorted(bases) if self.features_ == 1 or "@" not in k or k.split("@")[1] in ("scope",
+                                                                                                      "target")]
+        cols = [bases[k].score(users, items) for k in keys]
+        if self.features_ >= 2:
+            # Per-source scores differ in number between markets: pooled lists share their summaries instead.
+            per_source = [bases[k].score(users, items) for k in sorted(bases) if k not in keys]
+            cols += [np.max(per_source, axis=0), np.mean(per_source, axis=0)] if per_source else \
+                [np.full(len(users), np.nan)] * 2
+            group = users if lists is None else lists  # scoring: a user's candidates are one list
+            cols += [c for col in list(cols) for c in relative(np.nan_to_num(col), group).T]
+            cols += list((stats or self.stats_).lookup(users, items).T)
+        profile = np.asarray(self.profile_ if profile is None else profile, float)
         cols += [np.full(len(users), v) for v in profile]
         return np.column_stack(cols).astype(np.float32)
 
@@ -115,24 +117,48 @@ class ReRanker(Ranker):
     def weights_(self) -> dict[str, float]:
         return self.sources_
 
+    def _lists(self, markets: Markets, target: str, weights: dict[str, float], rng: np.random.Generator):
+        """Features, labels and list ids of one target's training lists (its bases fitted on the inner data)."""
+        inner_market, held = hold_out(markets[target], self.config.seed, self.config.holdouts)
+        inner = Markets(markets.root, {**markets.markets, target: inner_market})
+        users, items, labels, lists = training_lists(held, markets[target], self.config.negatives, rng)
+        stats = PairStats(inner, target, sorted(weights))
+        x = self._features(self._bases(inner, target, weights), users, items, stats, _profile(markets[target].country),
+                           lists)
+        return x, labels, users, lists
+
     def fit(self, markets, target, sources=()):
         weights = {s: w for s, w in _weights(sources).items() if s != target and w > 0}
+        self.features_ = FEATURES
+        self.selection_ = []
+        if self.config.select_sources and weights:
+            weights, self.selection_ = select_sources(markets, target, sorted(weights), self.config.seed)
         self.target_, self.sources_ = target, weights
         self.profile_ = _profile(markets[target].country)
         rng = np.random.default_rng(self.config.seed)
-        inner_market, held = hold_out_last(markets[target])
-        inner = Markets(markets.root, {**markets.markets, target: inner_market})
-        users, items, labels = sample_lists(held, markets[target], self.config.negatives, rng)
-        x = self._features(self._bases(inner, target, weights), users, items)
-        groups = pd.Series(users).groupby(users, sort=False).size().to_numpy()
-        order = np.argsort(pd.factorize(users)[0], kind="stable")
-        dataset = lgb.Dataset(x[order], labels[order], group=groups, params={"verbose": -1})
-        params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": 0.05,
-                  "num_leaves": 15, "min_data_in_leaf": 50, "feature_fraction": 0.9, "verbose": -1,
-                  "deterministic": True, "force_row_wise": True, "seed": self.config.seed,
+        parts = [self._lists(markets, target, weights, rng)]
+        pool = sorted(set(weights) | {target})
+        for other in self.config.pool_targets:
+            if other != target:
+                parts.append(self._lists(markets, other, {m: 1.0 for m in pool if m != other}, rng))
+        x = np.vstack([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
+        lists = np.concatenate([np.char.add(f"{k}\x1f", p[3].astype(str)) for k, p in enumerate(parts)])
+        codes = pd.factorize(lists)[0]
+        # A fixed number of rounds, no early stopping: on held-out inner lists nDCG@10 peaks after the first trees
+        # and then falls, while on the evaluation lists it rises to 200-300 trees (inner and evaluation lists differ:
+        # the inner positive is a random 5-core row of a user whose other rows train the bases). docs/ranking.md.
+        params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "learning_rate": self.config.learning_rate,
+                  "num_leaves": self.config.num_leaves, "min_data_in_leaf": self.config.min_data_in_leaf,
+                  "feature_fraction": self.config.feature_fraction, "bagging_fraction": 0.8, "bagging_freq": 1,
+                  "verbose": -1, "deterministic": True, "force_row_wise": True, "seed": self.config.seed,
                   "num_threads": thread_budget()}
-        self.booster_ = lgb.train(params, dataset, num_boost_round=self.config.trees)
+        order = np.argsort(codes, kind="stable")
+        groups = pd.Series(codes[order]).groupby(codes[order], sort=False).size().to_numpy()
+        train_set = lgb.Dataset(x[order], labels[order], group=groups, params={"verbose": -1})
+        self.booster_ = lgb.train(params, train_set, num_boost_round=self.config.trees)
         self.bases_ = self._bases(markets, target, weights)
+        self.stats_ = PairStats(markets, target, sorted(weights))
         return self
 
     def _score(self, users, items):
@@ -145,19 +171,27 @@ class ReRanker(Ranker):
         return np.logical_or.reduce([u for u, _ in parts]), np.logical_or.reduce([i for _, i in parts])
 
     def _save_state(self, folder: Path) -> dict:
+        from culturecart.persist import save_npz
+
         for key, base in self.bases_.items():
             base.write_into(folder / "bases" / key)
         (folder / "booster.txt").write_text(self.booster_.model_to_string(), encoding="utf-8")
+        if self.features_ >= 2:
+            save_npz(folder / "stats.npz", self.stats_.arrays())
         return {"target": self.target_, "sources": self.sources_, "profile": [float(v) for v in self.profile_],
-                "bases": sorted(self.bases_)}
+                "bases": sorted(self.bases_), "features": self.features_, "selection": self.selection_}
 
     @classmethod
     def _from_state(cls, config: ReRankerConfig, state: dict, files: Files) -> ReRanker:
         r = cls(config)
         r.target_, r.sources_ = state["target"], dict(state.get("sources") or {})
         r.profile_ = np.asarray(state["profile"], float)
+        r.features_ = int(state.get("features", 1))  # folders written before feature set 2 hold set 1
+        r.selection_ = list(state.get("selection") or [])
         r.bases_ = {k: files.fitted(f"bases/{k}", Ranker) for k in state["bases"]}
         r.booster_ = files.lightgbm("booster.txt")
+        if r.features_ >= 2:
+            r.stats_ = PairStats.from_arrays(files.npz("stats.npz"))
         return r
 
     def _arrays(self):  # the re-ranker saves bases and booster itself (_save_state)
@@ -165,6 +199,39 @@ class ReRanker(Ranker):
 
     def _restore(self, arrays):
         return None
+
+
+def select_sources(markets: Markets, target: str, candidates: list[str], seed: int = 0
+                   ) -> tuple[dict[str, float], list[dict]]:
+    """Greedy forward selection of the sources: starting from the target alone, add the candidate that raises
+    item-kNN's nDCG@10 on the inner hold-out lists most, while one does. Returns the chosen weights and the trace
+    (each round's candidates and their inner nDCG@10), so which market's data helps has a ranker-level answer."""
+    from culturecart.ranking.crossmarket import rank_scores
+
+    inner_market, held = hold_out(markets[target], seed)
+    inner = Markets(markets.root, {**markets.markets, target: inner_market})
+    users, items, labels, _ = training_lists(held, markets[target], 99, np.random.default_rng(seed))
+    qrel = pd.DataFrame({"userId": users[labels == 1], "itemId": items[labels == 1]})
+
+    def inner_ndcg(chosen: list[str]) -> float:
+        scores = ItemKNN().fit(inner, target, {s: 1.0 for s in chosen}).score(users, items)
+        frame = pd.DataFrame({"userId": users, "itemId": items, "score": scores})
+        return float(rank_scores(frame, qrel)["ndcg@10"].mean())
+
+    chosen, best = [], inner_ndcg([])
+    trace = [{"round": 0, "sources": [], "inner_ndcg@10": round(best, 6)}]
+    left = list(candidates)
+    while left:
+        tried = {s: inner_ndcg([*chosen, s]) for s in left}
+        pick = max(tried, key=tried.get)
+        trace.append({"round": len(chosen) + 1, "tried": {k: round(v, 6) for k, v in tried.items()},
+                      "best": pick, "inner_ndcg@10": round(tried[pick], 6)})
+        if tried[pick] <= best:
+            break
+        chosen.append(pick)
+        left.remove(pick)
+        best = tried[pick]
+    return {s: 1.0 for s in chosen}, trace
 
 
 def _profile(country: str | None) -> list[float]:
