@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +26,44 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class TreeMemory:
+    """Peak summed memory of a process and its descendants, sampled in a background thread.
+
+    ``rss``: resident set sizes added up (pages shared between processes, such as the data the workers
+    memory-map, count once per process); ``pss``: proportional set sizes added up (a shared page is split among
+    the processes mapping it), the tree's actual footprint; ``main``: the study process alone (RSS).
+    """
+
+    def __init__(self, pid: int) -> None:
+        import psutil  # with dask[distributed] (the test extra)
+
+        self._psutil = psutil
+        self.root, self._stop = psutil.Process(pid), threading.Event()
+        self.peak = {"rss": 0, "pss": 0, "main": 0}
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+                rss = pss = 0
+                for p in procs:
+                    with contextlib.suppress(self._psutil.Error):  # a worker that just exited
+                        info = p.memory_full_info()
+                        rss, pss = rss + info.rss, pss + info.pss
+                self.peak["rss"], self.peak["pss"] = max(self.peak["rss"], rss), max(self.peak["pss"], pss)
+                self.peak["main"] = max(self.peak["main"], self.root.memory_info().rss)
+            except self._psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {k: round(v / 2 ** 20, 1) for k, v in self.peak.items()}
 
 
 def idle_core_seconds() -> float | None:

@@ -23,20 +23,17 @@ Usage: python benchmarks/study_scale.py [--users 2000 10000 40000] [--epochs 2] 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
 import pyarrow.parquet as pq
 import yaml
-from _measure import emit
+from _measure import TreeMemory, emit
 
 
 def config(users: int, epochs: int) -> dict:
@@ -48,41 +45,6 @@ def config(users: int, epochs: int) -> dict:
         "rq2": {"enabled": False}, "rq4": {"enabled": False}, "rq5": {"enabled": False},
         "rq3": {"n_boot": 150}, "matching": {"enabled": False},
     }
-
-
-class TreeMemory:
-    """Peak summed memory of a process and its descendants, sampled in a background thread.
-
-    ``rss``: resident set sizes added up (pages shared between processes, such as the data the workers
-    memory-map, count once per process); ``pss``: proportional set sizes added up (a shared page is split among
-    the processes mapping it), the tree's actual footprint; ``main``: the study process alone (RSS).
-    """
-
-    def __init__(self, pid: int) -> None:
-        self.root, self._stop = psutil.Process(pid), threading.Event()
-        self.peak = {"rss": 0, "pss": 0, "main": 0}
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                procs = [self.root, *self.root.children(recursive=True)]
-                rss = pss = 0
-                for p in procs:
-                    with contextlib.suppress(psutil.Error):  # a worker that just exited
-                        info = p.memory_full_info()
-                        rss, pss = rss + info.rss, pss + info.pss
-                self.peak["rss"], self.peak["pss"] = max(self.peak["rss"], rss), max(self.peak["pss"], pss)
-                self.peak["main"] = max(self.peak["main"], self.root.memory_info().rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.2)
-
-    def stop(self) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
-        return {k: round(v / 2 ** 20, 1) for k, v in self.peak.items()}
 
 
 def lightgbm_trees(models: Path) -> dict[str, int]:

@@ -46,6 +46,26 @@ def _prepare(backend: str) -> None:
         register_ray()
 
 
+@contextlib.contextmanager
+def dask_client(address: str, timeout: float = 10.0, hint: str = "") -> Iterator[Any]:
+    """A ``distributed.Client`` connected to the scheduler at ``address`` (set as the default client), closed on
+    exit; an :class:`~culturecart.errors.EnvironmentProblem` (exit code 4) when it cannot be reached in ``timeout``
+    seconds (``hint`` ends that message), a :class:`~culturecart.errors.UsageError` when Dask is not installed."""
+    from culturecart.errors import EnvironmentProblem, UsageError
+
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise UsageError("a Dask cluster needs the 'distributed' package: pip install 'dask[distributed]'") from err
+    try:
+        client = Client(address, set_as_default=True, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise EnvironmentProblem(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+                                 f"({type(exc).__name__}: {exc}); is it running?{hint}") from None
+    with client:
+        yield client
+
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS tells it)."""
     try:

@@ -24,7 +24,7 @@ training data fingerprint), ``featurizer/`` (arrays only) and ``model/`` (the sc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,10 @@ from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
 from culturecart.models.registry import check_options, model_spec, needs_raw_text
 from culturecart.persist import Files, Fitted, check_is_fitted, write_parts
+from culturecart.scoring import DEFAULT_BATCH_ROWS, KEY_COLUMNS, ScoredBatch, score_to_folder
 
 PREDICTOR_FORMAT = 2  # 1: featurizer.npz beside model/ (still read)
 SCHEMA_VERSION = 1  # the canonical data model (culturecart.data.schema)
-KEY_COLUMNS = ("session_id", "user_id", "item_id")
 FIT_STEPS = 4  # the calls PurchasePredictor.fit makes to its progress callback
 EVALUATE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece")
 
@@ -281,14 +281,48 @@ class PurchasePredictor(Fitted):
         return out
 
     def predict_proba(self, dataset: Data, chunk_size: int = 100_000,
-                      progress: Callable[[int, int], None] | None = None) -> np.ndarray | pd.Series:
+                      progress: Callable[[int, int], None] | None = None,
+                      out: str | Path | None = None) -> np.ndarray | pd.Series | Path:
         """P(purchased = 1) for every event of ``dataset``, in its row order, scored ``chunk_size`` rows at a time:
         an array, or for a DataFrame a Series (``p_purchase``) aligned with its index.
 
-        ``progress(rows_done_now, total)`` is called after each chunk.
+        With ``out`` (a folder path; ``dataset`` a dataset folder) the events are streamed instead of loaded and
+        the scores written there as Parquet (:func:`culturecart.scoring.score_to_folder`: resumable, published
+        atomically): returns ``out``. ``progress(rows_done_now, total)`` is called after each chunk.
         """
+        if out is not None:
+            if not isinstance(dataset, str | Path):
+                raise UsageError("predict_proba(out=...) streams a dataset folder; in-memory data is scored "
+                                 "without out=")
+            score_to_folder(self, dataset, out, batch_rows=chunk_size, progress=progress)
+            return Path(out)
         p = self._predict(self._dataset(dataset, "score"), chunk_size, progress)
         return pd.Series(p, index=dataset.index, name="p_purchase") if isinstance(dataset, pd.DataFrame) else p
+
+    def iter_scores(self, dataset: str | Path, batch_rows: int = DEFAULT_BATCH_ROWS,
+                    with_labels: bool = False) -> Iterator[ScoredBatch]:
+        """Scored batches of a dataset folder's events (one events file or a folder ``events/`` of Parquet files),
+        read batch by batch, never whole: :func:`culturecart.scoring.iter_scores` (the same scores as
+        :meth:`score`, histories included)."""
+        from culturecart.scoring import iter_scores
+
+        check_is_fitted(self)
+        if not isinstance(dataset, str | Path):
+            raise UsageError("iter_scores streams a dataset folder; score in-memory data with score()")
+        return iter_scores(self, dataset, batch_rows, with_labels)
+
+    def predict_dask(self, events: Any, catalogue: Dataset | str | Path, with_labels: bool = False) -> Any:
+        """Scores of a Dask DataFrame of events on the workers of the default Dask client (or locally): a lazy
+        Dask DataFrame of the event keys and ``p_purchase``, equal to :meth:`score`'s
+        (:func:`culturecart.scoring.predict_dask`). ``catalogue``: the dataset (folder) with users and items."""
+        from culturecart.scoring import predict_dask
+
+        check_is_fitted(self)
+        try:
+            import dask.dataframe  # noqa: F401
+        except ImportError as err:
+            raise UsageError("predict_dask needs Dask: pip install 'dask[distributed]'") from err
+        return predict_dask(self, events, catalogue, with_labels)
 
     def score(self, dataset: Data, chunk_size: int = 100_000,
               progress: Callable[[int, int], None] | None = None, with_labels: bool = False) -> pd.DataFrame:

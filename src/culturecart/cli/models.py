@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from culturecart.cli.app import console, out
@@ -88,31 +89,109 @@ def fit(
 
 
 def predict(
-    path: Annotated[Path, typer.Argument(help="dataset folder to score (labels optional)")],
+    path: Annotated[Path, typer.Argument(help="dataset folder to score (labels optional); its events one file or a "
+                                              "folder events/ of Parquet files")],
     model_dir: Annotated[Path, typer.Option("--model-dir", help="a predictor folder (culturecart fit, or a "
                                                                  "study's models/<name>)")],
-    out_file: Annotated[Path, typer.Option("--out", help="scores file: .parquet, or .csv")] = Path("scores.parquet"),
+    out_file: Annotated[Path, typer.Option("--out", help="scores: a .parquet or .csv file, or a folder (a name "
+                                                         "without suffix) of Parquet parts with manifest.json, "
+                                                         "resumable")] = Path("scores.parquet"),
     evaluate: Annotated[bool, typer.Option("--evaluate", help="also score against the labels; last line JSON")
                         ] = False,
-    chunk_size: Annotated[int, typer.Option(help="events scored at a time (bounds memory)", min=1)] = 100_000,
+    chunk_size: Annotated[int, typer.Option("--batch-rows", "--chunk-size", help="events read and scored at a time "
+                                                                                 "(bounds memory)", min=1)
+                          ] = 250_000,
+    address: Annotated[str | None, typer.Option(help="score on the Dask cluster at this scheduler address "
+                                                     "(tcp://HOST:PORT; the workers must see the events files)")
+                       ] = None,
+    connect_timeout: Annotated[float, typer.Option(help="seconds to reach the --address scheduler", min=0.1)
+                               ] = 10.0,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty output folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
-    """Score every event of a dataset with a saved predictor: event keys + p_purchase."""
-    from culturecart.atomic import atomic_path, check_output_file
-    from culturecart.predictor import PurchasePredictor, label_metrics
+    """Score every event of a dataset with a saved predictor: event keys + p_purchase.
 
-    if not out_file.name.endswith((".parquet", ".csv")):
-        raise UsageError(f"--out must end in .parquet or .csv, not {out_file.name!r}")
-    check_output_file(out_file, reads=[path, model_dir])
+    The events are streamed (never loaded whole): memory stays flat however many there are, and every user's
+    history is the same as in a whole-table run.
+    """
+    from culturecart.atomic import check_output_dir, check_output_file
+    from culturecart.data.event_files import event_files, event_rows
+    from culturecart.predictor import PurchasePredictor, label_metrics
+    from culturecart.scoring import score_to_folder, write_scores_file
+
+    folder_out = out_file.suffix == ""
+    if not folder_out and not out_file.name.endswith((".parquet", ".csv")):
+        raise UsageError(f"--out must end in .parquet or .csv, or be a folder name without a suffix, not "
+                         f"{out_file.name!r}")
+    if folder_out:
+        check_output_dir(out_file, overwrite=overwrite, reads=[path, model_dir])
+    else:
+        check_output_file(out_file, reads=[path, model_dir])
     predictor = PurchasePredictor.load(model_dir)
+    seen: dict[str, list] = {"p": [], "y": []}
+
+    def kept(frames):  # what --evaluate needs, then the frame without its label
+        for frame in frames:
+            if evaluate:
+                seen["p"].append(frame["p_purchase"].to_numpy(np.float32))
+                seen["y"].append(frame["purchased"].to_numpy(np.int8))
+            yield frame.drop(columns="purchased", errors="ignore")
+
     with RowProgress("predict", quiet, console) as progress:
-        scores = predictor.score(path, chunk_size=chunk_size, progress=progress, with_labels=evaluate)
-    with atomic_path(out_file) as tmp:
-        written = scores.drop(columns="purchased", errors="ignore")
-        if out_file.name.endswith(".csv"):
-            written.to_csv(tmp, index=False)
+        if address is not None:
+            from culturecart.parallel import dask_client
+
+            with dask_client(address, connect_timeout, hint=" (--connect-timeout sets the wait)"):
+                frames = kept(_dask_frames(predictor, path, evaluate, progress))
+                rows = _write(frames, out_file, folder_out, overwrite)
+        elif folder_out and not evaluate:
+            rows = score_to_folder(predictor, path, out_file, batch_rows=chunk_size, overwrite=overwrite,
+                                   progress=progress, reads=(model_dir,))["rows"]
         else:
-            written.to_parquet(tmp, index=False)
-    console.print(f"wrote {out_file} ({len(scores):,} rows)")
+            batches = predictor.iter_scores(path, batch_rows=chunk_size, with_labels=evaluate)
+            frames = kept(_counted(batches, progress, event_rows(event_files(path)) if path.is_dir() else 0))
+            rows = _write(frames, out_file, folder_out, overwrite) if folder_out else write_scores_file(frames,
+                                                                                                      out_file)
+    console.print(f"wrote {out_file} ({rows:,} rows)")
     if evaluate:
+        import pandas as pd
+
+        scores = pd.DataFrame({"p_purchase": np.concatenate(seen["p"]) if seen["p"] else np.empty(0),
+                               "purchased": np.concatenate(seen["y"]) if seen["y"] else np.empty(0)})
         out.print(json.dumps(label_metrics(scores)))
+
+
+def _counted(batches, progress, total: int):
+    for batch in batches:
+        progress(len(batch.scores), total)
+        yield batch.scores
+
+
+def _write(frames, out_file: Path, folder_out: bool, overwrite: bool) -> int:
+    from culturecart.scoring import write_scores_file, write_scores_folder
+
+    if folder_out:
+        return write_scores_folder(frames, out_file, overwrite=overwrite)["rows"]
+    return write_scores_file(frames, out_file)
+
+
+def _dask_frames(predictor, path: Path, with_labels: bool, progress):
+    """The scored partitions of the dataset's Parquet events, computed on the connected cluster, in order."""
+    import dask.dataframe as dd
+    from distributed import default_client
+
+    from culturecart.data.event_files import event_files, event_rows
+
+    files = event_files(path) if path.is_dir() else []
+    if not files or any(f.suffix != ".parquet" for f in files):
+        raise UsageError("--address scores Parquet events (events.parquet or a folder events/ of Parquet files); "
+                         "convert CSV events first")
+    events = dd.read_parquet([str(f) for f in files])
+    if with_labels and "purchased" not in events.columns:
+        raise UsageError(f"evaluating needs labels: the events of {path} have no purchased column")
+    scored = predictor.predict_dask(events, path, with_labels=with_labels)
+    total = event_rows(files)
+    for future in default_client().compute(scored.to_delayed()):
+        frame = future.result()
+        progress(len(frame), total)
+        yield frame

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,11 +9,19 @@ from pathlib import Path
 import pandas as pd
 
 from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
+from culturecart.data.event_files import (
+    ID_DTYPES,
+    TABLE_EXTENSIONS,
+    events_folder,
+    folder_files,
+    read_events_folder,
+    table_files,
+    unreadable,
+)
 from culturecart.data.schema import TABLES
 from culturecart.errors import InvalidInputError, MissingInputError, Problem, describe_decode_error
 
 META_FILE = "dataset.json"
-TABLE_EXTENSIONS = (".parquet", ".csv", ".csv.gz")
 
 
 class UnsafePathError(InvalidInputError):
@@ -133,8 +140,10 @@ class Dataset:
             atomic_write_text(folder / fname, json.dumps(doc, indent=2, ensure_ascii=False))
 
     @classmethod
-    def load(cls, path: str | Path) -> Dataset:
+    def load(cls, path: str | Path, events: bool = True) -> Dataset:
         """Read a dataset folder (tables as stored; :func:`~culturecart.data.validate.require_valid` checks them).
+
+        ``events=False`` reads every table but the events (a streaming reader reads them batch by batch).
 
         Raises :class:`~culturecart.errors.InvalidInputError` naming every file that cannot be read
         (encoding errors with byte offset and line, truncated Parquet, invalid JSON) and every table stored
@@ -150,6 +159,8 @@ class Dataset:
         ds = cls(root=root)
         problems: list[Problem] = []
         for name in TABLES:
+            if name == "events" and not events:
+                continue
             try:
                 setattr(ds, name, read_table(root, name))
             except InvalidInputError as err:
@@ -172,11 +183,6 @@ class Dataset:
         return ds
 
 
-def table_files(root: Path, name: str) -> list[Path]:
-    """Every file in ``root`` that holds table ``name`` (more than one is an error)."""
-    return [root / f"{name}{ext}" for ext in TABLE_EXTENSIONS if (root / f"{name}{ext}").is_file()]
-
-
 def table_file(root: Path, name: str) -> Path | None:
     """The file holding table ``name`` in ``root``, or None."""
     files = table_files(root, name)
@@ -184,23 +190,49 @@ def table_file(root: Path, name: str) -> Path | None:
 
 
 def read_table(root: Path, name: str) -> pd.DataFrame | None:
-    """Read one table from a dataset folder, or None when the folder has no such table."""
+    """Read one table from a dataset folder, or None when the folder has no such table (events may also be a
+    folder ``events/`` of Parquet files: :mod:`culturecart.data.event_files`)."""
     files = table_files(root, name)
+    folder = events_folder(root) if name == "events" else None
+    if folder is not None:
+        files = [*files, folder]
     if not files:
         return None
     if len(files) > 1:
-        shown = " and ".join(f.name for f in files)
+        shown = " and ".join(f.name + ("/" if f.is_dir() else "") for f in files)
         raise InvalidInputError(f"table {name} is stored twice", [Problem(
             name, f"stored twice ({shown}): keep one file per table", file=str(files[0]))])
     path = files[0]
+    if path.is_dir():
+        return _read_events_folder(path)
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         # Ids stay text in CSV: "007" must not become 7.
-        return pd.read_csv(path, dtype={"user_id": str, "item_id": str, "session_id": str,
-                                        "review_id": str, "label_group": str})
+        return pd.read_csv(path, dtype=ID_DTYPES)
     except Exception as exc:  # any reader failure is a property of the file; say which and why
         raise InvalidInputError(f"cannot read {path}", [Problem(name, unreadable(path, exc), file=str(path))]) from exc
+
+
+def _read_events_folder(folder: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    problems = []
+    for f in folder_files(folder):
+        try:
+            pq.ParquetFile(f).metadata  # noqa: B018 - opening checks the footer
+        except Exception as exc:
+            problems.append(Problem("events", unreadable(f, exc), file=str(f)))
+    if problems:
+        raise InvalidInputError(f"cannot read {folder}", problems)
+    if not folder_files(folder):
+        raise InvalidInputError(f"{folder} holds no Parquet files", [Problem(
+            "events", "the events folder holds no .parquet files", file=str(folder))])
+    try:
+        return read_events_folder(folder)
+    except Exception as exc:
+        raise InvalidInputError(f"cannot read {folder}", [Problem("events", unreadable(folder, exc),
+                                                                  file=str(folder))]) from exc
 
 
 def read_json(path: Path) -> dict:
@@ -221,27 +253,3 @@ def read_json(path: Path) -> dict:
             return value
         message = f"must hold a JSON object, not {type(value).__name__}"
     raise InvalidInputError(f"cannot read {path}", [Problem("dataset", message, file=str(path))])
-
-
-def unreadable(path: Path, exc: BaseException) -> str:
-    """Why a table file could not be read, in words (with byte offset and line for encoding errors)."""
-    if isinstance(exc, UnicodeDecodeError):
-        opener = gzip.open if path.name.endswith(".gz") else open
-        try:
-            with opener(path, "rb") as fh:
-                data = fh.read()
-            data.decode("utf-8")
-        except UnicodeDecodeError as exact:  # pandas reports offsets within its read buffer; find the file's
-            return describe_decode_error(path.name, data, exact).split(": ", 1)[1]
-        except (OSError, EOFError):
-            pass
-        return f"not UTF-8 text: {exc}"
-    if isinstance(exc, gzip.BadGzipFile):
-        return f"not a gzip file although its name ends in .gz ({exc})"
-    if isinstance(exc, EOFError) or "truncated" in str(exc).lower() or "end of stream" in str(exc).lower():
-        return f"file is truncated ({type(exc).__name__}: {exc})"
-    if isinstance(exc, pd.errors.EmptyDataError):
-        return "file is empty (not even a header row)"
-    if path.suffix == ".parquet":
-        return f"cannot be read as Parquet (truncated or not a Parquet file: {type(exc).__name__}: {exc})"
-    return f"cannot be read as CSV ({type(exc).__name__}: {exc})"

@@ -20,8 +20,11 @@ auto        ``study`` when the dataset has events, ``matching`` when it has grou
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
+
+import pandas as pd
 
 from culturecart.data.dataset import Dataset, UnsafePathError
 from culturecart.data.image_file import image_problem
@@ -98,6 +101,26 @@ def require_valid(data: Dataset | str | Path, purpose: Purpose = "study", check_
         where = f"dataset {ds.root}" if ds.root is not None else "the dataset"
         raise InvalidInputError.from_problems(problems, where)
     return ds
+
+
+def batch_problems(frame: pd.DataFrame, catalogue: Dataset, file: Path | str, first_row: int,
+                   max_rows: int = MAX_ROWS_SHOWN) -> list[Problem]:
+    """The problems of one batch of a streamed events table, checked as ``require_valid(..., purpose="score")``
+    checks the whole one (schema, references into ``catalogue``'s users and items), each naming ``file`` and its
+    rows (``first_row`` + the row in the batch)."""
+    ds = Dataset(users=catalogue.users, items=catalogue.items, events=frame.reset_index(drop=True),
+                 root=catalogue.root, meta=catalogue.meta)
+    problems = validate_table("events", ds.events, max_rows, optional=("purchased",))
+    problems += [p for p in _check_references(ds, max_rows) if p.table == "events"]
+    return [replace(p, rows=tuple(first_row + r for r in p.rows), file=str(file)) for p in problems]
+
+
+def require_valid_batch(frame: pd.DataFrame, catalogue: Dataset, file: Path | str, first_row: int) -> pd.DataFrame:
+    """``frame`` when :func:`batch_problems` finds nothing; :class:`InvalidInputError` listing them otherwise."""
+    problems = batch_problems(frame, catalogue, file, first_row)
+    if problems:
+        raise InvalidInputError.from_problems(problems, f"events {file}")
+    return frame
 
 
 def _check_purpose(ds: Dataset, purpose: Purpose) -> list[Problem]:

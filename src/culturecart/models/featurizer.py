@@ -45,7 +45,7 @@ from culturecart.errors import InvalidInputError
 from culturecart.models.blocks import RowBlock
 from culturecart.models.columns import LOG_COLUMNS, ColumnSpec, encode, fit_columns, output_names
 from culturecart.models.features import ID_COLUMNS, LEAKY_COLUMNS, MAX_LEVELS, ModalityData, event_texts
-from culturecart.models.history import HISTORY_NAMES, history_features, session_table
+from culturecart.models.history import HISTORY_NAMES, SessionIndex, session_table
 from culturecart.models.projection import Projection
 from culturecart.persist import Files, Fitted, check_is_fitted, save_npz
 
@@ -217,11 +217,17 @@ class Featurizer(Fitted):
 
     def history_for(self, events: pd.DataFrame) -> pd.DataFrame | None:
         """User history of every event (stored fit-time sessions + these events' own sessions), or None."""
-        if not self.history_:
+        index = self.history_index()
+        if index is None:
             return None
-        if not {"timestamp", "user_id"} <= set(events.columns) or events["timestamp"].isna().any():
-            return None
-        return history_features(events, self.sessions_)
+        index.add(events)
+        lookup = index.build()
+        return None if lookup is None else lookup.lookup(events)
+
+    def history_index(self) -> SessionIndex | None:
+        """A :class:`~culturecart.models.history.SessionIndex` holding the fit-time sessions, to which a caller adds
+        the scoring data batch by batch (None when the featurizer uses no history)."""
+        return SessionIndex(self.sessions_) if self.history_ else None
 
     def _check_embeddings(self, embeddings: dict[str, Embeddings]) -> dict[str, Embeddings]:
         for key, emb in embeddings.items():

@@ -31,6 +31,7 @@ from culturecart.evaluate.splits import make_split
 from culturecart.models.features import ModalityData
 from culturecart.models.featurizer import EMBEDDING_KEYS, Featurizer
 from culturecart.models.registry import needs_raw_text
+from culturecart.parallel import dask_client
 from culturecart.progress import StepProgress
 from culturecart.study import stages as stage
 from culturecart.study.config import StudyConfig
@@ -267,15 +268,7 @@ def _cluster(cfg: StudyConfig):
     """Connect to the cluster named in ``parallel.address`` for the dask or ray backend (joblib uses it)."""
     p = cfg.parallel
     if p.backend == "dask" and p.address:
-        from distributed import Client
-
-        try:
-            client = Client(p.address, set_as_default=True, timeout=f"{p.connect_timeout}s")
-        except (OSError, TimeoutError) as exc:
-            raise EnvironmentProblem(f"cannot reach the Dask scheduler at {p.address} within {p.connect_timeout:g} s "
-                                     f"({type(exc).__name__}: {exc}); is it running? (parallel.connect_timeout sets "
-                                     "the wait)") from None
-        with client:
+        with dask_client(p.address, p.connect_timeout, hint=" (parallel.connect_timeout sets the wait)"):
             yield
     elif p.backend == "ray" and p.address:
         import ray
