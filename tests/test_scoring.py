@@ -182,13 +182,13 @@ def test_dask_scores_on_a_local_cluster_equal_the_local_run(predictor, data, tmp
     model, folder = predictor
     _, split = data
     expected = model.score(split)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with distributed.Client(cluster):
-            events = dd.read_parquet(sorted(str(p) for p in (split / "events").glob("*.parquet")))
-            got = model.predict_dask(events, split).compute().reset_index(drop=True)
-            pd.testing.assert_frame_equal(got, expected)
-            result = runner.invoke(app, ["predict", str(split), "--model-dir", str(folder), "--out",
-                                         str(tmp_path / "dask-scores"), "--address", cluster.scheduler_address,
-                                         "--quiet"])
-            assert result.exit_code == 0, result.output
+    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+          as cluster, distributed.Client(cluster)):
+        events = dd.read_parquet(sorted(str(p) for p in (split / "events").glob("*.parquet")))
+        got = model.predict_dask(events, split).compute().reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected)
+        result = runner.invoke(app, ["predict", str(split), "--model-dir", str(folder), "--out",
+                                     str(tmp_path / "dask-scores"), "--address", cluster.scheduler_address,
+                                     "--quiet"])
+        assert result.exit_code == 0, result.output
     pd.testing.assert_frame_equal(read_scores(tmp_path / "dask-scores"), expected)

@@ -34,10 +34,12 @@ OUT = Annotated[Path, typer.Option("--out", help="dataset folder to write")]
 LIMIT = Annotated[int | None, typer.Option(help="read only the first N source rows", min=1)]
 OVERWRITE = Annotated[bool, typer.Option(help="replace an existing non-empty folder")]
 QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")]
+FILE_ROWS = Annotated[int | None, typer.Option(help="write the events as a folder events/ of Parquet files of at "
+                                                    "most N rows (for data larger than memory)", min=1)]
 
 
 def _convert(read, src: Path, out_dir: Path, overwrite: bool, quiet: bool, what: str,
-             reads: list[Path | None]) -> None:
+             reads: list[Path | None], events_file_rows: int | None = None) -> None:
     """Check the output folder, then read and validate (``read()``), then write: two steps of progress."""
     from culturecart.atomic import check_output_dir
     from culturecart.progress import StepProgress
@@ -46,7 +48,7 @@ def _convert(read, src: Path, out_dir: Path, overwrite: bool, quiet: bool, what:
     with StepProgress(f"convert {what}", 2, quiet) as step:
         ds = read()
         step(f"read and validated {src.name}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
-        ds.save(out_dir, overwrite=overwrite)
+        ds.save(out_dir, overwrite=overwrite, events_file_rows=events_file_rows)
         step(f"written to {out_dir}")
     out.print(f"wrote {out_dir}: " + ", ".join(f"{t} {len(ds.table(t)):,}" for t in ds.tables()))
 
@@ -55,12 +57,12 @@ def _adapter_command(entry: AdapterEntry):
     """The ``convert <format>`` command of one adapter: its source, the shared options and its own."""
 
     def command(src: Path, out_dir: Path, limit: int | None = None, overwrite: bool = False, quiet: bool = False,
-                **options: Any) -> None:
+                events_file_rows: int | None = None, **options: Any) -> None:
         from culturecart.data.adapters import convert
 
         paths = [v for v in options.values() if isinstance(v, Path)]
         _convert(lambda: convert(entry.name, src, limit=limit, **options), src, out_dir, overwrite, quiet,
-                 entry.name, [src, *paths])
+                 entry.name, [src, *paths], events_file_rows)
 
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [
@@ -70,6 +72,7 @@ def _adapter_command(entry: AdapterEntry):
         *(inspect.Parameter(o.name, kw, default=o.default, annotation=Annotated[
             o.kind | None if o.default is None else o.kind, typer.Option(help=o.help)]) for o in entry.options),
         inspect.Parameter("limit", kw, default=None, annotation=LIMIT),
+        inspect.Parameter("events_file_rows", kw, default=None, annotation=FILE_ROWS),
         inspect.Parameter("overwrite", kw, default=False, annotation=OVERWRITE),
         inspect.Parameter("quiet", kw, default=False, annotation=QUIET),
     ]
@@ -117,6 +120,7 @@ def convert_table(
                                                     "offer: [price, discount], ...) instead of the options")] = None,
     limit: LIMIT = None,
     overwrite: OVERWRITE = False,
+    events_file_rows: FILE_ROWS = None,
     quiet: QUIET = False,
 ) -> None:
     """Convert your own flat table (one row per shown offer) by naming what each column is."""
@@ -143,4 +147,4 @@ def convert_table(
         ds = Dataset.from_frame(read_flat_table(src, limit), **chosen.model_dump(), name=src.name.split(".")[0])
         return require_valid(ds, purpose="study" if chosen.label else "score", check_images=False)
 
-    _convert(read, src, out_dir, overwrite, quiet, "table", [src, roles])
+    _convert(read, src, out_dir, overwrite, quiet, "table", [src, roles], events_file_rows)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from culturecart.atomic import atomic_dir, atomic_path, atomic_write_text
 from culturecart.data.event_files import (
+    EVENTS_FOLDER,
     ID_DTYPES,
     TABLE_EXTENSIONS,
     events_folder,
@@ -108,15 +109,19 @@ class Dataset:
                                   [Problem("dataset", "path leads outside the dataset folder", file=str(relative))])
         return full
 
-    def save(self, out: str | Path, fmt: str = "parquet", overwrite: bool = False) -> Path:
+    def save(self, out: str | Path, fmt: str = "parquet", overwrite: bool = False,
+             events_file_rows: int | None = None) -> Path:
         """Write the dataset to ``out`` atomically (tables, ``dataset.json``, extras, ``files``).
 
-        Files already on disk under a previous ``root`` are not copied: image paths stay as they are.
-        Returns the folder.
+        ``events_file_rows``: the events as a folder ``events/`` of Parquet files of at most that many rows each
+        (the layout for data larger than memory) instead of one file. Files already on disk under a previous
+        ``root`` are not copied: image paths stay as they are. Returns the folder.
         """
         out = Path(out)
+        if events_file_rows is not None and (events_file_rows < 1 or fmt != "parquet"):
+            raise ValueError("events_file_rows needs fmt='parquet' and at least 1 row per file")
         with atomic_dir(out, overwrite=overwrite) as tmp:
-            self.write_tables(tmp, fmt)
+            self.write_tables(tmp, fmt, events_file_rows)
             for rel, data in self.files.items():
                 target = tmp / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -124,11 +129,17 @@ class Dataset:
         self.root = out
         return out
 
-    def write_tables(self, folder: Path, fmt: str = "parquet") -> None:
+    def write_tables(self, folder: Path, fmt: str = "parquet", events_file_rows: int | None = None) -> None:
         """Write tables and JSON documents into an existing ``folder`` (each file atomically)."""
         if fmt not in ("parquet", "csv"):
             raise ValueError(f"format must be 'parquet' or 'csv', not {fmt!r}")
         for name in self.tables():
+            if name == "events" and events_file_rows:
+                (folder / EVENTS_FOLDER).mkdir(exist_ok=True)
+                for k, first in enumerate(range(0, max(len(self.events), 1), events_file_rows)):
+                    with atomic_path(folder / EVENTS_FOLDER / f"part-{k:05d}.parquet") as tmp:
+                        self.events.iloc[first:first + events_file_rows].to_parquet(tmp, index=False)
+                continue
             with atomic_path(folder / f"{name}.{fmt}") as tmp:
                 frame = self.table(name)
                 if fmt == "parquet":
