@@ -34,7 +34,8 @@ EXAMPLES = {
     "fit": ("culturecart fit data/mine --out models/lgbm --model lightgbm",
             "culturecart fit data/mine --out models/tf --config predictor.yaml"),
     "predict": ("culturecart predict data/new --model-dir models/lgbm --out scores.parquet",
-                "culturecart predict data/test --model-dir models/lgbm --out scores.csv --evaluate"),
+                "culturecart predict data/test --model-dir models/lgbm --out scores.csv --evaluate",
+                "culturecart predict data/logs --model-dir models/lgbm --out scores --address tcp://HOST:8786"),
     "info": ("culturecart info models/lgbm",),
 }
 for _name, _command in COMMANDS.items():
