@@ -60,34 +60,50 @@ def _starts(timestamps) -> np.ndarray:
     return values
 
 
+_FIELDS = ("user", "key", "start", "bought")
+
+
 @dataclass
 class _Sessions:
     user: np.ndarray  # uint64 hash of the user
     key: np.ndarray  # uint64 hash of (user, session)
     start: np.ndarray  # int64 ns, _NO_START when unknown
-    bought: np.ndarray  # int64
+    bought: np.ndarray  # int32
 
     @classmethod
     def concat(cls, parts: list[_Sessions]) -> _Sessions:
+        """The parts one after the other; each part's arrays are released as soon as they are copied (the peak is
+        the data plus one field, not twice the data)."""
         if not parts:
-            return cls(*(np.empty(0, t) for t in (np.uint64, np.uint64, np.int64, np.int64)))
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("user", "key", "start", "bought")))
+            return cls(*(np.empty(0, t) for t in (np.uint64, np.uint64, np.int64, np.int32)))
+        fields = {}
+        for f in _FIELDS:
+            fields[f] = np.concatenate([getattr(p, f) for p in parts])
+            for p in parts:
+                setattr(p, f, None)
+        return cls(**fields)
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Permute (or select) the rows in place, one field at a time."""
+        for f in _FIELDS:
+            setattr(self, f, getattr(self, f)[order])
 
     def combined(self) -> _Sessions:
-        """One row per key: the earliest start, the sum of purchases."""
+        """One row per key: the earliest start, the sum of purchases (rows sorted by key; done in place)."""
         if len(self.key) == 0:
             return self
-        order = np.argsort(self.key, kind="stable")
-        key = self.key[order]
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        return _Sessions(self.user[order][first], key[first], np.minimum.reduceat(self.start[order], first),
-                         np.add.reduceat(self.bought[order], first))
+        self.reorder(np.argsort(self.key, kind="stable"))
+        first = np.flatnonzero(np.r_[True, self.key[1:] != self.key[:-1]])
+        if len(first) == len(self.key):
+            return self  # no session was split between batches
+        return _Sessions(self.user[first], self.key[first], np.minimum.reduceat(self.start, first),
+                         np.add.reduceat(self.bought, first))
 
 
 def _sessions_of(users, sessions, timestamps, purchased) -> _Sessions:
     hu, key = pair_keys(users, sessions)
-    bought = np.zeros(len(hu), np.int64) if purchased is None else \
-        pd.Series(purchased).fillna(0).to_numpy(np.int64)
+    bought = np.zeros(len(hu), np.int32) if purchased is None else \
+        pd.Series(purchased).fillna(0).to_numpy(np.int32)
     return _Sessions(hu, key, _starts(timestamps), bought).combined()
 
 
@@ -135,25 +151,31 @@ class SessionIndex:
             self._parts.append(summary)
 
     def build(self) -> HistoryLookup | None:
-        """The history of every session added (None when the data cannot give one: ``complete`` is False)."""
+        """The history of every session added (None when the data cannot give one: ``complete`` is False).
+
+        Works in place on the gathered arrays, one field at a time, so its peak stays near twice the 32 bytes per
+        session it gathered (``benchmarks/predict_scale.py`` measures the whole scorer's)."""
         if not self.complete:
             return None
         s = _Sessions.concat(self._parts).combined()
         self._parts = []
         if self._stored is not None:
-            s = _Sessions.concat([self._stored, _Sessions(*(getattr(s, f)[~np.isin(s.key, self._stored.key)]
-                                                           for f in ("user", "key", "start", "bought")))])
+            s.reorder(~np.isin(s.key, self._stored.key))
+            s = _Sessions.concat([_Sessions(*(getattr(self._stored, f).copy() for f in _FIELDS)), s])
         # Within a user: by start, then by the session's own hash (key), so ties need no session ids.
-        order = np.lexsort((s.key, s.start, s.user))
-        user, key, bought = s.user[order], s.key[order], s.bought[order]
-        first = np.r_[True, user[1:] != user[:-1]] if len(user) else np.zeros(0, bool)
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(user)), 0))
-        prior_sessions = np.arange(len(user)) - group_start
-        running = np.cumsum(bought)
-        prior_purchases = running - bought - (running - bought)[group_start] if len(user) else running
-        by_key = np.argsort(key, kind="stable")
-        return HistoryLookup(key[by_key], prior_sessions[by_key].astype(np.uint32),
-                             prior_purchases[by_key].astype(np.uint32))
+        s.reorder(np.lexsort((s.key, s.start, s.user)))
+        n = len(s.key)
+        heads = np.flatnonzero(np.r_[True, s.user[1:] != s.user[:-1]]) if n else np.zeros(0, np.int64)
+        sizes = np.diff(np.r_[heads, n])
+        s.user = s.start = None  # what follows needs only the keys and purchases
+        prior_sessions = (np.arange(n) - np.repeat(heads, sizes)).astype(np.uint32)
+        before = np.cumsum(s.bought, dtype=np.int64)
+        before -= s.bought
+        before -= np.repeat(before[heads], sizes)
+        prior_purchases = before.astype(np.uint32)
+        del before
+        by_key = np.argsort(s.key, kind="stable")
+        return HistoryLookup(s.key[by_key], prior_sessions[by_key], prior_purchases[by_key])
 
 
 @dataclass
