@@ -72,7 +72,8 @@ def test_paired_delta_equals_the_loop(sessions):
     delta, p_value = paired_bootstrap_delta("roc_auc", y, p, q, clusters=users, n_boot=80, seed=7)
     diffs = _loop_values("roc_auc", y, p, None, users, 80, 7) - _loop_values("roc_auc", y, q, None, users, 80, 7)
     assert (delta.low, delta.high) == pytest.approx(interval(delta.estimate, diffs)[:2], abs=1e-10)
-    assert p_value == pytest.approx(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
+    far = min((diffs <= 0).sum(), (diffs >= 0).sum())
+    assert p_value == pytest.approx(min(1.0, 2 * (1 + far) / (1 + len(diffs))))  # never 0: (1 + far) / (1 + B)
 
 
 def test_weighted_metrics_with_integer_weights_equal_sklearn_on_repeated_rows():
@@ -110,3 +111,12 @@ def test_an_interval_always_holds_its_estimate_and_stays_in_bounds():
     skewed = np.concatenate([np.full(900, 0.70), np.linspace(0.70, 0.90, 100)])
     assert interval(0.71, skewed)[2] in ("percentile", "bias-corrected percentile")
     assert interval(0.95, skewed, bounds=(0.0, 1.0))[2] == "normal (logit scale)"
+
+
+def test_a_bootstrap_p_value_is_never_zero_and_is_two_sided():
+    from culturecart.evaluate.bootstrap import bootstrap_p
+
+    assert bootstrap_p(np.full(99, 0.2)) == pytest.approx(2 / 100)
+    assert bootstrap_p(np.r_[np.full(89, 0.2), np.full(10, -0.1)]) == pytest.approx(2 * 11 / 100)
+    assert bootstrap_p(-np.r_[np.full(89, 0.2), np.full(10, -0.1)]) == pytest.approx(2 * 11 / 100)
+    assert bootstrap_p(np.zeros(50)) == 1.0 and np.isnan(bootstrap_p(np.array([np.nan])))
