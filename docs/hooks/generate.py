@@ -240,7 +240,7 @@ def predict_scale_table() -> str:
         return "*(not measured yet: run `python benchmarks/predict_scale.py`)*"
     f = record["figures"]
     rows = ["| events | rows/s end to end | share of the bare booster's rows/s | peak RSS (MB) |", "|---|---|---|---|"]
-    for size, r in f["sizes"].items():
+    for size, r in sorted(f["sizes"].items(), key=lambda kv: kv[1]["rows"]):
         rows.append(f"| {r['rows']:,} ({size}) | {r['rows_per_s']:,} | {r['ratio_to_booster']:.2f} | "
                     f"{r['peak_rss_mb']['peak']:,.0f} |")
     ratio = next((v for k, v in f.items() if k.startswith("peak_rss_ratio_")), None)
