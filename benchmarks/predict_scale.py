@@ -36,17 +36,23 @@ ENCODERS = {"text": {"name": "char-hash"}, "image": {"name": "image-hash"}}
 LIGHTGBM = {"n_estimators": 500, "num_leaves": 63, "learning_rate": 0.05}
 
 
-def _stream(model_dir: str, data_dir: str, out_dir: str, batch_rows: int, cache: str, queue) -> None:
+def _load(model_dir: str, cache: str):
+    """The saved predictor, reading its embeddings from the cache filled at fit (in a fresh process)."""
     import os
 
     os.environ["CULTURECART_CACHE"] = cache
-    import pyarrow.parquet as pq
-
     from culturecart import PurchasePredictor
 
-    started = time.perf_counter()
     predictor = PurchasePredictor.load(model_dir)
     predictor.config.encoders.cache_dir = cache
+    return predictor
+
+
+def _stream(model_dir: str, data_dir: str, out_dir: str, batch_rows: int, cache: str, queue) -> None:
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    predictor = _load(model_dir, cache)
     predictor.predict_proba(data_dir, chunk_size=batch_rows, out=out_dir)
     queue.put({"seconds": time.perf_counter() - started, "main": peak_rss_mb()})  # the measured part ends here
     total, rows = 0.0, 0
@@ -57,14 +63,8 @@ def _stream(model_dir: str, data_dir: str, out_dir: str, batch_rows: int, cache:
 
 
 def _whole(model_dir: str, data_dir: str, batch_rows: int, cache: str, queue) -> None:
-    import os
-
-    os.environ["CULTURECART_CACHE"] = cache
-    from culturecart import PurchasePredictor
-
     started = time.perf_counter()
-    predictor = PurchasePredictor.load(model_dir)
-    predictor.config.encoders.cache_dir = cache
+    predictor = _load(model_dir, cache)
     p = predictor.predict_proba(data_dir, chunk_size=batch_rows)
     queue.put({"seconds": time.perf_counter() - started, "rows": len(p), "main": peak_rss_mb(),
                "mean_p": float(np.mean(p))})
@@ -72,16 +72,12 @@ def _whole(model_dir: str, data_dir: str, batch_rows: int, cache: str, queue) ->
 
 def _booster(model_dir: str, data_dir: str, batch_rows: int, cache: str, queue) -> None:
     """The bare booster on the prepared matrices of the same batches (matrices built untimed)."""
-    import os
     from dataclasses import replace
 
-    os.environ["CULTURECART_CACHE"] = cache
-    from culturecart import PurchasePredictor
     from culturecart.data.event_files import iter_event_batches
     from culturecart.scoring import _catalogue, _first_pass
 
-    predictor = PurchasePredictor.load(model_dir)
-    predictor.config.encoders.cache_dir = cache
+    predictor = _load(model_dir, cache)
     featurizer, model = predictor._fitted()
     cat = _catalogue(predictor, data_dir)
     history = _first_pass(predictor, cat, batch_rows)
