@@ -81,7 +81,7 @@ def idle_core_seconds() -> float | None:
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _commit() -> str:
+def commit_id() -> str:
     """The repository's commit, with ``+changes`` when the working tree differs from it."""
     import subprocess
 
@@ -114,7 +114,7 @@ def emit(figures: dict) -> None:
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=True))
     record = {"command": " ".join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "commit": _commit(), "machine": _machine(), "figures": figures}
+              "commit": commit_id(), "machine": _machine(), "figures": figures}
     RESULTS.mkdir(exist_ok=True)
     target = RESULTS / f"{Path(sys.argv[0]).stem}.json"
     tmp = target.with_suffix(".json.tmp")

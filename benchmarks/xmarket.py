@@ -23,21 +23,32 @@ recall@10 (no sampling) for the local, global and chosen scopes and local popula
 The published figures used other negative samples: they are compared as point values. ``in`` has 239 test users,
 so its CI is about +-0.05.
 
-Usage: python benchmarks/xmarket.py [--seeds 3] [--markets ca,de,...] [--full-catalogue-users 1000]
+Markets are measured in parallel processes (``--jobs``, one per core by default; each fit runs on its share of the
+cores) and each finished market is kept in ``--work`` (``runs/xmarket-benchmark``): a rerun at the same commit and
+settings reuses it, so an interrupted run resumes market by market (``market_seconds`` are each market's own run).
+
+Usage: python benchmarks/xmarket.py [--seeds 3] [--markets ca,de,...] [--full-catalogue-users 1000] [--jobs N]
+[--work DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _measure import emit, peak_rss_mb
+from _measure import TreeMemory, commit_id, emit
+from joblib import Parallel, delayed
 from scipy.stats import wilcoxon
 
 from culturecart.evaluate.multitest import benjamini_hochberg
+from culturecart.parallel import available_cores
 from culturecart.paths import data_root
 from culturecart.ranking.analysis import mantel_test
 from culturecart.ranking.crossmarket import (
@@ -89,77 +100,128 @@ def per_user(ranker, splits: list[Markets], target: str, run: str) -> pd.DataFra
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _splits(seeds: int) -> list[Markets]:
+    """The seeds' splits, read once per process (training data are the same for every seed: checked)."""
+    src = data_root() / "xmarket_electronics"
+    splits = [split_markets(src, negatives=99, seed=seed) for seed in range(seeds)]
+    for other in splits[1:]:
+        assert all(other[m].train.equals(splits[0][m].train) for m in splits[0].names), \
+            "training data must not depend on seed"
+    return splits
+
+
+def market_figures(target: str, seeds: int, full_users: int) -> dict:
+    """Everything measured on one target market: every (model, scope) fitted and scored, the choice on validation,
+    its test against local, the gains of each source and the full-catalogue figures (JSON-ready)."""
+    warnings.filterwarnings("ignore", category=UserWarning)
+    started_market = time.perf_counter()
+    splits = _splits(seeds)
+    base = splits[0]
+    rows, gains, full = [], {}, []
+    tau = tune_tau(base, target)
+    scopes = [("local", None), ("global", None), ("culture", None)]
+    scopes += [(kind, s) for kind in ("pairwise", "all-but") for s in base.names if s != target]
+    local = None
+    results = {}
+    l2 = tune_l2(base, target)  # EASE's L2 on the local scope's validation run, reused for every scope
+    for kind, source in scopes:
+        weights = scope_weights(base, target, kind, source, tau=tau if kind == "culture" else None)
+        for model in MODELS:
+            started = time.perf_counter()
+            ranker = fit_ranker(base, target, weights, model, **({"l2": l2} if model == "ease" else {}))
+            valid, test = per_user(ranker, splits, target, "valid"), per_user(ranker, splits, target, "test")
+            scope = kind if source is None else f"{kind}:{source}"
+            name = f"{model}/{scope}"
+            results[name] = (ranker, valid, test)
+            lo, hi = user_bootstrap(test["ndcg@10"].to_numpy())
+            seed_means = np.array(test["ndcg_seed"].tolist()).mean(axis=0)
+            rows.append({"market": target, "scope": name, "valid_ndcg10": valid["ndcg@10"].mean(),
+                         "test_ndcg10": test["ndcg@10"].mean(), "test_ndcg10_ci": (lo, hi),
+                         "test_hr10": test["hr@10"].mean(), "seed_min": seed_means.min(),
+                         "seed_max": seed_means.max()})
+            if model == GAIN_MODEL and kind == "local":
+                local = test
+            if model == GAIN_MODEL and kind == "pairwise":
+                diff = (test["ndcg@10"] - local["ndcg@10"].reindex(test.index)).to_numpy()
+                gains[source] = (diff.mean(), *user_bootstrap(diff))
+            print(f"{target} {name:<22} valid {valid['ndcg@10'].mean():.4f} test {test['ndcg@10'].mean():.4f} "
+                  f"[{lo:.4f}, {hi:.4f}] HR@10 {test['hr@10'].mean():.4f} "
+                  f"({time.perf_counter() - started:.0f}s)", flush=True)
+    for kind, weights in (("popularity-local", {}), ("popularity-global", scope_weights(base, target, "global"))):
+        pop = fit_ranker(base, target, weights, "popularity")
+        test = per_user(pop, splits, target, "test")
+        rows.append({"market": target, "scope": kind, "valid_ndcg10": per_user(pop, splits, target, "valid")[
+            "ndcg@10"].mean(), "test_ndcg10": test["ndcg@10"].mean(),
+            "test_ndcg10_ci": user_bootstrap(test["ndcg@10"].to_numpy()), "test_hr10": test["hr@10"].mean()})
+        results[kind] = (pop, None, test)
+    best = max((n for n in results if results[n][1] is not None), key=lambda n: results[n][1]["ndcg@10"].mean())
+    best_test = results[best][2]
+    diff = best_test["ndcg@10"].to_numpy() - local.reindex(best_test.index)["ndcg@10"].to_numpy()
+    p_vs_local = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+    rng = np.random.default_rng(0)
+    qrel = base[target].qrels["test"]
+    subset = qrel.iloc[np.sort(rng.permutation(len(qrel))[:full_users])]
+    market = base[target]
+    sub_market = type(market)(market.name, market.train, {"test": subset}, {})
+    for name in dict.fromkeys([f"{GAIN_MODEL}/local", f"{GAIN_MODEL}/global", best, "popularity-local"]):
+        fc = full_catalogue(results[name][0], sub_market, "test")
+        full.append({"market": target, "scope": name, "users": len(fc), "ndcg10": fc["ndcg@10"].mean(),
+                     "recall10": fc["recall@10"].mean()})
+    print(f"{target}: chosen on validation: {best}; tau {tau}; EASE l2 {l2}", flush=True)
+    return json.loads(json.dumps({"rows": rows, "gains": gains, "chosen": best, "p_vs_local": p_vs_local,
+                                  "full": full, "seconds": time.perf_counter() - started_market}, default=float))
+
+
+def kept_market(work: Path, target: str, key: dict, seeds: int, full_users: int) -> dict:
+    """One market's figures: read from ``work`` when a run of the same commit and settings finished it, else
+    measured and written there atomically (so an interrupted benchmark resumes market by market)."""
+    path = work / f"{target}.json"
+    if path.is_file():
+        kept = json.loads(path.read_text("utf-8"))
+        if kept.get("key") == key:
+            print(f"{target}: kept from {path} (same commit and settings)", flush=True)
+            return kept["result"]
+    result = market_figures(target, seeds, full_users)
+    if key["commit"] not in ("unknown",) and not key["commit"].endswith("+changes"):
+        work.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"key": key, "result": result}), encoding="utf-8")
+        os.replace(tmp, path)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--markets", default=None, help="comma-separated subset (default: all seven)")
     parser.add_argument("--full-catalogue-users", type=int, default=1000,
                         help="users per market for the full-catalogue metrics (a fixed random subset)")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="markets measured at once, each in its own process with its share of the cores "
+                             "(default: one per core)")
+    parser.add_argument("--work", type=Path, default=Path("runs/xmarket-benchmark"),
+                        help="each finished market's figures, reused by a rerun at the same commit and settings")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=UserWarning)
     t0 = time.perf_counter()
-    src = data_root() / "xmarket_electronics"
-    if not src.is_dir():
-        raise SystemExit(f"{src} not found: set CULTURECART_DATA")
-    splits = [split_markets(src, negatives=99, seed=seed) for seed in range(args.seeds)]
-    base = splits[0]
-    for other in splits[1:]:
-        assert all(other[m].train.equals(base[m].train) for m in base.names), "training data must not depend on seed"
+    memory = TreeMemory(os.getpid())
+    if not (data_root() / "xmarket_electronics").is_dir():
+        raise SystemExit(f"{data_root() / 'xmarket_electronics'} not found: set CULTURECART_DATA")
+    base = _splits(1)[0]
     markets = args.markets.split(",") if args.markets else base.names
     size = pd.Series({m: len(base[m].train) for m in base.names})
-    rows, gains, chosen, tests, full = [], {}, {}, {}, []
-    for target in markets:
-        tau = tune_tau(base, target)
-        scopes = [("local", None), ("global", None), ("culture", None)]
-        scopes += [(kind, s) for kind in ("pairwise", "all-but") for s in base.names if s != target]
-        local = None
-        results = {}
-        l2 = tune_l2(base, target)  # EASE's L2 on the local scope's validation run, reused for every scope
-        for kind, source in scopes:
-            weights = scope_weights(base, target, kind, source, tau=tau if kind == "culture" else None)
-            for model in MODELS:
-                started = time.perf_counter()
-                ranker = fit_ranker(base, target, weights, model, **({"l2": l2} if model == "ease" else {}))
-                valid, test = per_user(ranker, splits, target, "valid"), per_user(ranker, splits, target, "test")
-                scope = kind if source is None else f"{kind}:{source}"
-                name = f"{model}/{scope}"
-                results[name] = (ranker, valid, test)
-                lo, hi = user_bootstrap(test["ndcg@10"].to_numpy())
-                seed_means = np.array(test["ndcg_seed"].tolist()).mean(axis=0)
-                rows.append({"market": target, "scope": name, "valid_ndcg10": valid["ndcg@10"].mean(),
-                             "test_ndcg10": test["ndcg@10"].mean(), "test_ndcg10_ci": (lo, hi),
-                             "test_hr10": test["hr@10"].mean(), "seed_min": seed_means.min(),
-                             "seed_max": seed_means.max()})
-                if model == GAIN_MODEL and kind == "local":
-                    local = test
-                if model == GAIN_MODEL and kind == "pairwise":
-                    diff = (test["ndcg@10"] - local["ndcg@10"].reindex(test.index)).to_numpy()
-                    gains[(target, source)] = (diff.mean(), *user_bootstrap(diff))
-                print(f"{target} {name:<22} valid {valid['ndcg@10'].mean():.4f} test {test['ndcg@10'].mean():.4f} "
-                      f"[{lo:.4f}, {hi:.4f}] HR@10 {test['hr@10'].mean():.4f} "
-                      f"({time.perf_counter() - started:.0f}s)", flush=True)
-        for kind, weights in (("popularity-local", {}), ("popularity-global", scope_weights(base, target, "global"))):
-            pop = fit_ranker(base, target, weights, "popularity")
-            test = per_user(pop, splits, target, "test")
-            rows.append({"market": target, "scope": kind, "valid_ndcg10": per_user(pop, splits, target, "valid")[
-                "ndcg@10"].mean(), "test_ndcg10": test["ndcg@10"].mean(),
-                "test_ndcg10_ci": user_bootstrap(test["ndcg@10"].to_numpy()), "test_hr10": test["hr@10"].mean()})
-            results[kind] = (pop, None, test)
-        best = max((n for n in results if results[n][1] is not None), key=lambda n: results[n][1]["ndcg@10"].mean())
-        chosen[target] = best
-        best_test = results[best][2]
-        diff = best_test["ndcg@10"].to_numpy() - local.reindex(best_test.index)["ndcg@10"].to_numpy()
-        tests[target] = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-        rng = np.random.default_rng(0)
-        qrel = base[target].qrels["test"]
-        subset = qrel.iloc[np.sort(rng.permutation(len(qrel))[: args.full_catalogue_users])]
-        market = base[target]
-        sub_market = type(market)(market.name, market.train, {"test": subset}, {})
-        for name in dict.fromkeys([f"{GAIN_MODEL}/local", f"{GAIN_MODEL}/global", best, "popularity-local"]):
-            fc = full_catalogue(results[name][0], sub_market, "test")
-            full.append({"market": target, "scope": name, "users": len(fc), "ndcg10": fc["ndcg@10"].mean(),
-                         "recall10": fc["recall@10"].mean()})
-        print(f"{target}: chosen on validation: {best}; tau {tau}; EASE l2 {l2}", flush=True)
+    key = {"commit": commit_id(), "seeds": args.seeds, "full_catalogue_users": args.full_catalogue_users}
+    largest_first = sorted(markets, key=lambda m: -size[m])  # the long markets start first: the workers end together
+    jobs = min(args.jobs or available_cores(), len(markets))
+    done = dict(zip(largest_first, Parallel(n_jobs=jobs, batch_size=1)(
+        delayed(kept_market)(args.work, m, key, args.seeds, args.full_catalogue_users) for m in largest_first),
+        strict=True))
+    rows = [row for m in markets for row in done[m]["rows"]]
+    gains = {(m, s): tuple(v) for m in markets for s, v in done[m]["gains"].items()}
+    chosen = {m: done[m]["chosen"] for m in markets}
+    tests = {m: done[m]["p_vs_local"] for m in markets}
+    full = [row for m in markets for row in done[m]["full"]]
 
     table = pd.DataFrame(rows)
     best_published = {m: max(v[m] for v in PUBLISHED.values()) for m in markets}
@@ -188,8 +250,13 @@ def main() -> None:
         "best_published": best_published,
         "markets_beating_best_published": int((summary["test_ndcg10"] > summary["best_published"]).sum()),
         "markets_beating_best_published_ci": int((summary["ci_low"] > summary["best_published"]).sum()),
-        "chosen_vs_local_p_bh": {m: round(float(p), 4) for m, p in zip(summary["market"], summary["p_vs_local_bh"],
-                                                                          strict=True)},
+        "chosen_ci": {r["market"]: [round(r["ci_low"], 4), round(r["ci_high"], 4)] for _, r in summary.iterrows()},
+        "best_published_method": {m: max(PUBLISHED, key=lambda k: PUBLISHED[k][m]) for m in markets},
+        "local_rerank_ci": {r["market"]: [round(v, 4) for v in r["test_ndcg10_ci"]]
+                            for r in rows if r["scope"] == f"{GAIN_MODEL}/local"},
+        # significant digits, not decimals: a p of 3e-12 must not print as 0
+        "chosen_vs_local_p_bh": {m: float(f"{p:.3g}") for m, p in zip(summary["market"], summary["p_vs_local_bh"],
+                                                                      strict=True)},
         "full_catalogue": {f"{r['market']}:{r['scope']}": {"ndcg10": round(r["ndcg10"], 4),
                                                            "recall10": round(r["recall10"], 4)} for r in full},
         "note": "published figures used other negative samples: compared as point values",
@@ -212,7 +279,9 @@ def main() -> None:
                         "gain_hofstede_partial_r": round(link["partial_r"], 4),
                         "gain_hofstede_partial_p": round(link["partial_p"], 4)})
     figures["seconds"] = round(time.perf_counter() - t0, 1)
-    figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    figures["market_seconds"] = {m: round(done[m]["seconds"], 1) for m in markets}  # kept markets: their first run
+    figures["jobs"] = jobs
+    figures["peak_rss_mb"] = memory.stop()["rss"]
     emit(figures)
 
 
