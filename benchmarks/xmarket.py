@@ -36,15 +36,16 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import os
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from _measure import TreeMemory, commit_id, emit
-from joblib import Parallel, delayed
 from scipy.stats import wilcoxon
 
 from culturecart.evaluate.multitest import benjamini_hochberg
@@ -173,6 +174,13 @@ def market_figures(target: str, seeds: int, full_users: int) -> dict:
                                   "full": full, "seconds": time.perf_counter() - started_market}, default=float))
 
 
+def _share_of_cores(threads: int) -> None:
+    from threadpoolctl import threadpool_limits
+
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # LightGBM's threads (culturecart.parallel.thread_budget)
+    threadpool_limits(threads)  # BLAS, already loaded before the fork
+
+
 def kept_market(work: Path, target: str, key: dict, seeds: int, full_users: int) -> dict:
     """One market's figures: read from ``work`` when a run of the same commit and settings finished it, else
     measured and written there atomically (so an interrupted benchmark resumes market by market)."""
@@ -208,15 +216,19 @@ def main() -> None:
     memory = TreeMemory(os.getpid())
     if not (data_root() / "xmarket_electronics").is_dir():
         raise SystemExit(f"{data_root() / 'xmarket_electronics'} not found: set CULTURECART_DATA")
-    base = _splits(1)[0]
+    base = _splits(args.seeds)[0]  # before the fork: the workers inherit it
     markets = args.markets.split(",") if args.markets else base.names
     size = pd.Series({m: len(base[m].train) for m in base.names})
     key = {"commit": commit_id(), "seeds": args.seeds, "full_catalogue_users": args.full_catalogue_users}
     largest_first = sorted(markets, key=lambda m: -size[m])  # the long markets start first: the workers end together
     jobs = min(args.jobs or available_cores(), len(markets))
-    done = dict(zip(largest_first, Parallel(n_jobs=jobs, batch_size=1)(
-        delayed(kept_market)(args.work, m, key, args.seeds, args.full_catalogue_users) for m in largest_first),
-        strict=True))
+    work = functools.partial(kept_market, args.work, key=key, seeds=args.seeds, full_users=args.full_catalogue_users)
+    if jobs == 1:
+        done = {m: work(m) for m in largest_first}
+    else:  # forked workers share the parent's split in memory and find this script's functions by name
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"), initializer=_share_of_cores,
+                                 initargs=(max(1, available_cores() // jobs),)) as pool:
+            done = dict(zip(largest_first, pool.map(work, largest_first), strict=True))
     rows = [row for m in markets for row in done[m]["rows"]]
     gains = {(m, s): tuple(v) for m in markets for s, v in done[m]["gains"].items()}
     chosen = {m: done[m]["chosen"] for m in markets}
