@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import resource
 import sys
 import threading
@@ -107,16 +108,18 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores" + (f", {model}" if model else "")
 
 
-def emit(figures: dict) -> None:
+def emit(figures: dict, variant: str | None = None) -> None:
     """Print the figures as the script's last line (one JSON object) and keep them in
-    ``benchmarks/results/<script>.json`` with the command line that measured them and when (written atomically;
-    a run with other arguments replaces it: the command in the file says which run it is)."""
+    ``benchmarks/results/<script>.json`` with the command line that measured them and when (written atomically).
+    A run that measures only part of what the script can (a subset of markets, a smoke run) names its ``variant``
+    and is kept in ``<script>.<variant>.json``, beside the whole run's file rather than over it."""
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=True))
     record = {"command": " ".join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "commit": commit_id(), "machine": _machine(), "figures": figures}
     RESULTS.mkdir(exist_ok=True)
-    target = RESULTS / f"{Path(sys.argv[0]).stem}.json"
+    name = Path(sys.argv[0]).stem + (f".{re.sub(r'[^A-Za-z0-9_-]+', '-', variant)}" if variant else "")
+    target = RESULTS / f"{name}.json"
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, target)

@@ -198,7 +198,7 @@ def main() -> None:
                            "peak_rss_mb": round(whole["peak"], 1)},
         "batch_rows": args.batch_rows, "file_rows": args.file_rows, "lightgbm_config": LIGHTGBM,
         "seconds": round(time.perf_counter() - t0, 1),
-    })
+    }, variant="quick" if args.quick else None)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ reads ``train.tsv`` and ``train_5core.tsv`` merged (:func:`culturecart.ranking.m
   (on s3, the official negatives come uniformly from the 5-core's items: checked below, ``s3_negatives``).
 
 Every model is fitted on the target with all other markets as sources (``all``) and on the target alone
-(``local``); the base rankers alone, then the re-ranker (feature set 2), the re-ranker with sources chosen greedily
-on the inner hold-out, and one re-ranker trained on the lists of every market. nDCG@10, HR@10 and MRR per user with
+(``local``); the base rankers alone, then the re-ranker (feature set 2), the same with the history-similarity
+statistics (``history_similarity``: max, mean and std of the candidate's item-kNN similarity to the user's past items),
+the re-ranker with sources chosen greedily on the inner hold-out, and one re-ranker trained on the lists of every
+market. nDCG@10, HR@10 and MRR per user with
 a user-bootstrap interval. **Our metric counts ties against the positive**, unlike the official evaluator.
 
 Anchors (printed beside): on s3, today's popularity baselines and the re-ranker before this work in the same run
@@ -24,7 +26,8 @@ GMF++ 0.319), none for s3 or t2.
 Last line: ``s3`` and ``t2`` {model: [ndcg@10, low, high, hr@10, mrr, seconds]}, ``selection`` {target: trace},
 ``s3_negatives`` (the share of official negatives among the 5-core items, the coefficient of variation of their
 frequency against a uniform draw's), ``seconds``, ``peak_rss_mb``.
-Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick]
+Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick] [--arms 'rerank all;...'] (a part of the run is kept
+in ``results/wsdm_dev.part.json``)
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", default="s3,t2")
     parser.add_argument("--quick", action="store_true", help="the re-ranker only with fewer trees (a smoke run)")
+    parser.add_argument("--arms", default=None,
+                        help="only these models, separated by ';' (their names as printed, e.g. 'rerank all')")
     args = parser.parse_args()
     t0 = time.perf_counter()
     markets = read_markets(data_root() / "xmrec_wsdm_dev")
@@ -104,10 +109,17 @@ def main() -> None:
         models = [] if args.quick else [(f"{b} {scope}", b, {}, scope) for b in BASES for scope in ("local", "all")]
         trees = {"trees": 100} if args.quick else {}
         models += [("rerank all", "rerank", trees, "all"),
+                   ("rerank all, history similarity", "rerank", {**trees, "history_similarity": True}, "all"),
                    ("rerank all, 31 leaves 100 trees", "rerank", {"trees": 100, "num_leaves": 31, "min_data_in_leaf": 50,
                                                                 "feature_fraction": 0.8}, "all"),
                    ("rerank selected sources", "rerank", {**trees, "select_sources": True}, "all"),
                    ("rerank pooled targets", "rerank", {**trees, "pool_targets": others}, "all")]
+        if args.arms is not None:
+            wanted = [a.strip() for a in args.arms.split(";")]
+            unknown = sorted(set(wanted) - {m[0] for m in models})
+            if unknown:
+                raise SystemExit(f"--arms: no model named {unknown}; the models: {[m[0] for m in models]}")
+            models = [m for m in models if m[0] in wanted]
         for name, model, options, scope in models:
             start = time.perf_counter()
             sources = {m: 1.0 for m in others} if scope == "all" else {}
@@ -124,7 +136,8 @@ def main() -> None:
     print("published on the withheld market t1: " + ", ".join(f"{k} {v}" for k, v in PUBLISHED_T1.items()))
     emit({**figures, "selection": selection, "s3_negatives": checks.get("s3"), "ties": "against the positive",
           "published_t1": PUBLISHED_T1, "anchors": ISSUE_ANCHORS, "seconds": round(time.perf_counter() - t0, 1),
-          "peak_rss_mb": round(peak_rss_mb(), 1)})
+          "peak_rss_mb": round(peak_rss_mb(), 1)},
+         variant=None if (args.targets, args.quick, args.arms) == ("s3,t2", False, None) else "part")
 
 
 if __name__ == "__main__":

@@ -294,7 +294,7 @@ def main() -> None:
     figures["market_seconds"] = {m: round(done[m]["seconds"], 1) for m in markets}  # kept markets: their first run
     figures["jobs"] = jobs
     figures["peak_rss_mb"] = memory.stop()["rss"]
-    emit(figures)
+    emit(figures, variant=None if args.markets is None else f"markets-{'-'.join(markets)}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,28 @@ def test_itemknn_is_the_cosine_of_item_columns():
     np.testing.assert_allclose(knn.score(["u3", "u3"], ["i1", "i3"]), [sim[1, 0], sim[1, 2]])
 
 
+@pytest.mark.parametrize("similarity", ["cosine", "jaccard"])
+def test_history_similarity_is_the_max_mean_and_std_over_the_users_past_items(similarity):
+    m = toy_markets()
+    knn = ItemKNN(similarity=similarity).fit(m, "aa", ["bb"])
+    users = {"u1": ["i1", "i2"], "u2": ["i1", "i3"], "u3": ["i2"], "v1": ["i1", "i3"], "v2": ["i3"]}
+    x = np.array([[float(i in past) for i in ("i1", "i2", "i3")] for past in users.values()])
+    if similarity == "cosine":
+        norms = np.sqrt(x.sum(axis=0))
+        sim = (x.T @ x) / np.outer(norms, norms)
+    else:
+        both = x.T @ x
+        sim = both / (x.sum(axis=0)[:, None] + x.sum(axis=0)[None, :] - both)
+    np.fill_diagonal(sim, 0)
+    got = knn.history_similarity(["u1", "u2", "nobody"], ["i3", "i2", "i1"])
+    for row, (past, item) in zip(got, [([0, 1], 2), ([0, 2], 1)], strict=False):
+        values = sim[past, item]
+        np.testing.assert_allclose(row, [values.max(), values.mean(), values.std()])
+    assert np.isnan(got[2]).all()  # an unknown user
+    # the score is the sum over the history, so it is the mean times the history's length
+    np.testing.assert_allclose(knn.score(["u1"], ["i3"]), 2 * got[0, 1])
+
+
 def test_ease_matches_its_closed_form():
     m = toy_markets()
     ease = EASE(l2=1.0).fit(m, "aa", [])

@@ -336,6 +336,34 @@ class ItemKNN(_UserItem):
     def _user_scores(self, rows):
         return (self.history_[rows] @ self.sim_).toarray()
 
+    def history_similarity(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """Per (user, item) pair: the maximum, mean and standard deviation of the item's similarity to each item of
+        the user's history (the score is their sum; the maximum says whether one past item is a near twin, which a
+        sum over a long history hides). NaN where the user or the item is unknown.
+
+        Example:
+            >>> from culturecart.testing import toy_markets
+            >>> knn = ItemKNN().fit(toy_markets(), "aa", ["bb"])
+            >>> knn.history_similarity(["u3", "u9"], ["i1", "i1"]).round(3).tolist()  # u3 has bought i2 only
+            [[0.408, 0.408, 0.0], [nan, nan, nan]]
+        """
+        check_is_fitted(self)
+        u, i, ok = self._pairs(users, items)
+        out = np.full((len(u), 3), np.nan)
+        idx = np.flatnonzero(ok)
+        order = idx[np.argsort(u[idx], kind="stable")]
+        unique, starts = np.unique(u[order], return_index=True)
+        bounds = np.append(starts, len(order))
+        history = self.history_
+        for k, user in enumerate(unique):
+            sel = order[bounds[k]:bounds[k + 1]]
+            past = history.indices[history.indptr[user]:history.indptr[user + 1]]
+            if not len(past):
+                continue
+            block = self.sim_[i[sel]][:, past].toarray().T  # past items x candidates (the similarity is symmetric)
+            out[sel] = np.column_stack([block.max(axis=0), block.mean(axis=0), block.std(axis=0)])
+        return out
+
     def _arrays(self):
         s = self.sim_.tocoo()
         return {**self._hist_arrays(), "s_row": s.row, "s_col": s.col, "s_val": s.data}

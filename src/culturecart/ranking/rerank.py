@@ -6,7 +6,10 @@ alone (the source's co-occurrences applied to the target user's history). EASE a
 fitted per source: a source-only EASE costs an item x item inversion per source, and a source-only factorisation
 has no factors for the target's users. Beside the raw scores (feature set 2, :mod:`culturecart.ranking.listwise`):
 each score's rank, gap and z-score within the user's candidate list, item, user and market statistics, and the
-target market's Hofstede profile. The candidates of one user passed to one ``score`` call form that user's list.
+target market's Hofstede profile; with ``history_similarity``, also the maximum, mean and standard deviation of the
+candidate's item-kNN similarity (cosine and Jaccard) to each item of the user's history (the statistics the WSDM Cup
+2022 teams fed their rankers beside the summed item-CF score). The candidates of one user passed to one ``score``
+call form that user's list.
 
 Training follows the protocol's division of labour: one interaction of each user of the training data is held
 out (the last by date; without dates a seeded random one of the user's 5-core rows), the base rankers are fitted
@@ -69,6 +72,9 @@ class ReRankerConfig(BaseModel):
     pool_targets: list[str] = Field(default_factory=list, description="other markets whose lists train the same "
                                                                       "model (one re-ranker across targets)")
     select_sources: bool = Field(False, description="choose the sources greedily on the inner hold-out")
+    history_similarity: bool = Field(False, description="add the maximum, mean and standard deviation of the "
+                                                         "candidate's item-kNN similarity (cosine and Jaccard, on the "
+                                                         "scope) to each item of the user's history as features")
     holdouts: int = Field(1, ge=1, description="interactions held out per user for the training lists (each its "
                                                "own list)")
     seed: int = 0
@@ -106,6 +112,9 @@ class ReRanker(Ranker):
             per_source = [bases[k].score(users, items) for k in sorted(bases) if k not in keys]
             cols += [np.max(per_source, axis=0), np.mean(per_source, axis=0)] if per_source else \
                 [np.full(len(users), np.nan)] * 2
+            if self.config.history_similarity:
+                cols += [c for k in ("itemknn@scope", "jaccard@scope") for c in
+                         bases[k].history_similarity(users, items).T]
             group = users if lists is None else lists  # scoring: a user's candidates are one list
             cols += [c for col in list(cols) for c in relative(np.nan_to_num(col), group).T]
             cols += list((stats or self.stats_).lookup(users, items).T)

@@ -1,0 +1,60 @@
+"""The LambdaRank re-ranker's options: history-similarity features, greedy source selection, pooled targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from culturecart.ranking.crossmarket import evaluate_run, fit_ranker, load_model, save_model, summarise
+from culturecart.ranking.markets import Markets, split_markets
+from culturecart.ranking.rerank import ReRanker
+
+
+@pytest.fixture(scope="module")
+def markets(rating_dir) -> Markets:
+    return split_markets(rating_dir, seed=0)
+
+
+def _pairs(markets: Markets, target: str) -> tuple[np.ndarray, np.ndarray]:
+    run = markets[target].runs["valid"].explode("candidates")
+    return run["userId"].to_numpy(str), run["candidates"].to_numpy(str)
+
+
+def test_history_similarity_adds_its_features_and_survives_save_and_load(markets, tmp_path):
+    plain = ReRanker(trees=20, factors=8).fit(markets, "de", ["fr"])
+    rich = ReRanker(trees=20, factors=8, history_similarity=True).fit(markets, "de", ["fr"])
+    # (max, mean, std) x (cosine, Jaccard) and each one's rank, gap and z-score within the list
+    assert rich.booster_.num_feature() == plain.booster_.num_feature() + 6 * 4
+    users, items = _pairs(markets, "de")
+    save_model(tmp_path / "m", rich)
+    back, _ = load_model(tmp_path / "m")
+    assert back.config.history_similarity
+    np.testing.assert_allclose(back.score(users, items), rich.score(users, items), rtol=1e-6)
+    assert summarise(evaluate_run(rich, markets["de"], "valid"))["hr@10"] > 0.3  # chance is 0.1
+
+
+def test_source_selection_is_greedy_on_the_inner_hold_out_and_kept_with_the_model(markets, tmp_path):
+    ranker = ReRanker(trees=10, factors=8, select_sources=True).fit(markets, "de", ["fr", "uk"])
+    trace = ranker.selection_
+    assert trace[0]["round"] == 0 and trace[0]["sources"] == []
+    best, expected = trace[0]["inner_ndcg@10"], []
+    for r in trace[1:]:  # each round picks the best of the sources left, kept while it raises the inner nDCG@10
+        assert r["best"] == max(r["tried"], key=r["tried"].get)
+        assert set(r["tried"]) == {"fr", "uk"} - set(expected)
+        if r["inner_ndcg@10"] <= best:
+            break
+        expected.append(r["best"])
+        best = r["inner_ndcg@10"]
+    assert sorted(ranker.sources_) == sorted(expected)
+    save_model(tmp_path / "m", ranker)
+    back, info = load_model(tmp_path / "m")
+    assert back.selection_ == trace and info["sources"] == ranker.sources_
+
+
+def test_pooled_targets_train_one_model_on_several_markets_lists(markets):
+    alone = fit_ranker(markets, "de", {"fr": 1.0, "uk": 1.0}, "rerank", trees=20, factors=8)
+    pooled = fit_ranker(markets, "de", {"fr": 1.0, "uk": 1.0}, "rerank", trees=20, factors=8,
+                        pool_targets=["fr", "uk"])
+    users, items = _pairs(markets, "de")
+    assert not np.allclose(alone.score(users, items), pooled.score(users, items))  # other lists, another model
+    assert summarise(evaluate_run(pooled, markets["de"], "valid"))["hr@10"] > 0.3
