@@ -5,7 +5,8 @@
   files) with its type, default and description, from the pydantic models;
 * ``reference/schema.md``: the canonical tables from ``culturecart.data.schema.SCHEMAS``;
 * tables of measured figures where a page says ``<!-- generated: NAME -->`` (``performance``: every benchmark;
-  ``calibration_threshold``, ``report_validity``: one benchmark each), from ``benchmarks/results/*.json``, each with
+  ``calibration_threshold``, ``report_validity``, ``wsdm_dev``, ``xmarket``, ``predict_scale``: one
+  benchmark each), from ``benchmarks/results/*.json``, each with
   its command, commit, date and machine.
 """
 
@@ -234,6 +235,57 @@ def wsdm_dev_table() -> str:
     return "\n".join(rows + ["", note, "", _source(record)])
 
 
+_MODEL_NAMES = {"rerank": "re-ranker", "ease": "EASE", "itemknn": "item-kNN"}
+
+
+def _scope_words(market: str, name: str) -> str:
+    """``rerank/all-but:fr`` as "re-ranker, all but fr"; ``ease/pairwise:mx`` as "EASE, in + mx"."""
+    model, _, scope = name.partition("/")
+    kind, _, source = scope.partition(":")
+    where = {"pairwise": f"{market} + {source}", "all-but": f"all but {source}"}.get(kind, kind)
+    return f"{_MODEL_NAMES.get(model, model)}, {where}" if scope else name
+
+
+def _p(value: float) -> str:
+    return "< 0.0001" if value < 1e-4 else f"{value:.2g}"
+
+
+def xmarket_table() -> str:
+    record = _result("xmarket")
+    if record is None:
+        return "*(not measured yet: run `python benchmarks/xmarket.py`)*"
+    f = record["figures"]
+    rows = ["| market | chosen on validation | test nDCG@10 [95% interval] | local re-ranker [95% interval] | "
+            "local popularity | best published (method) | chosen vs local, BH p |", "|---|---|---|---|---|---|---|"]
+    for m, chosen in f["chosen_scope"].items():
+        ci, local_ci = f["chosen_ci"][m], f["local_rerank_ci"][m]
+        rows.append(f"| {m} | {_scope_words(m, chosen)} | {f['ndcg10'][m][chosen]:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] | "
+                    f"{f['ndcg10'][m]['rerank/local']:.4f} [{local_ci[0]:.4f}, {local_ci[1]:.4f}] | "
+                    f"{f['ndcg10'][m]['popularity-local']:.4f} | {f['best_published'][m]:.4f} "
+                    f"({f['best_published_method'][m]}) | {_p(f['chosen_vs_local_p_bh'][m])} |")
+    n = len(f["chosen_scope"])
+    notes = [f"Above the best published figure: {f['markets_beating_best_published']} of {n} markets by the point "
+             f"estimate, {f['markets_beating_best_published_ci']} with the interval's lower end above it."]
+    if "gain_matrix" in f:
+        gains = [v[0] for row in f["gain_matrix"].values() for v in row.values()]
+        above = sum(v[1] > 0 for row in f["gain_matrix"].values() for v in row.values())
+        notes.append(f"Gain matrix (the re-ranker, target + one source minus local, test nDCG@10): "
+                     f"{sum(g > 0 for g in gains)} of {len(gains)} pairs positive ({above} with the interval above 0), "
+                     f"from {min(gains):+.4f} to {max(gains):+.4f}; its correlation with the Hofstede distance of the "
+                     f"two countries r = {f['gain_hofstede_r']:.2f} (Mantel p = {f['gain_hofstede_p']:.2f}), "
+                     f"partial r given the source's size {f['gain_hofstede_partial_r']:.2f} "
+                     f"(p = {f['gain_hofstede_partial_p']:.2f}).")
+    full = f.get("full_catalogue", {})
+    if full:
+        rerank = [v["ndcg10"] for k, v in full.items() if k.split(":", 1)[1].startswith("rerank/")]
+        pop = [v["ndcg10"] for k, v in full.items() if k.endswith(":popularity-local")]
+        notes.append(f"Full catalogue (no sampling): the re-ranker's nDCG@10 {min(rerank):.2f}-{max(rerank):.2f} "
+                     f"against local popularity's {min(pop):.2f}-{max(pop):.2f}.")
+    if "seconds" in f:
+        notes.append(f"{f['seconds'] / 60:.0f} min on {f.get('jobs', 1)} worker(s).")
+    return "\n".join(rows + ["", " ".join(notes), "", _source(record)])
+
+
 def predict_scale_table() -> str:
     record = _result("predict_scale")
     if record is None:
@@ -252,7 +304,7 @@ def predict_scale_table() -> str:
 
 
 GENERATED = {"performance": performance_table, "calibration_threshold": calibration_threshold_table,
-             "report_validity": report_validity_table, "wsdm_dev": wsdm_dev_table,
+             "report_validity": report_validity_table, "wsdm_dev": wsdm_dev_table, "xmarket": xmarket_table,
              "predict_scale": predict_scale_table}
 
 
