@@ -7,6 +7,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import sys
 import threading
 import time
@@ -115,7 +116,7 @@ def emit(figures: dict, variant: str | None = None) -> None:
     and is kept in ``<script>.<variant>.json``, beside the whole run's file rather than over it."""
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=True))
-    record = {"command": " ".join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    record = {"command": shlex.join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "commit": commit_id(), "machine": _machine(), "figures": figures}
     RESULTS.mkdir(exist_ok=True)
     name = Path(sys.argv[0]).stem + (f".{re.sub(r'[^A-Za-z0-9_-]+', '-', variant)}" if variant else "")
