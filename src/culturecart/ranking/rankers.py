@@ -271,12 +271,9 @@ class _UserItem(Ranker):
         # gathered: per-pair products would materialise a (pairs x items) matrix.
         u, i, ok = self._pairs(users, items)
         out = np.zeros(len(u))
-        idx = np.flatnonzero(ok)
-        if not len(idx):
+        if not ok.any():
             return out
-        order = idx[np.argsort(u[idx], kind="stable")]
-        unique, starts = np.unique(u[order], return_index=True)
-        bounds = np.append(starts, len(order))
+        unique, order, bounds = _group_by_user(u, ok)
         for b in range(0, len(unique), BLOCK):
             block = self._user_scores(unique[b:b + BLOCK])
             lo, hi = bounds[b], bounds[min(b + BLOCK, len(unique))]
@@ -293,6 +290,15 @@ class _UserItem(Ranker):
         self.users_, self.items_ = a["users"], a["items"]
         self.history_ = sp.csr_matrix((np.ones(len(a["h_row"])), (a["h_row"], a["h_col"])),
                                       shape=(len(self.users_), len(self.items_)))
+
+
+def _group_by_user(u: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The known pairs grouped by user: the users (sorted), the pairs' positions in user order, and where each
+    user's run of positions starts (with the end appended)."""
+    idx = np.flatnonzero(ok)
+    order = idx[np.argsort(u[idx], kind="stable")]
+    unique, starts = np.unique(u[order], return_index=True)
+    return unique, order, np.append(starts, len(order))
 
 
 def _matrix(frame: pd.DataFrame, items: np.ndarray) -> sp.csr_matrix:
@@ -350,10 +356,7 @@ class ItemKNN(_UserItem):
         check_is_fitted(self)
         u, i, ok = self._pairs(users, items)
         out = np.full((len(u), 3), np.nan)
-        idx = np.flatnonzero(ok)
-        order = idx[np.argsort(u[idx], kind="stable")]
-        unique, starts = np.unique(u[order], return_index=True)
-        bounds = np.append(starts, len(order))
+        unique, order, bounds = _group_by_user(u, ok)
         history = self.history_
         for k, user in enumerate(unique):
             sel = order[bounds[k]:bounds[k + 1]]
