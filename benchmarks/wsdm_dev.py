@@ -13,8 +13,10 @@ reads ``train.tsv`` and ``train_5core.tsv`` merged (:func:`culturecart.ranking.m
 Every model is fitted on the target with all other markets as sources (``all``) and on the target alone
 (``local``); the base rankers alone, then the re-ranker (feature set 2), the same with the history-similarity
 statistics (``history_similarity``: max, mean and std of the candidate's item-kNN similarity to the user's past items),
-the re-ranker with sources chosen greedily on the inner hold-out, and one re-ranker trained on the lists of every
-market. nDCG@10, HR@10 and MRR per user with
+the re-ranker with sources chosen greedily on the inner hold-out, one re-ranker trained on the lists of every
+market, the re-ranker trained also on the other markets' own validation rows as labelled lists (``labelled_lists``:
+s1, s2 and t2 for s3; s1 and s2 for t2, since s3's qrel is never read for fitting), and that with a second inner
+hold-out drawn with another seed (``repeats``). nDCG@10, HR@10 and MRR per user with
 a user-bootstrap interval. **Our metric counts ties against the positive**, unlike the official evaluator.
 
 Anchors (printed beside): on s3, today's popularity baselines and the re-ranker before this work in the same run
@@ -105,6 +107,8 @@ def main() -> None:
             run, label = sampled_run(market, qrel), "sampled lists (99 uniform 5-core items + the positive)"
         print(f"== {target}: {len(qrel):,} users, {label}; ties count against the positive", flush=True)
         others = [m for m in markets.names if m != target]
+        # Other markets' own held-out validation rows as training lists; s3's are never read for fitting.
+        labelled = [m for m in others if m != "s3" and "valid" in markets[m].qrels]
         rows = {}
         models = [] if args.quick else [(f"{b} {scope}", b, {}, scope) for b in BASES for scope in ("local", "all")]
         trees = {"trees": 100} if args.quick else {}
@@ -113,7 +117,10 @@ def main() -> None:
                    ("rerank all, 31 leaves 100 trees", "rerank", {"trees": 100, "num_leaves": 31, "min_data_in_leaf": 50,
                                                                 "feature_fraction": 0.8}, "all"),
                    ("rerank selected sources", "rerank", {**trees, "select_sources": True}, "all"),
-                   ("rerank pooled targets", "rerank", {**trees, "pool_targets": others}, "all")]
+                   ("rerank pooled targets", "rerank", {**trees, "pool_targets": others}, "all"),
+                   ("rerank all, labelled lists", "rerank", {**trees, "labelled_lists": labelled}, "all"),
+                   ("rerank all, labelled lists, 2 repeats", "rerank",
+                    {**trees, "labelled_lists": labelled, "repeats": 2}, "all")]
         if args.arms is not None:
             wanted = [a.strip() for a in args.arms.split(";")]
             unknown = sorted(set(wanted) - {m[0] for m in models})

@@ -1,4 +1,5 @@
-"""The LambdaRank re-ranker's options: history-similarity features, greedy source selection, pooled targets."""
+"""The LambdaRank re-ranker's options: history-similarity features, greedy source selection, pooled targets,
+other markets' labelled validation lists."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 
 from culturecart.ranking.crossmarket import evaluate_run, fit_ranker, load_model, save_model, summarise
-from culturecart.ranking.markets import Markets, split_markets
+from culturecart.ranking.listwise import hold_out, training_lists
+from culturecart.ranking.markets import Market, Markets, split_markets
 from culturecart.ranking.rerank import ReRanker
 
 
@@ -58,3 +60,57 @@ def test_pooled_targets_train_one_model_on_several_markets_lists(markets):
     users, items = _pairs(markets, "de")
     assert not np.allclose(alone.score(users, items), pooled.score(users, items))  # other lists, another model
     assert summarise(evaluate_run(pooled, markets["de"], "valid"))["hr@10"] > 0.3
+
+
+
+def test_labelled_lists_of_other_markets_train_beside_the_inner_hold_out(markets, monkeypatch):
+    import culturecart.ranking.rerank as rerank
+
+    drawn = []
+
+    def recording(held, market, negatives, rng):
+        drawn.append((market.name, held[["userId", "itemId"]].astype(str)))
+        return training_lists(held, market, negatives, rng)
+
+    monkeypatch.setattr(rerank, "training_lists", recording)
+    fitted = ReRanker(trees=20, factors=8, labelled_lists=["fr"]).fit(markets, "de", ["fr"])
+    assert [name for name, _ in drawn] == ["de", "fr"]  # the target's inner hold-out, then fr's own labels
+    fr_qrel = markets["fr"].qrels["valid"][["userId", "itemId"]].astype(str)
+    assert set(map(tuple, drawn[1][1].to_numpy())) == set(map(tuple, fr_qrel.to_numpy()))
+    de_held = {tuple(r) for q in markets["de"].qrels.values() for r in q[["userId", "itemId"]].astype(str).to_numpy()}
+    assert not de_held & set(map(tuple, drawn[0][1].to_numpy()))  # the target's held-out rows are never read
+    plain = ReRanker(trees=20, factors=8).fit(markets, "de", ["fr"])
+    users, items = _pairs(markets, "de")
+    assert not np.allclose(fitted.score(users, items), plain.score(users, items))
+    assert summarise(evaluate_run(fitted, markets["de"], "valid"))["hr@10"] > 0.3
+
+
+def test_labelled_lists_refuse_the_target_and_a_market_without_validation_labels(markets):
+    with pytest.raises(ValueError, match="is the target"):
+        ReRanker(trees=2, factors=4, labelled_lists=["de"]).fit(markets, "de", ["fr"])
+    bare = Markets(markets.root, {**markets.markets, "fr": Market("fr", markets["fr"].train)})
+    with pytest.raises(ValueError, match="no held-out validation"):
+        ReRanker(trees=2, factors=4, labelled_lists=["fr"]).fit(bare, "de", ["fr"])
+
+
+def test_repeats_draw_each_inner_hold_out_with_its_own_seed(markets, monkeypatch):
+    import culturecart.ranking.rerank as rerank
+
+    undated = Markets(markets.root, {**markets.markets, "de": Market("de", markets["de"].train.drop(columns="date"))})
+    seeds = []
+
+    def recording(market, seed, per_user=1):
+        seeds.append(seed)
+        return hold_out(market, seed, per_user)
+
+    monkeypatch.setattr(rerank, "hold_out", recording)
+    twice = ReRanker(trees=20, factors=8, repeats=2, seed=3).fit(undated, "de", ["fr"])
+    assert seeds == [3, 4]
+    _, first = hold_out(undated["de"], 3)
+    _, second = hold_out(undated["de"], 4)
+    assert not first[["userId", "itemId"]].equals(second[["userId", "itemId"]])  # without dates, other rows
+    _, dated = hold_out(markets["de"], 4)
+    assert dated[["userId", "itemId"]].equals(hold_out(markets["de"], 3)[1][["userId", "itemId"]])  # the last
+    once = ReRanker(trees=20, factors=8, seed=3).fit(undated, "de", ["fr"])
+    users, items = _pairs(markets, "de")
+    assert not np.allclose(twice.score(users, items), once.score(users, items))

@@ -16,8 +16,10 @@ out (the last by date; without dates a seeded random one of the user's 5-core ro
 on the rest, and the re-ranker learns to put that item first among ``negatives`` items drawn as the evaluation
 lists draw theirs (uniformly from the market's candidate items). ``pool_targets`` adds the lists of other markets
 (each with its own bases and the other markets as sources) to train one model; ``select_sources`` chooses the
-sources greedily on the inner hold-out (``selection_`` keeps the trace). The validation and test interactions are
-never read.
+sources greedily on the inner hold-out (``selection_`` keeps the trace). ``labelled_lists`` adds lists built on
+other markets' own held-out validation rows (their ``valid`` qrels, chosen as the evaluation's are), each market's
+bases fitted on all its training data; ``repeats`` draws further inner hold-outs with the next seeds. The target's
+own validation and test interactions are never read.
 
 Example:
     >>> from culturecart.testing import toy_markets
@@ -75,6 +77,13 @@ class ReRankerConfig(BaseModel):
     history_similarity: bool = Field(False, description="add the maximum, mean and standard deviation of the "
                                                          "candidate's item-kNN similarity (cosine and Jaccard, on the "
                                                          "scope) to each item of the user's history as features")
+    labelled_lists: list[str] = Field(default_factory=list, description="other markets whose own held-out "
+                                      "validation interactions (their 'valid' qrels, chosen as the evaluation's "
+                                      "are) train the model as labelled lists beside the target's inner hold-out; "
+                                      "never the target's own")
+    repeats: int = Field(1, ge=1, description="inner hold-outs drawn with seeds seed, seed+1, ..., each with "
+                                              "its own bases and training lists (without dates another random row "
+                                              "per user; with dates the same last row, with fresh negatives)")
     holdouts: int = Field(1, ge=1, description="interactions held out per user for the training lists (each its "
                                                "own list)")
     seed: int = 0
@@ -126,9 +135,10 @@ class ReRanker(Ranker):
     def weights_(self) -> dict[str, float]:
         return self.sources_
 
-    def _lists(self, markets: Markets, target: str, weights: dict[str, float], rng: np.random.Generator):
+    def _lists(self, markets: Markets, target: str, weights: dict[str, float], rng: np.random.Generator,
+               repeat: int = 0):
         """Features, labels and list ids of one target's training lists (its bases fitted on the inner data)."""
-        inner_market, held = hold_out(markets[target], self.config.seed, self.config.holdouts)
+        inner_market, held = hold_out(markets[target], self.config.seed + repeat, self.config.holdouts)
         inner = Markets(markets.root, {**markets.markets, target: inner_market})
         users, items, labels, lists = training_lists(held, markets[target], self.config.negatives, rng)
         stats = PairStats(inner, target, sorted(weights))
@@ -136,8 +146,25 @@ class ReRanker(Ranker):
                            lists)
         return x, labels, users, lists
 
+    def _labelled_lists(self, markets: Markets, other: str, weights: dict[str, float], rng: np.random.Generator):
+        """Lists of another market's own held-out validation interactions: its bases fitted on all its training
+        data (which the held-out items are not part of), negatives drawn as its evaluation lists draw theirs."""
+        market = markets[other]
+        held = market.qrels["valid"].sort_values("userId", kind="stable").reset_index(drop=True)
+        users, items, labels, lists = training_lists(held, market, self.config.negatives, rng)
+        stats = PairStats(markets, other, sorted(weights))
+        x = self._features(self._bases(markets, other, weights), users, items, stats, _profile(market.country), lists)
+        return x, labels, users, lists
+
     def fit(self, markets, target, sources=()):
         weights = {s: w for s, w in _weights(sources).items() if s != target and w > 0}
+        for other in self.config.labelled_lists:
+            if other == target:
+                raise ValueError(f"labelled_lists: {target!r} is the target; its own held-out labels never train "
+                                 "its model")
+            if "valid" not in markets[other].qrels:
+                raise ValueError(f"labelled_lists: market {other!r} has no held-out validation interactions "
+                                 "(valid_qrel.tsv)")
         self.features_ = FEATURES
         self.selection_ = []
         if self.config.select_sources and weights:
@@ -145,11 +172,13 @@ class ReRanker(Ranker):
         self.target_, self.sources_ = target, weights
         self.profile_ = _profile(markets[target].country)
         rng = np.random.default_rng(self.config.seed)
-        parts = [self._lists(markets, target, weights, rng)]
+        parts = [self._lists(markets, target, weights, rng, k) for k in range(self.config.repeats)]
         pool = sorted(set(weights) | {target})
         for other in self.config.pool_targets:
             if other != target:
                 parts.append(self._lists(markets, other, {m: 1.0 for m in pool if m != other}, rng))
+        for other in self.config.labelled_lists:
+            parts.append(self._labelled_lists(markets, other, {m: 1.0 for m in pool if m != other}, rng))
         x = np.vstack([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         lists = np.concatenate([np.char.add(f"{k}\x1f", p[3].astype(str)) for k, p in enumerate(parts)])
