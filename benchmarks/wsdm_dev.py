@@ -29,8 +29,8 @@ GMF++ 0.319), none for s3 or t2.
 Last line: ``s3`` and ``t2`` {model: [ndcg@10, low, high, hr@10, mrr, seconds]}, ``selection`` {target: trace},
 ``s3_negatives`` (the share of official negatives among the 5-core items, the coefficient of variation of their
 frequency against a uniform draw's), ``seconds``, ``peak_rss_mb``.
-Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick] [--arms 'rerank all;...'] (a part of the run is kept
-in ``results/wsdm_dev.part.json``)
+Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick] [--arms 'rerank all;...'] [--variant NAME] (a part
+of the run is kept in ``results/wsdm_dev.<NAME>.json``, by default ``part``)
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the re-ranker only with fewer trees (a smoke run)")
     parser.add_argument("--arms", default=None,
                         help="only these models, separated by ';' (their names as printed, e.g. 'rerank all')")
+    parser.add_argument("--variant", default="part",
+                        help="a part of the run writes results/wsdm_dev.<variant>.json (the whole run wsdm_dev.json)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     markets = read_markets(data_root() / "xmrec_wsdm_dev")
@@ -148,7 +150,7 @@ def main() -> None:
     emit({**figures, "selection": selection, "s3_negatives": checks.get("s3"), "ties": "against the positive",
           "published_t1": PUBLISHED_T1, "anchors": ISSUE_ANCHORS, "seconds": round(time.perf_counter() - t0, 1),
           "peak_rss_mb": round(peak_rss_mb(), 1)},
-         variant=None if (args.targets, args.quick, args.arms) == ("s3,t2", False, None) else "part")
+         variant=None if (args.targets, args.quick, args.arms) == ("s3,t2", False, None) else args.variant)
 
 
 if __name__ == "__main__":
