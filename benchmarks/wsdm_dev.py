@@ -16,7 +16,8 @@ statistics (``history_similarity``: max, mean and std of the candidate's item-kN
 the re-ranker with sources chosen greedily on the inner hold-out, one re-ranker trained on the lists of every
 market, the re-ranker trained also on the other markets' own validation rows as labelled lists (``labelled_lists``:
 s1, s2 and t2 for s3; s1 and s2 for t2, since s3's qrel is never read for fitting), and that with a second inner
-hold-out drawn with another seed (``repeats``). nDCG@10, HR@10 and MRR per user with
+hold-out drawn with another seed (``repeats``), and the re-ranker with LightGCN (target alone) among its bases,
+with and without the labelled lists. nDCG@10, HR@10 and MRR per user with
 a user-bootstrap interval. **Our metric counts ties against the positive**, unlike the official evaluator.
 
 Anchors (printed beside): on s3, today's popularity baselines and the re-ranker before this work in the same run
@@ -28,8 +29,8 @@ GMF++ 0.319), none for s3 or t2.
 Last line: ``s3`` and ``t2`` {model: [ndcg@10, low, high, hr@10, mrr, seconds]}, ``selection`` {target: trace},
 ``s3_negatives`` (the share of official negatives among the 5-core items, the coefficient of variation of their
 frequency against a uniform draw's), ``seconds``, ``peak_rss_mb``.
-Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick] [--arms 'rerank all;...'] (a part of the run is kept
-in ``results/wsdm_dev.part.json``)
+Usage: python benchmarks/wsdm_dev.py [--targets s3,t2] [--quick] [--arms 'rerank all;...'] [--variant NAME] (a part
+of the run is kept in ``results/wsdm_dev.<NAME>.json``, by default ``part``)
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from culturecart.ranking.crossmarket import rank_scores, score_run
 from culturecart.ranking.markets import Market, read_markets
 from culturecart.ranking.registry import create_ranker
 
-BASES = ("popularity", "itemknn", "ease", "als", "bpr")
+BASES = ("popularity", "itemknn", "ease", "als", "bpr", "lightgcn")
 ISSUE_ANCHORS = {"s3": {"popularity local (issue)": 0.4685, "popularity all (issue)": 0.3223,
                         "rerank all before (issue)": 0.7198}}
 PUBLISHED_T1 = {"GMF++ (organisers)": 0.319, "item-CF IoU": 0.677, "cross-market item-CF": 0.686, "MF": 0.690,
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the re-ranker only with fewer trees (a smoke run)")
     parser.add_argument("--arms", default=None,
                         help="only these models, separated by ';' (their names as printed, e.g. 'rerank all')")
+    parser.add_argument("--variant", default="part",
+                        help="a part of the run writes results/wsdm_dev.<variant>.json (the whole run wsdm_dev.json)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     markets = read_markets(data_root() / "xmrec_wsdm_dev")
@@ -120,7 +123,10 @@ def main() -> None:
                    ("rerank pooled targets", "rerank", {**trees, "pool_targets": others}, "all"),
                    ("rerank all, labelled lists", "rerank", {**trees, "labelled_lists": labelled}, "all"),
                    ("rerank all, labelled lists, 2 repeats", "rerank",
-                    {**trees, "labelled_lists": labelled, "repeats": 2}, "all")]
+                    {**trees, "labelled_lists": labelled, "repeats": 2}, "all"),
+                   ("rerank all, lightgcn", "rerank", {**trees, "lightgcn": True}, "all"),
+                   ("rerank all, labelled lists, lightgcn", "rerank",
+                    {**trees, "labelled_lists": labelled, "lightgcn": True}, "all")]
         if args.arms is not None:
             wanted = [a.strip() for a in args.arms.split(";")]
             unknown = sorted(set(wanted) - {m[0] for m in models})
@@ -144,7 +150,7 @@ def main() -> None:
     emit({**figures, "selection": selection, "s3_negatives": checks.get("s3"), "ties": "against the positive",
           "published_t1": PUBLISHED_T1, "anchors": ISSUE_ANCHORS, "seconds": round(time.perf_counter() - t0, 1),
           "peak_rss_mb": round(peak_rss_mb(), 1)},
-         variant=None if (args.targets, args.quick, args.arms) == ("s3,t2", False, None) else "part")
+         variant=None if (args.targets, args.quick, args.arms) == ("s3,t2", False, None) else args.variant)
 
 
 if __name__ == "__main__":

@@ -215,24 +215,30 @@ def wsdm_dev_table() -> str:
     record = _result("wsdm_dev")
     if record is None:
         return "*(not measured yet: run `python benchmarks/wsdm_dev.py`)*"
+    # Part runs (``--arms ... --variant NAME``) add the models the whole run does not have, marked with their run.
+    parts = [json.loads(path.read_text("utf-8"))
+             for path in sorted((ROOT / "benchmarks" / "results").glob("wsdm_dev.*.json"))]
     f = record["figures"]
     targets = [t for t in ("s3", "t2") if t in f]
-    models = list(dict.fromkeys(m for t in targets for m in f[t]))
+    models = {m: [f[t].get(m) for t in targets] for m in dict.fromkeys(m for t in targets for m in f[t])}
+    for k, part in enumerate(parts, start=1):
+        for m in dict.fromkeys(m for t in targets for m in part["figures"].get(t, {})):
+            if m not in models:
+                models[f"{m} <sup>{k}</sup>"] = [part["figures"].get(t, {}).get(m) for t in targets]
     rows = ["| model | " + " | ".join(f"{t} nDCG@10 [95% interval]" for t in targets) + " |",
             "|---|" + "---|" * len(targets)]
-    for m in models:
-        cells = []
-        for t in targets:
-            v = f[t].get(m)
-            cells.append(f"{v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}] ({v[5]:.0f} s)" if v else "")
+    for m, values in models.items():
+        cells = [f"{v[0]:.4f} [{v[1]:.4f}, {v[2]:.4f}] ({v[5]:.0f} s)" if v else "" for v in values]
         rows.append(f"| {m} | " + " | ".join(cells) + " |")
     for t, anchors in f.get("anchors", {}).items():
         rows.append("| " + "; ".join(f"{k} {v}" for k, v in anchors.items()) + " | " + " | ".join(
             "recorded in the issue, not this run" if x == t else "" for x in targets) + " |")
     note = ("s3: the official validation candidates; t2: sampled lists (99 uniform 5-core items and the positive). "
-            "Ties count against the positive (the official evaluator does not). Published figures exist for the "
-            "withheld market t1 only: " + ", ".join(f"{k} {v}" for k, v in f.get("published_t1", {}).items()) + ".")
-    return "\n".join(rows + ["", note, "", _source(record)])
+            "Ties count against the positive (the official evaluator does not). Seconds are the fit's. Published "
+            "figures exist for the withheld market t1 only: "
+            + ", ".join(f"{k} {v}" for k, v in f.get("published_t1", {}).items()) + ".")
+    sources = [_source(record)] + [f"<sup>{k}</sup> {_source(part)}" for k, part in enumerate(parts, start=1)]
+    return "\n".join(rows + ["", note, "", *[s + "\n" for s in sources]]).rstrip()
 
 
 _MODEL_NAMES = {"rerank": "re-ranker", "ease": "EASE", "itemknn": "item-kNN"}

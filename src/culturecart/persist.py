@@ -75,6 +75,7 @@ FITTED: Registry[FittedEntry] = Registry("fitted kind", [
     FittedEntry("ranker:ease", "culturecart.ranking.rankers:EASE", "EASE (closed-form item-item ridge)"),
     FittedEntry("ranker:als", "culturecart.ranking.rankers:MatrixFactorisation", "implicit ALS factors"),
     FittedEntry("ranker:bpr", "culturecart.ranking.rankers:BPR", "implicit BPR factors"),
+    FittedEntry("ranker:lightgcn", "culturecart.ranking.lightgcn:LightGCN", "LightGCN graph embeddings"),
     FittedEntry("ranker:rerank", "culturecart.ranking.rerank:ReRanker", "LambdaRank over the base rankers"),
     FittedEntry("session:popularity", "culturecart.ranking.sessions:Popularity", "next item: popularity"),
     FittedEntry("session:covisitation", "culturecart.ranking.sessions:CoVisitation", "next item: co-visitation"),

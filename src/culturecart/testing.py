@@ -316,6 +316,7 @@ BUILDERS: dict[str, Callable[[], Built]] = {
     "ranker:ease": _ranker("ease", l2=10.0),
     "ranker:als": _ranker("als", factors=4, iterations=3),
     "ranker:bpr": _ranker("bpr", factors=4, iterations=5),
+    "ranker:lightgcn": _ranker("lightgcn", factors=4, epochs=3),
     "ranker:rerank": _ranker("rerank", users=80, trees=5, factors=4, negatives=9),  # leaves need 50 rows
     "session:popularity": _session("popularity"),
     "session:covisitation": _session("covisitation"),

@@ -73,7 +73,7 @@ def test_ease_matches_its_closed_form():
     np.testing.assert_allclose(ease.score(["u1", "u3"], ["i3", "i1"]), [(x[0] @ b)[2], (x[2] @ b)[0]], rtol=1e-5)
 
 
-@pytest.mark.parametrize("model", ["popularity", "itemknn", "ease", "als", "bpr", "rerank"])
+@pytest.mark.parametrize("model", ["popularity", "itemknn", "ease", "als", "bpr", "lightgcn", "rerank"])
 def test_every_ranker_saves_and_loads_to_the_same_scores(markets, model, tmp_path):
     params = {"trees": 20, "factors": 8} if model == "rerank" else {}
     ranker = fit_ranker(markets, "de", {"fr": 1.0}, model, **params)

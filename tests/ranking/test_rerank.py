@@ -114,3 +114,16 @@ def test_repeats_draw_each_inner_hold_out_with_its_own_seed(markets, monkeypatch
     once = ReRanker(trees=20, factors=8, seed=3).fit(undated, "de", ["fr"])
     users, items = _pairs(markets, "de")
     assert not np.allclose(twice.score(users, items), once.score(users, items))
+
+
+def test_lightgcn_joins_the_bases_of_the_target_and_survives_save_and_load(markets, tmp_path):
+    plain = ReRanker(trees=20, factors=8).fit(markets, "de", ["fr"])
+    graph = ReRanker(trees=20, factors=8, lightgcn=True).fit(markets, "de", ["fr"])
+    assert set(graph.bases_) - set(plain.bases_) == {"lightgcn@target"}
+    assert graph.bases_["lightgcn@target"].sources_ == {}  # the target alone
+    # the raw score and its rank, gap and z-score within the list
+    assert graph.booster_.num_feature() == plain.booster_.num_feature() + 4
+    users, items = _pairs(markets, "de")
+    save_model(tmp_path / "m", graph)
+    back, _ = load_model(tmp_path / "m")
+    np.testing.assert_allclose(back.score(users, items), graph.score(users, items), rtol=1e-6)

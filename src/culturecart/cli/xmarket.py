@@ -45,7 +45,7 @@ def xmarket_fit(
     sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
                                               "comma-separated list of source markets")] = "none",
     model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}. Cost on a market of 100k ratings: "
-                                            "popularity, itemknn and ease seconds; als and bpr about a minute; "
+                                            "popularity, itemknn and ease seconds; als, bpr and lightgcn about a minute; "
                                             "rerank (the strongest) a few minutes")] = "rerank",
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,

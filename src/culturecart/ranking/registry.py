@@ -2,7 +2,7 @@
 
 Example:
     >>> RANKERS.names()
-    ['popularity', 'itemknn', 'userknn', 'ease', 'als', 'bpr', 'rerank']
+    ['popularity', 'itemknn', 'userknn', 'ease', 'als', 'bpr', 'lightgcn', 'rerank']
     >>> create_ranker("EASE", l2=50.0).config.l2
     50.0
 """
@@ -20,6 +20,8 @@ RANKERS: Registry[Entry] = Registry("ranker", [
     Entry("ease", "culturecart.ranking.rankers:EASE", "EASE closed-form item-item ridge, option l2 (seconds)"),
     Entry("als", "culturecart.ranking.rankers:MatrixFactorisation", "implicit ALS matrix factorisation (seconds)"),
     Entry("bpr", "culturecart.ranking.rankers:BPR", "implicit BPR matrix factorisation (seconds)"),
+    Entry("lightgcn", "culturecart.ranking.lightgcn:LightGCN", "LightGCN graph embeddings trained with BPR, torch "
+                                                                "(tens of seconds)", ("lgcn",)),
     Entry("rerank", "culturecart.ranking.rerank:ReRanker", "LightGBM LambdaRank over every base ranker "
                                                              "(minutes: the strongest)", ("reranker", "lambdarank")),
 ])

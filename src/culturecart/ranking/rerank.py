@@ -1,7 +1,8 @@
 """The LambdaRank re-ranker: LightGBM over candidate lists, from every base ranker's scores.
 
 Base rankers of a (user, candidate) pair: popularity, item-kNN (cosine and Jaccard), user-kNN, EASE and ALS scores
-computed on the scope's data (target + weighted sources) and on the target alone; popularity and item-kNN computed on each source market
+computed on the scope's data (target + weighted sources) and on the target alone (with ``lightgcn``, also LightGCN
+embeddings of the target alone); popularity and item-kNN computed on each source market
 alone (the source's co-occurrences applied to the target user's history). EASE and the factor models are not
 fitted per source: a source-only EASE costs an item x item inversion per source, and a source-only factorisation
 has no factors for the target's users. Beside the raw scores (feature set 2, :mod:`culturecart.ranking.listwise`):
@@ -40,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
 from culturecart.parallel import thread_budget
 from culturecart.persist import Files
+from culturecart.ranking.lightgcn import LightGCN
 from culturecart.ranking.listwise import PairStats, hold_out, relative, training_lists
 from culturecart.ranking.markets import Markets
 from culturecart.ranking.rankers import (
@@ -81,6 +83,8 @@ class ReRankerConfig(BaseModel):
                                       "validation interactions (their 'valid' qrels, chosen as the evaluation's "
                                       "are) train the model as labelled lists beside the target's inner hold-out; "
                                       "never the target's own")
+    lightgcn: bool = Field(False, description="add LightGCN embeddings fitted on the target alone as a base ranker "
+                                              "(its factors and seed are the re-ranker's)")
     repeats: int = Field(1, ge=1, description="inner hold-outs drawn with seeds seed, seed+1, ..., each with "
                                               "its own bases and training lists (without dates another random row "
                                               "per user; with dates the same last row, with fresh negatives)")
@@ -106,6 +110,8 @@ class ReRanker(Ranker):
             bases[f"{name}@scope"] = cls(**params.get(name, {})).fit(markets, target, weights)
             if weights:
                 bases[f"{name}@target"] = cls(**params.get(name, {})).fit(markets, target, {})
+        if c.lightgcn:
+            bases["lightgcn@target"] = LightGCN(factors=c.factors, seed=c.seed).fit(markets, target, {})
         for source in sorted(weights):
             for name, cls in SOURCE_RANKERS.items():
                 bases[f"{name}@{source}"] = cls(target_weight=0.0).fit(markets, target, {source: 1.0})
