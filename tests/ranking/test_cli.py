@@ -25,6 +25,10 @@ def test_split_fit_predict_score(rating_dir, tmp_path):
     info = json.loads((tmp_path / "e" / "ranker.json").read_text())
     assert info["kind"] == "ranker:ease" and info["config"]["l2"] in (50.0, 200.0, 1000.0)  # chosen on the valid run
     assert info["state"] == {"target": "fr", "sources": {}}
+    invoke("xmarket", "fit", root, "--target", "de", "--sources", "fr", "--model", "rerank", "--set", "trees=7",
+           "--set", "labelled_lists=[fr]", "--model-dir", tmp_path / "r", exit_code=0)
+    info = json.loads((tmp_path / "r" / "ranker.json").read_text())
+    assert info["config"]["trees"] == 7 and info["config"]["labelled_lists"] == ["fr"]
 
 
 def test_bad_inputs(rating_dir, tmp_path):
@@ -34,6 +38,11 @@ def test_bad_inputs(rating_dir, tmp_path):
     invoke("xmarket", "fit", root, "--target", "de", "--sources", "zz", "--model-dir", tmp_path / "m", exit_code=2,
            names=("zz",))
     invoke("xmarket", "fit", root, "--target", "de", "--model", "bert", "--model-dir", tmp_path / "m", exit_code=2)
+    invoke("xmarket", "fit", root, "--target", "de", "--model", "ease", "--set", "l3=5", "--model-dir", tmp_path / "m",
+           exit_code=2, names=("l3",))
+    invoke("xmarket", "fit", root, "--target", "de", "--model", "ease", "--set", "l2", "--model-dir", tmp_path / "m",
+           exit_code=2, names=("key.subkey=value",))
+    assert not (tmp_path / "m").exists()
     invoke("xmarket", "split", tmp_path / "nowhere", "--out", tmp_path / "r2", exit_code=1, names=("does not exist",))
     invoke("xmarket", "predict", "--model-dir", tmp_path / "none", "--run", root / "de" / "valid_run.tsv", "--out",
            tmp_path / "s.tsv", exit_code=1, names=("does not exist",))

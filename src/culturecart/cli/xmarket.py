@@ -37,7 +37,9 @@ def xmarket_split(
 
 @app.command("fit", epilog=examples(
     "culturecart xmarket fit markets --target de --sources culture --model ease --model-dir rankers/de",
-    "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --model-dir rankers/s3"))
+    "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --model-dir rankers/s3",
+    "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --set 'labelled_lists=[s1,s2,t2]' "
+    "--model-dir rankers/s3-labelled"))
 def xmarket_fit(
     root: Annotated[Path, typer.Argument(help="markets layout root")],
     target: Annotated[str, typer.Option(help="target market")],
@@ -45,8 +47,12 @@ def xmarket_fit(
     sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
                                               "comma-separated list of source markets")] = "none",
     model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}. Cost on a market of 100k ratings: "
-                                            "popularity, itemknn and ease seconds; als, bpr and lightgcn about a minute; "
+                                            "popularity, itemknn and ease seconds; als, bpr, lightgcn about a "
+                                            "minute; "
                                             "rerank (the strongest) a few minutes")] = "rerank",
+    options: Annotated[list[str] | None, typer.Option("--set", help="a ranker option, e.g. --set trees=100 or "
+                                                                     "--set labelled_lists=[s1,s2] (repeatable)")
+                       ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
@@ -55,14 +61,17 @@ def xmarket_fit(
     from culturecart.progress import StepProgress
     from culturecart.ranking.crossmarket import FIT_STEPS, fit_target
     from culturecart.ranking.markets import read_markets
-    from culturecart.ranking.registry import RANKERS
+    from culturecart.ranking.registry import RANKERS, create_ranker
+    from culturecart.study.config import overrides_tree
 
     RANKERS.resolve(model)
+    settings = overrides_tree(options or [])
+    create_ranker(model, **settings)  # a misspelt or invalid option is refused before any reading
     check_output_dir(model_dir, overwrite=overwrite, reads=[root])
     with StepProgress(f"xmarket fit {target}", FIT_STEPS + 2, quiet) as step:
         markets = read_markets(root)
         step(f"read {len(markets.names)} markets")
-        ranker = fit_target(markets, target, sources, model, progress=step)
+        ranker = fit_target(markets, target, sources, model, progress=step, **settings)
         ranker.save(model_dir, overwrite=overwrite)
         step(f"written to {model_dir}")
     weights = ", ".join(f"{s} {w:.3g}" for s, w in ranker.sources_.items()) or "none (the target alone)"

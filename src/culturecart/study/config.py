@@ -308,6 +308,19 @@ def _merge(base: dict, top: dict) -> dict:
 FREE_FORM_PATHS = (("data", "simulate", "rules_path"), ("data", "simulate", "hofstede_path"))
 
 
+def overrides_tree(assignments: list[str]) -> dict:
+    """``key.subkey=value`` assignments (values read as YAML, ``${NAME}`` expanded) as a nested dict.
+
+    Example:
+        >>> overrides_tree(["trees=100", "labelled_lists=[s1, s2]"])
+        {'trees': 100, 'labelled_lists': ['s1', 's2']}
+    """
+    tree: dict = {}
+    for assignment in assignments:
+        _set_dotted(tree, assignment)
+    return tree
+
+
 def _set_dotted(tree: dict, assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"override {assignment!r} must look like key.subkey=value")
