@@ -37,14 +37,29 @@ def browser(tmp_path):
     driver.quit()
 
 
+def _settled_widths(browser) -> tuple[int, int]:
+    """The viewport's and the page's widths read together, once two reads 0.2 s apart agree: on a loaded machine
+    the resize lands after ``set_window_size`` returns, and separate reads could mix the old and the new layout."""
+    import time
+
+    read = "return [window.innerWidth, document.documentElement.scrollWidth]"
+    last = browser.execute_script(read)
+    for _ in range(25):
+        time.sleep(0.2)
+        now = browser.execute_script(read)
+        if now == last:
+            break
+        last = now
+    return last[0], last[1]
+
+
 def _check_page(browser, report, min_images: int) -> None:
     """What every report must do at each width: no horizontal scroll, images loaded, findings first, no broken
     numbers, nothing fetched from outside, no console errors."""
     browser.get(report.resolve().as_uri())
     for width in WIDTHS:
         browser.set_window_size(width, 1000)
-        inner = browser.execute_script("return window.innerWidth")
-        scroll = browser.execute_script("return document.documentElement.scrollWidth")
+        inner, scroll = _settled_widths(browser)
         assert scroll <= inner, f"horizontal overflow at {width}px: {scroll} > {inner}"
     broken = browser.execute_script(
         "return Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length")
