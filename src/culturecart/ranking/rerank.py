@@ -39,6 +39,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
+from culturecart.errors import ConfigError
 from culturecart.parallel import thread_budget
 from culturecart.persist import Files
 from culturecart.ranking.lightgcn import LightGCN
@@ -146,30 +147,31 @@ class ReRanker(Ranker):
         """Features, labels and list ids of one target's training lists (its bases fitted on the inner data)."""
         inner_market, held = hold_out(markets[target], self.config.seed + repeat, self.config.holdouts)
         inner = Markets(markets.root, {**markets.markets, target: inner_market})
-        users, items, labels, lists = training_lists(held, markets[target], self.config.negatives, rng)
-        stats = PairStats(inner, target, sorted(weights))
-        x = self._features(self._bases(inner, target, weights), users, items, stats, _profile(markets[target].country),
+        return self._list_rows(inner, target, weights, held, markets[target], rng)
+
+    def _list_rows(self, fitted_on: Markets, target: str, weights: dict[str, float], held: pd.DataFrame,
+                   market, rng: np.random.Generator):
+        """Features, labels, users and list ids of one list per ``held`` row, bases fitted on ``fitted_on``."""
+        users, items, labels, lists = training_lists(held, market, self.config.negatives, rng)
+        stats = PairStats(fitted_on, target, sorted(weights))
+        x = self._features(self._bases(fitted_on, target, weights), users, items, stats, _profile(market.country),
                            lists)
         return x, labels, users, lists
 
     def _labelled_lists(self, markets: Markets, other: str, weights: dict[str, float], rng: np.random.Generator):
         """Lists of another market's own held-out validation interactions: its bases fitted on all its training
         data (which the held-out items are not part of), negatives drawn as its evaluation lists draw theirs."""
-        market = markets[other]
-        held = market.qrels["valid"].sort_values("userId", kind="stable").reset_index(drop=True)
-        users, items, labels, lists = training_lists(held, market, self.config.negatives, rng)
-        stats = PairStats(markets, other, sorted(weights))
-        x = self._features(self._bases(markets, other, weights), users, items, stats, _profile(market.country), lists)
-        return x, labels, users, lists
+        held = markets[other].qrels["valid"].sort_values("userId", kind="stable").reset_index(drop=True)
+        return self._list_rows(markets, other, weights, held, markets[other], rng)
 
     def fit(self, markets, target, sources=()):
         weights = {s: w for s, w in _weights(sources).items() if s != target and w > 0}
         for other in self.config.labelled_lists:
             if other == target:
-                raise ValueError(f"labelled_lists: {target!r} is the target; its own held-out labels never train "
+                raise ConfigError(f"labelled_lists: {target!r} is the target; its own held-out labels never train "
                                  "its model")
             if "valid" not in markets[other].qrels:
-                raise ValueError(f"labelled_lists: market {other!r} has no held-out validation interactions "
+                raise ConfigError(f"labelled_lists: market {other!r} has no held-out validation interactions "
                                  "(valid_qrel.tsv)")
         self.features_ = FEATURES
         self.selection_ = []
