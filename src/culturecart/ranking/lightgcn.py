@@ -6,8 +6,10 @@ its layer-0 to layer-K embeddings, and a pair scores the dot product of its user
 minimises the BPR loss of each training pair against an item drawn uniformly from the graph's items (an item the
 user also has is kept as it falls: with a few dozen items per user among thousands it is rare), with L2 on the
 layer-0 embeddings of the batch. It was the strongest single model of the WSDM Cup 2022 cross-market teams (t1
-nDCG@10 0.698; BiuG-XMRec readme), there with 2048 factors on a GPU; here 64 factors on the CPU, one torch thread,
-so the same seed gives the same model on any machine.
+nDCG@10 0.698; BiuG-XMRec readme), there with 2048 factors on a GPU; here 256 factors on the CPU, one torch thread,
+so the same seed gives the same model on any machine. The defaults were chosen on the WSDM market s2's sampled
+lists (never on s3 or t2; ``docs/ranking.md``): 256 factors score well above 64 there, and batches of 32,768 pairs
+with a learning rate of 0.02 match batches of 8,192 at 0.01 in a quarter of the propagations.
 
 Example:
     >>> from culturecart.testing import small_markets
@@ -28,11 +30,11 @@ from culturecart.ranking.rankers import SEP, MatrixFactorisation, RankerConfig, 
 
 
 class LightGCNConfig(RankerConfig):
-    factors: int = Field(64, ge=1, description="embedding size")
+    factors: int = Field(256, ge=1, description="embedding size")
     layers: int = Field(3, ge=0, description="propagation layers (0: BPR matrix factorisation)")
     epochs: int = Field(60, ge=1, description="passes over the training pairs")
-    batch_size: int = Field(8192, ge=1, description="training pairs per step (the graph is propagated every step)")
-    learning_rate: float = Field(0.01, gt=0, description="Adam's step size")
+    batch_size: int = Field(32768, ge=1, description="training pairs per step (the graph is propagated every step)")
+    learning_rate: float = Field(0.02, gt=0, description="Adam's step size")
     l2: float = Field(1e-4, ge=0, description="L2 on the layer-0 embeddings of each batch's users and items")
     seed: int = 0
 

@@ -85,7 +85,7 @@ class ReRankerConfig(BaseModel):
                                       "are) train the model as labelled lists beside the target's inner hold-out; "
                                       "never the target's own")
     lightgcn: bool = Field(False, description="add LightGCN embeddings fitted on the target alone as a base ranker "
-                                              "(its factors and seed are the re-ranker's)")
+                                              "(LightGCN's own defaults, the re-ranker's seed)")
     repeats: int = Field(1, ge=1, description="inner hold-outs drawn with seeds seed, seed+1, ..., each with "
                                               "its own bases and training lists (without dates another random row "
                                               "per user; with dates the same last row, with fresh negatives)")
@@ -112,7 +112,7 @@ class ReRanker(Ranker):
             if weights:
                 bases[f"{name}@target"] = cls(**params.get(name, {})).fit(markets, target, {})
         if c.lightgcn:
-            bases["lightgcn@target"] = LightGCN(factors=c.factors, seed=c.seed).fit(markets, target, {})
+            bases["lightgcn@target"] = LightGCN(seed=c.seed).fit(markets, target, {})
         for source in sorted(weights):
             for name, cls in SOURCE_RANKERS.items():
                 bases[f"{name}@{source}"] = cls(target_weight=0.0).fit(markets, target, {source: 1.0})
