@@ -216,10 +216,10 @@ def wsdm_dev_table() -> str:
     if record is None:
         return "*(not measured yet: run `python benchmarks/wsdm_dev.py`)*"
     # Part runs (``--arms ... --variant NAME``) add the models the whole run does not have, marked with their run.
-    parts = [json.loads(path.read_text("utf-8"))
-             for path in sorted((ROOT / "benchmarks" / "results").glob("wsdm_dev.*.json"))]
     f = record["figures"]
     targets = [t for t in ("s3", "t2") if t in f]
+    parts = [part for path in sorted((ROOT / "benchmarks" / "results").glob("wsdm_dev.*.json"))
+             if any(t in (part := json.loads(path.read_text("utf-8")))["figures"] for t in targets)]
     models = {m: [f[t].get(m) for t in targets] for m in dict.fromkeys(m for t in targets for m in f[t])}
     for k, part in enumerate(parts, start=1):
         for m in dict.fromkeys(m for t in targets for m in part["figures"].get(t, {})):
