@@ -221,9 +221,11 @@ def wsdm_dev_table() -> str:
     parts = [part for path in sorted((ROOT / "benchmarks" / "results").glob("wsdm_dev.*.json"))
              if any(t in (part := json.loads(path.read_text("utf-8")))["figures"] for t in targets)]
     models = {m: [f[t].get(m) for t in targets] for m in dict.fromkeys(m for t in targets for m in f[t])}
+    seen = set(models)  # a model is shown once: from the whole run, else from the first part run that has it
     for k, part in enumerate(parts, start=1):
         for m in dict.fromkeys(m for t in targets for m in part["figures"].get(t, {})):
-            if m not in models:
+            if m not in seen:
+                seen.add(m)
                 models[f"{m} <sup>{k}</sup>"] = [part["figures"].get(t, {}).get(m) for t in targets]
     rows = ["| model | " + " | ".join(f"{t} nDCG@10 [95% interval]" for t in targets) + " |",
             "|---|" + "---|" * len(targets)]
