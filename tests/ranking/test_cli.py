@@ -46,3 +46,10 @@ def test_bad_inputs(rating_dir, tmp_path):
     invoke("xmarket", "split", tmp_path / "nowhere", "--out", tmp_path / "r2", exit_code=1, names=("does not exist",))
     invoke("xmarket", "predict", "--model-dir", tmp_path / "none", "--run", root / "de" / "valid_run.tsv", "--out",
            tmp_path / "s.tsv", exit_code=1, names=("does not exist",))
+
+
+def test_fit_help_shows_the_set_example_with_its_brackets():
+    import re
+
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", invoke("xmarket", "fit", "--help", exit_code=0).output).split())
+    assert "--set labelled_lists=[s1,s2]" in text  # not eaten as console markup

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from culturecart.cli.app import examples, out, sub_app
 from culturecart.ranking.registry import RANKERS
@@ -47,11 +48,11 @@ def xmarket_fit(
     sources: Annotated[str, typer.Option(help="none (local), all (global), culture (Hofstede-weighted), or a "
                                               "comma-separated list of source markets")] = "none",
     model: Annotated[str, typer.Option(help=f"ranker: {RANKERS.choices()}. Cost on a market of 100k ratings: "
-                                            "popularity, itemknn and ease seconds; als, bpr, lightgcn about a "
-                                            "minute; "
-                                            "rerank (the strongest) a few minutes")] = "rerank",
-    options: Annotated[list[str] | None, typer.Option("--set", help="a ranker option, e.g. --set trees=100 or "
-                                                                     "--set labelled_lists=[s1,s2] (repeatable)")
+                                            "popularity, itemknn and ease seconds; als and bpr about a minute; "
+                                            "lightgcn and rerank (the strongest) a few minutes")] = "rerank",
+    options: Annotated[list[str] | None, typer.Option("--set", help=escape("a ranker option, e.g. --set trees=100 "
+                                                                            "or --set labelled_lists=[s1,s2] "
+                                                                            "(repeatable)"))
                        ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,

@@ -8,8 +8,9 @@ user also has is kept as it falls: with a few dozen items per user among thousan
 layer-0 embeddings of the batch. It was the strongest single model of the WSDM Cup 2022 cross-market teams (t1
 nDCG@10 0.698; BiuG-XMRec readme), there with 2048 factors on a GPU; here 256 factors on the CPU, one torch thread,
 so the same seed gives the same model on any machine. The defaults were chosen on the WSDM market s2's sampled
-lists (never on s3 or t2; ``docs/ranking.md``): 256 factors score well above 64 there, and batches of 32,768 pairs
-with a learning rate of 0.02 match batches of 8,192 at 0.01 in a quarter of the propagations.
+lists, never on s3 or t2: there they score above the settings before (64 factors, batches of 8,192 at learning
+rate 0.01; ``python benchmarks/wsdm_dev.py --targets s2 --arms 'lightgcn local;lightgcn local, 64 factors'``), and
+the larger batches propagate the graph a quarter as often per epoch.
 
 Example:
     >>> from culturecart.testing import small_markets

@@ -44,7 +44,7 @@ from culturecart.parallel import thread_budget
 from culturecart.persist import Files
 from culturecart.ranking.lightgcn import LightGCN
 from culturecart.ranking.listwise import PairStats, hold_out, relative, training_lists
-from culturecart.ranking.markets import Markets
+from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import (
     EASE,
     ItemKNN,
@@ -150,7 +150,7 @@ class ReRanker(Ranker):
         return self._list_rows(inner, target, weights, held, markets[target], rng)
 
     def _list_rows(self, fitted_on: Markets, target: str, weights: dict[str, float], held: pd.DataFrame,
-                   market, rng: np.random.Generator):
+                   market: Market, rng: np.random.Generator):
         """Features, labels, users and list ids of one list per ``held`` row, bases fitted on ``fitted_on``."""
         users, items, labels, lists = training_lists(held, market, self.config.negatives, rng)
         stats = PairStats(fitted_on, target, sorted(weights))
