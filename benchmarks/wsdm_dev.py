@@ -120,6 +120,10 @@ def main() -> None:
              "local")]
         trees = {"trees": 100} if args.quick else {}
         models += [("rerank all", "rerank", trees, "all"),
+                   # the default with other seeds: how far the inner hold-out and negatives alone move the figure
+                   ("rerank all, seed 1", "rerank", {**trees, "seed": 1}, "all"),
+                   ("rerank all, seed 2", "rerank", {**trees, "seed": 2}, "all"),
+                   ("rerank all, 2 hold-outs per user", "rerank", {**trees, "holdouts": 2}, "all"),
                    ("rerank all, history similarity", "rerank", {**trees, "history_similarity": True}, "all"),
                    ("rerank all, 31 leaves 100 trees", "rerank", {"trees": 100, "num_leaves": 31, "min_data_in_leaf": 50,
                                                                 "feature_fraction": 0.8}, "all"),

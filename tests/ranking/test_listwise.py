@@ -36,6 +36,26 @@ def test_the_hold_out_does_not_follow_the_file_order_and_draws_from_the_5core():
     assert not hold_out(market, seed=4)[1].equals(held)  # the seed decides
 
 
+def test_several_hold_outs_per_user_leave_every_user_a_history_and_make_one_list_each():
+    market = _core_market()
+    inner, held = hold_out(market, seed=2, per_user=2)
+    counts = market.train.groupby("userId").size()
+    eligible = market.train[market.train["core"]].groupby("userId").size()
+    expected = (counts > 2).astype(int) * eligible.reindex(counts.index, fill_value=0).clip(upper=2)
+    assert held.groupby("userId").size().reindex(counts.index, fill_value=0).equals(expected)
+    assert held["core"].all()
+    pairs = set(zip(held["userId"], held["itemId"], strict=True))
+    assert not pairs & set(zip(inner.train["userId"], inner.train["itemId"], strict=True))  # held out of the bases
+    assert len(inner.train) + len(held) == len(market.train)
+    assert set(hold_out(market, seed=2)[1]["userId"]) == set(held["userId"])  # the same users, one row fewer each
+    users, items, labels, lists = training_lists(held, market, 5, np.random.default_rng(0))
+    assert len(np.unique(lists)) == len(held) and labels.sum() == len(held)  # one list per held-out row
+    for k in np.unique(lists):  # a list's negatives avoid the user's rows, the other held-out row included
+        user = users[lists == k][0]
+        assert not set(items[(lists == k) & (labels == 0)]) & set(market.train.loc[market.train["userId"] == user,
+                                                                                   "itemId"])
+
+
 def test_negatives_come_from_the_candidate_items_the_user_never_rated():
     market = _core_market()
     _, held = hold_out(market, seed=0)
