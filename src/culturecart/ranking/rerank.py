@@ -19,8 +19,8 @@ lists draw theirs (uniformly from the market's candidate items). ``pool_targets`
 (each with its own bases and the other markets as sources) to train one model; ``select_sources`` chooses the
 sources greedily on the inner hold-out (``selection_`` keeps the trace). ``labelled_lists`` adds lists built on
 other markets' own held-out validation rows (their ``valid`` qrels, chosen as the evaluation's are), each market's
-bases fitted on all its training data; ``repeats`` draws further inner hold-outs with the next seeds. The target's
-own validation and test interactions are never read.
+bases fitted on all its training data; ``repeats`` draws further inner hold-outs with the next seeds, ``holdouts``
+several rows per user (each its own list). The target's own validation and test interactions are never read.
 
 Example:
     >>> from culturecart.testing import toy_markets
