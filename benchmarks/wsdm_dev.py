@@ -15,7 +15,8 @@ Every model is fitted on the target with all other markets as sources (``all``) 
 statistics (``history_similarity``: max, mean and std of the candidate's item-kNN similarity to the user's past items),
 the re-ranker with sources chosen greedily on the inner hold-out, one re-ranker trained on the lists of every
 market, the re-ranker trained also on the other markets' own validation rows as labelled lists (``labelled_lists``:
-s1, s2 and t2 for s3; s1 and s2 for t2, since s3's qrel is never read for fitting), and that with a second inner
+s1, s2 and t2 for s3; s1 and s2 for t2, since s3's qrel is never read for fitting), on those lists alone
+(``target_lists`` off), and that with a second inner
 hold-out drawn with another seed (``repeats``), and the re-ranker with LightGCN (target alone) among its bases,
 with and without the labelled lists; LightGCN alone also with its settings before (64 factors, batches of 8,192 at
 learning rate 0.01), on which its defaults were chosen against ``--targets s2`` (s2's held-out rows among sampled
@@ -130,6 +131,9 @@ def main() -> None:
                    ("rerank selected sources", "rerank", {**trees, "select_sources": True}, "all"),
                    ("rerank pooled targets", "rerank", {**trees, "pool_targets": others}, "all"),
                    ("rerank all, labelled lists", "rerank", {**trees, "labelled_lists": labelled}, "all"),
+                   # trained on the labelled lists alone: lists drawn as the evaluation's are, no inner hold-out
+                   ("rerank all, labelled lists only", "rerank",
+                    {**trees, "labelled_lists": labelled, "target_lists": False}, "all"),
                    ("rerank all, labelled lists, 2 repeats", "rerank",
                     {**trees, "labelled_lists": labelled, "repeats": 2}, "all"),
                    ("rerank all, lightgcn", "rerank", {**trees, "lightgcn": True}, "all"),

@@ -93,6 +93,35 @@ def test_labelled_lists_refuse_the_target_and_a_market_without_validation_labels
         ReRanker(trees=2, factors=4, labelled_lists=["fr"]).fit(bare, "de", ["fr"])
 
 
+def test_without_target_lists_the_model_trains_on_other_markets_labelled_lists_alone(markets, monkeypatch):
+    import culturecart.ranking.rerank as rerank
+
+    drawn = []
+
+    def recording(held, market, negatives, rng):
+        drawn.append(market.name)
+        return training_lists(held, market, negatives, rng)
+
+    def no_hold_out(*args, **kwargs):
+        raise AssertionError("the target's inner hold-out is drawn although target_lists is off")
+
+    monkeypatch.setattr(rerank, "training_lists", recording)
+    monkeypatch.setattr(rerank, "hold_out", no_hold_out)
+    alone = ReRanker(trees=20, factors=8, labelled_lists=["fr"], target_lists=False).fit(markets, "de", ["fr"])
+    assert drawn == ["fr"]
+    monkeypatch.undo()
+    both = ReRanker(trees=20, factors=8, labelled_lists=["fr"]).fit(markets, "de", ["fr"])
+    users, items = _pairs(markets, "de")
+    assert not np.allclose(alone.score(users, items), both.score(users, items))
+    assert summarise(evaluate_run(alone, markets["de"], "valid"))["hr@10"] > 0.3  # chance is 0.1
+
+
+@pytest.mark.parametrize("options", [{}, {"pool_targets": ["de"]}])
+def test_without_target_lists_some_other_market_must_give_lists(markets, options):
+    with pytest.raises(ValueError, match="leaves no training lists"):
+        ReRanker(trees=2, factors=4, target_lists=False, **options).fit(markets, "de", ["fr"])
+
+
 def test_repeats_draw_each_inner_hold_out_with_its_own_seed(markets, monkeypatch):
     import culturecart.ranking.rerank as rerank
 

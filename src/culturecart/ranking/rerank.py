@@ -20,7 +20,10 @@ lists draw theirs (uniformly from the market's candidate items). ``pool_targets`
 sources greedily on the inner hold-out (``selection_`` keeps the trace). ``labelled_lists`` adds lists built on
 other markets' own held-out validation rows (their ``valid`` qrels, chosen as the evaluation's are), each market's
 bases fitted on all its training data; ``repeats`` draws further inner hold-outs with the next seeds, ``holdouts``
-several rows per user (each its own list). The target's own validation and test interactions are never read.
+several rows per user (each its own list). ``target_lists=False`` leaves the target's inner lists out and trains
+on the other markets' lists alone: the labelled lists are drawn as the evaluation lists are (a held-out row the
+bases never saw, bases fitted on all the rest), the inner lists are not (the bases miss one row of the user's
+history). The target's own validation and test interactions are never read.
 
 Example:
     >>> from culturecart.testing import toy_markets
@@ -91,6 +94,9 @@ class ReRankerConfig(BaseModel):
                                               "per user; with dates the same last row, with fresh negatives)")
     holdouts: int = Field(1, ge=1, description="interactions held out per user for the training lists (each its "
                                                "own list)")
+    target_lists: bool = Field(True, description="train on the target's own inner hold-out lists; False trains on "
+                                                 "the other markets' lists alone (labelled_lists, pool_targets), "
+                                                 "which are drawn as the evaluation's are")
     seed: int = 0
 
 
@@ -173,6 +179,10 @@ class ReRanker(Ranker):
             if "valid" not in markets[other].qrels:
                 raise ConfigError(f"labelled_lists: market {other!r} has no held-out validation interactions "
                                  "(valid_qrel.tsv)")
+        if not self.config.target_lists and not (set(self.config.labelled_lists) | set(self.config.pool_targets)) - {
+                target}:
+            raise ConfigError("target_lists=false leaves no training lists: name other markets in labelled_lists "
+                              "or pool_targets")
         self.features_ = FEATURES
         self.selection_ = []
         if self.config.select_sources and weights:
@@ -180,7 +190,8 @@ class ReRanker(Ranker):
         self.target_, self.sources_ = target, weights
         self.profile_ = _profile(markets[target].country)
         rng = np.random.default_rng(self.config.seed)
-        parts = [self._lists(markets, target, weights, rng, k) for k in range(self.config.repeats)]
+        parts = [self._lists(markets, target, weights, rng, k) for k in range(self.config.repeats)
+                 if self.config.target_lists]
         pool = sorted(set(weights) | {target})
         for other in self.config.pool_targets:
             if other != target:
