@@ -95,8 +95,7 @@ class ReRankerConfig(BaseModel):
     holdouts: int = Field(1, ge=1, description="interactions held out per user for the training lists (each its "
                                                "own list)")
     target_lists: bool = Field(True, description="train on the target's own inner hold-out lists; False trains on "
-                                                 "the other markets' lists alone (labelled_lists, pool_targets), "
-                                                 "which are drawn as the evaluation's are")
+                                                 "the other markets' lists alone (labelled_lists, pool_targets)")
     seed: int = 0
 
 
