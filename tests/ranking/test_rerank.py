@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from culturecart.ranking.crossmarket import evaluate_run, fit_ranker, load_model, save_model, summarise
+from culturecart.ranking.crossmarket import (
+    evaluate_run,
+    fit_ranker,
+    load_model,
+    rank_scores,
+    save_model,
+    summarise,
+)
 from culturecart.ranking.listwise import hold_out, training_lists
 from culturecart.ranking.markets import Market, Markets, split_markets
 from culturecart.ranking.rerank import ReRanker
@@ -156,3 +163,66 @@ def test_lightgcn_joins_the_bases_of_the_target_and_survives_save_and_load(marke
     save_model(tmp_path / "m", graph)
     back, _ = load_model(tmp_path / "m")
     np.testing.assert_allclose(back.score(users, items), graph.score(users, items), rtol=1e-6)
+
+
+def _recording_boosts(monkeypatch, parts_seen: list[int] | None = None) -> list[set[str]]:
+    """The users of the last list part of each booster ReRanker trains (the target's own labelled lists in
+    cross_fit); the number of parts goes to ``parts_seen``."""
+    seen: list[set[str]] = []
+    boost = ReRanker._boost
+
+    def recording(self, parts):
+        seen.append(set(parts[-1][2].tolist()))
+        if parts_seen is not None:
+            parts_seen.append(len(parts))
+        return boost(self, parts)
+
+    monkeypatch.setattr(ReRanker, "_boost", recording)
+    return seen
+
+
+def test_cross_fit_scores_each_fold_with_a_booster_that_never_learned_its_labels(markets, monkeypatch, tmp_path):
+    run, qrel = markets["de"].runs["valid"], markets["de"].qrels["valid"]
+    parts: list[int] = []
+    seen = _recording_boosts(monkeypatch, parts)
+    ranker = ReRanker(trees=20, factors=8)
+    scores = ranker.cross_fit(markets, "de", ["fr"], run, qrel, folds=3)
+    assert parts == [2] * 4  # the inner hold-out's lists beside the labelled ones
+    users = set(run["userId"].astype(str))
+    left_out = [users - s for s in seen[:3]]
+    assert len(seen) == 4 and seen[3] == users  # three folds, then the final model on every labelled list
+    assert all(left_out) and set().union(*left_out) == users
+    assert sum(len(s) for s in left_out) == len(users)  # each user is scored by exactly one fold's booster
+    assert ranker.target_labels_ == len(qrel)
+    assert len(scores) == run["candidates"].str.len().sum()
+    assert summarise(evaluate_run(ranker, markets["de"], "valid"))["hr@10"] > 0.3  # the final model scores
+    monkeypatch.undo()
+    again = ReRanker(trees=20, factors=8).cross_fit(markets, "de", ["fr"], run, qrel, folds=3)
+    np.testing.assert_array_equal(scores["score"].to_numpy(), again["score"].to_numpy())  # same seed, same folds
+    other_seed = ReRanker(trees=20, factors=8, seed=1).cross_fit(markets, "de", ["fr"], run, qrel, folds=3)
+    assert not np.allclose(scores["score"].to_numpy(), other_seed["score"].to_numpy())
+    save_model(tmp_path / "m", ranker)
+    back, _ = load_model(tmp_path / "m")
+    assert back.target_labels_ == len(qrel)
+    plain = ReRanker(trees=20, factors=8).fit(markets, "de", ["fr"])
+    u, i = _pairs(markets, "de")
+    np.testing.assert_allclose(back.score(u, i), ranker.score(u, i), rtol=1e-6)
+    assert not np.allclose(plain.score(u, i), ranker.score(u, i))  # the target's labels changed the model
+
+
+def test_cross_fit_without_target_lists_learns_on_the_targets_labels_alone(markets, monkeypatch):
+    import culturecart.ranking.rerank as rerank
+
+    def no_hold_out(*args, **kwargs):
+        raise AssertionError("the target's inner hold-out is drawn although target_lists is off")
+
+    monkeypatch.setattr(rerank, "hold_out", no_hold_out)
+    parts: list[int] = []
+    seen = _recording_boosts(monkeypatch, parts)
+    run, qrel = markets["de"].runs["valid"], markets["de"].qrels["valid"]
+    scores = ReRanker(trees=20, factors=8, target_lists=False).cross_fit(markets, "de", ["fr"], run, qrel, folds=2)
+    assert parts == [1] * 3 and seen[2] == set(qrel["userId"].astype(str))  # the labelled lists alone
+    ranked = rank_scores(scores, qrel)
+    assert ranked["hr@10"].mean() > 0.3  # out of fold, still well above chance (0.1)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        ReRanker(trees=2, factors=4).cross_fit(markets, "de", ["fr"], run, qrel, folds=1)

@@ -170,6 +170,64 @@ class ReRanker(Ranker):
         return self._list_rows(markets, other, weights, held, markets[other], rng)
 
     def fit(self, markets, target, sources=()):
+        parts, weights = self._prepare(markets, target, sources)
+        self.booster_ = self._boost(parts)
+        self.bases_ = self._bases(markets, target, weights)
+        self.stats_ = PairStats(markets, target, sorted(weights))
+        self.target_labels_ = 0
+        return self
+
+    def cross_fit(self, markets: Markets, target: str, sources, run: pd.DataFrame, qrel: pd.DataFrame,
+                  folds: int = 5) -> pd.DataFrame:
+        """Out-of-fold scores of ``run`` when the target's own labels (``qrel``) train the model as well.
+
+        This is the WSDM Cup 2022 teams' recipe (their rankers learned on the target's labelled validation lists
+        and scored the test lists), measured without a test set. The run's users fall into ``folds`` seeded folds
+        (a hash of the user id and the seed, not the file order). Each fold's candidates are scored by a booster
+        that learned on the other folds' lists, labelled by ``qrel``, beside the lists ``fit`` trains on; with
+        ``target_lists`` off and no other market's lists, on those labelled lists alone (the teams' model). The
+        bases are fitted once on all the training data, which holds none of the labelled rows. The figure is a
+        reference for what the target's labelled lists are worth: the same labels train and are scored (in other
+        folds), so it is never comparable with ``fit``'s, and it is not allowed where those labels are reserved
+        for evaluation.
+
+        Returns the run's (userId, itemId, score) rows, as
+        :func:`~culturecart.ranking.crossmarket.score_run` does. The ranker is left fitted on every fold's
+        labelled lists (``target_labels_`` counts them), the model for scoring another run, such as the test's.
+
+        Example:
+            >>> from culturecart.testing import small_markets
+            >>> import pandas as pd
+            >>> m = small_markets()
+            >>> run = pd.DataFrame({"userId": ["aa000", "aa001"], "candidates": [["i003", "i001"], ["i004", "i002"]]})
+            >>> qrel = pd.DataFrame({"userId": ["aa000", "aa001"], "itemId": ["i003", "i004"]})
+            >>> ReRanker(trees=5, factors=4, negatives=2).cross_fit(m, "aa", ["bb"], run, qrel, folds=2).shape
+            (4, 3)
+        """
+        if folds < 2:
+            raise ConfigError(f"cross_fit needs at least 2 folds (got {folds}): one scores, the others train")
+        parts, weights = self._prepare(markets, target, sources, own_labels=True)
+        self.bases_ = self._bases(markets, target, weights)
+        self.stats_ = PairStats(markets, target, sorted(weights))
+        pairs = run.explode("candidates").dropna(subset=["candidates"])
+        users, items = pairs["userId"].to_numpy(str), pairs["candidates"].to_numpy(str)
+        x = self._features(self.bases_, users, items)
+        positives = pd.MultiIndex.from_arrays([qrel["userId"].astype(str), qrel["itemId"].astype(str)])
+        labels = pd.MultiIndex.from_arrays([users, items]).isin(positives).astype(np.int32)
+        key = pd.util.hash_pandas_object(pd.Series(users), index=False).to_numpy()
+        fold = ((key ^ np.uint64(self.config.seed * 0x9E3779B97F4A7C15 % 2**64)) % np.uint64(folds)).astype(int)
+        scores = np.zeros(len(users))
+        for k in range(folds):
+            learn = fold != k
+            if (~learn).any():
+                booster = self._boost([*parts, (x[learn], labels[learn], users[learn], users[learn])])
+                scores[~learn] = booster.predict(x[~learn])
+        self.booster_ = self._boost([*parts, (x, labels, users, users)])
+        self.target_labels_ = int(pd.Series(labels).groupby(users).max().sum())
+        return pd.DataFrame({"userId": users, "itemId": items, "score": scores})
+
+    def _prepare(self, markets: Markets, target: str, sources, own_labels: bool = False):
+        """Check the options, choose the sources and draw the training lists ``fit`` learns on."""
         weights = {s: w for s, w in _weights(sources).items() if s != target and w > 0}
         for other in self.config.labelled_lists:
             if other == target:
@@ -178,8 +236,8 @@ class ReRanker(Ranker):
             if "valid" not in markets[other].qrels:
                 raise ConfigError(f"labelled_lists: market {other!r} has no held-out validation interactions "
                                  "(valid_qrel.tsv)")
-        if not self.config.target_lists and not (set(self.config.labelled_lists) | set(self.config.pool_targets)) - {
-                target}:
+        if not (own_labels or self.config.target_lists or (set(self.config.labelled_lists)
+                                                           | set(self.config.pool_targets)) - {target}):
             raise ConfigError("target_lists=false leaves no training lists: name other markets in labelled_lists "
                               "or pool_targets")
         self.features_ = FEATURES
@@ -197,6 +255,10 @@ class ReRanker(Ranker):
                 parts.append(self._lists(markets, other, {m: 1.0 for m in pool if m != other}, rng))
         for other in self.config.labelled_lists:
             parts.append(self._labelled_lists(markets, other, {m: 1.0 for m in pool if m != other}, rng))
+        return parts, weights
+
+    def _boost(self, parts) -> lgb.Booster:
+        """LambdaRank over the lists of ``parts`` (features, labels, users, list ids)."""
         x = np.vstack([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         lists = np.concatenate([np.char.add(f"{k}\x1f", p[3].astype(str)) for k, p in enumerate(parts)])
@@ -212,10 +274,7 @@ class ReRanker(Ranker):
         order = np.argsort(codes, kind="stable")
         groups = pd.Series(codes[order]).groupby(codes[order], sort=False).size().to_numpy()
         train_set = lgb.Dataset(x[order], labels[order], group=groups, params={"verbose": -1})
-        self.booster_ = lgb.train(params, train_set, num_boost_round=self.config.trees)
-        self.bases_ = self._bases(markets, target, weights)
-        self.stats_ = PairStats(markets, target, sorted(weights))
-        return self
+        return lgb.train(params, train_set, num_boost_round=self.config.trees)
 
     def _score(self, users, items):
         users, items = np.asarray(users, str), np.asarray(items, str)
@@ -235,7 +294,8 @@ class ReRanker(Ranker):
         if self.features_ >= 2:
             save_npz(folder / "stats.npz", self.stats_.arrays())
         return {"target": self.target_, "sources": self.sources_, "profile": [float(v) for v in self.profile_],
-                "bases": sorted(self.bases_), "features": self.features_, "selection": self.selection_}
+                "bases": sorted(self.bases_), "features": self.features_, "selection": self.selection_,
+                "target_labels": getattr(self, "target_labels_", 0)}
 
     @classmethod
     def _from_state(cls, config: ReRankerConfig, state: dict, files: Files) -> ReRanker:
@@ -244,6 +304,7 @@ class ReRanker(Ranker):
         r.profile_ = np.asarray(state["profile"], float)
         r.features_ = int(state.get("features", 1))  # folders written before feature set 2 hold set 1
         r.selection_ = list(state.get("selection") or [])
+        r.target_labels_ = int(state.get("target_labels", 0))  # the target's own labelled lists (cross_fit)
         r.bases_ = {k: files.fitted(f"bases/{k}", Ranker) for k in state["bases"]}
         r.booster_ = files.lightgbm("booster.txt")
         if r.features_ >= 2:
