@@ -116,7 +116,10 @@ def emit(figures: dict, variant: str | None = None) -> None:
     and is kept in ``<script>.<variant>.json``, beside the whole run's file rather than over it."""
     sys.stdout.flush()
     print(json.dumps(figures, sort_keys=True))
-    record = {"command": shlex.join(["python", *sys.argv]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    script = Path(sys.argv[0]).resolve()
+    # the command as run from the repository's root, wherever it was started from
+    shown = script.relative_to(RESULTS.parent.parent) if script.is_relative_to(RESULTS.parent.parent) else script
+    record = {"command": shlex.join(["python", str(shown), *sys.argv[1:]]), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "commit": commit_id(), "machine": _machine(), "figures": figures}
     RESULTS.mkdir(exist_ok=True)
     name = Path(sys.argv[0]).stem + (f".{re.sub(r'[^A-Za-z0-9_-]+', '-', variant)}" if variant else "")
