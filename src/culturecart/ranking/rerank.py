@@ -23,7 +23,8 @@ bases fitted on all its training data; ``repeats`` draws further inner hold-outs
 several rows per user (each its own list). ``target_lists=False`` leaves the target's inner lists out and trains
 on the other markets' lists alone: the labelled lists are drawn as the evaluation lists are (a held-out row the
 bases never saw, bases fitted on all the rest), the inner lists are not (the bases miss one row of the user's
-history). The target's own validation and test interactions are never read.
+history). The target's own validation and test interactions are never read by ``fit``; ``cross_fit`` is the one
+place they train a model (the competition teams' recipe, scored out of fold as a reference).
 
 Example:
     >>> from culturecart.testing import toy_markets
