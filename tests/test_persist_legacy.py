@@ -1,5 +1,7 @@
 """Folders written before the persistence contract (``tests/fixtures/legacy``, see its README): every kind there
-loads and gives exactly the scores it gave when it was written; saving it again writes today's format."""
+loads and gives the scores it gave when it was written, to float32 precision (the models compute in float32, and
+another install of numpy or torch may sum in another order: a few units in the last place); saving it again writes
+today's format, which then scores exactly as the old folder did."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from culturecart.persist import read_header
 LEGACY = Path(__file__).parent / "fixtures" / "legacy"
 PREDICTORS = ["predictor", "predictor-logistic-culture", "predictor-mlp-local"]
 RANKERS = ["popularity", "itemknn", "ease", "als", "bpr", "rerank"]
+FLOAT32 = 1e-5  # a few float32 ulps (2**-23 each): summation order differs between library builds, a wrong weight does not
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +33,7 @@ def test_old_predictors_load_and_score_as_before(name, tmp_path):
     scores = predictor.score(LEGACY / "data" / "events")
     expected = pd.read_csv(LEGACY / "expected" / f"{name}.csv", dtype={"session_id": str, "user_id": str,
                                                                         "item_id": str})
-    pd.testing.assert_frame_equal(scores[expected.columns.tolist()], expected, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(scores[expected.columns.tolist()], expected, check_exact=False, rtol=FLOAT32)
     resaved = predictor.save(tmp_path / "again")
     assert read_header(resaved)["format"] == PREDICTOR_FORMAT
     again = PurchasePredictor.load(resaved).score(LEGACY / "data" / "events")
@@ -47,7 +50,9 @@ def test_old_xmarket_models_load_and_score_as_before(model):
     scores = score_run(ranker, read_run(LEGACY / "data" / "markets" / "de" / "valid_run.tsv"))
     expected = pd.read_csv(LEGACY / "expected" / f"xmarket-{model}.tsv", sep="\t", dtype={"userId": str,
                                                                                          "itemId": str})
-    pd.testing.assert_frame_equal(scores.reset_index(drop=True), expected, check_exact=False, rtol=1e-6)
+    # a factor model's score near zero is the difference of larger terms: its error scales with the largest score
+    pd.testing.assert_frame_equal(scores.reset_index(drop=True), expected, check_exact=False, rtol=FLOAT32,
+                                  atol=FLOAT32 * float(expected["score"].abs().max()))
 
 
 def test_old_matching_model_loads_and_matches_as_before():
