@@ -37,7 +37,7 @@ from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
 from culturecart.errors import InvalidInputError, UsageError
 from culturecart.evaluate.metrics import hr_at, mrr_at, ndcg_at
 from culturecart.persist import load
-from culturecart.ranking.listwise import hold_out, training_lists
+from culturecart.ranking.listwise import hold_out, run_pairs, training_lists
 from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import ItemKNN, Ranker
 from culturecart.ranking.registry import RANKERS, create_ranker
@@ -198,11 +198,8 @@ def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
 
 def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
     """Every (userId, itemId) candidate of a run with the ranker's score (the submission format)."""
-    exploded = run.explode("candidates").rename(columns={"candidates": "itemId"})
-    exploded = exploded.dropna(subset=["itemId"])
-    scores = ranker.score(exploded["userId"].astype(str).to_numpy(), exploded["itemId"].astype(str).to_numpy())
-    return pd.DataFrame({"userId": exploded["userId"].astype(str).to_numpy(),
-                         "itemId": exploded["itemId"].astype(str).to_numpy(), "score": scores})
+    users, items = run_pairs(run)
+    return pd.DataFrame({"userId": users, "itemId": items, "score": ranker.score(users, items)})
 
 
 def rank_scores(scores: pd.DataFrame, qrel: pd.DataFrame, allow_missing: bool = False,

@@ -69,6 +69,12 @@ def hold_out(market: Market, seed: int, per_user: int = 1) -> tuple[Market, pd.D
     return Market(market.name, kept.reset_index(drop=True)), held.reset_index(drop=True)
 
 
+def run_pairs(run: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(users, items) of every candidate of a run (one row per user, a list of ``candidates``), in the run's order."""
+    exploded = run.explode("candidates").dropna(subset=["candidates"])
+    return exploded["userId"].to_numpy(str), exploded["candidates"].to_numpy(str)
+
+
 def training_lists(held: pd.DataFrame, market: Market, negatives: int, rng: np.random.Generator
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(users, items, labels, list ids): each held-out positive, then ``negatives`` items drawn uniformly from the

@@ -47,7 +47,7 @@ from culturecart.errors import ConfigError
 from culturecart.parallel import thread_budget
 from culturecart.persist import Files
 from culturecart.ranking.lightgcn import LightGCN
-from culturecart.ranking.listwise import PairStats, hold_out, relative, training_lists
+from culturecart.ranking.listwise import PairStats, hold_out, relative, run_pairs, training_lists
 from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import (
     EASE,
@@ -210,13 +210,13 @@ class ReRanker(Ranker):
         parts, weights = self._prepare(markets, target, sources, own_labels=True)
         self.bases_ = self._bases(markets, target, weights)
         self.stats_ = PairStats(markets, target, sorted(weights))
-        pairs = run.explode("candidates").dropna(subset=["candidates"])
-        users, items = pairs["userId"].to_numpy(str), pairs["candidates"].to_numpy(str)
+        users, items = run_pairs(run)
         x = self._features(self.bases_, users, items)
         positives = pd.MultiIndex.from_arrays([qrel["userId"].astype(str), qrel["itemId"].astype(str)])
         labels = pd.MultiIndex.from_arrays([users, items]).isin(positives).astype(np.int32)
-        key = pd.util.hash_pandas_object(pd.Series(users), index=False).to_numpy()
-        fold = ((key ^ np.uint64(self.config.seed * 0x9E3779B97F4A7C15 % 2**64)) % np.uint64(folds)).astype(int)
+        distinct, of_pair = np.unique(users, return_inverse=True)
+        key = pd.util.hash_pandas_object(pd.Series(distinct), index=False).to_numpy()
+        fold = ((key ^ np.uint64(self.config.seed * 0x9E3779B97F4A7C15 % 2**64)) % np.uint64(folds)).astype(int)[of_pair]
         scores = np.zeros(len(users))
         for k in range(folds):
             learn = fold != k
@@ -296,7 +296,7 @@ class ReRanker(Ranker):
             save_npz(folder / "stats.npz", self.stats_.arrays())
         return {"target": self.target_, "sources": self.sources_, "profile": [float(v) for v in self.profile_],
                 "bases": sorted(self.bases_), "features": self.features_, "selection": self.selection_,
-                "target_labels": getattr(self, "target_labels_", 0)}
+                "target_labels": self.target_labels_}
 
     @classmethod
     def _from_state(cls, config: ReRankerConfig, state: dict, files: Files) -> ReRanker:
