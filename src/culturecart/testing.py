@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from culturecart.models.features import ModalityData
-from culturecart.ranking.markets import Market, Markets
+from culturecart.ranking.markets import Market, Markets, leave_one_out
 
 
 def tiny_data(n: int = 40, seed: int = 0) -> ModalityData:
@@ -101,8 +101,10 @@ def toy_markets() -> Markets:
     return Markets(None, {"aa": Market("aa", aa), "bb": Market("bb", bb)})
 
 
-def small_markets(users: int = 24, items: int = 30, seed: int = 0) -> Markets:
-    """Two markets (``aa``, ``bb``) with taste clusters over shared items: enough for every ranker to learn."""
+def small_markets(users: int = 24, items: int = 30, seed: int = 0, negatives: int | None = None) -> Markets:
+    """Two markets (``aa``, ``bb``) with taste clusters over shared items: enough for every ranker to learn. With
+    ``negatives``, each is split leave-one-out (the last two of a user's rows are the valid and test positives,
+    each among ``negatives`` sampled items), as ``xmarket split`` splits."""
     rng = np.random.default_rng(seed)
     frames = {}
     for name, n_users in (("aa", users), ("bb", users // 2)):
@@ -112,6 +114,9 @@ def small_markets(users: int = 24, items: int = 30, seed: int = 0) -> Markets:
             rows += [(f"{name}{u:03d}", item, float(rng.integers(1, 6)))
                      for item in rng.choice(pool, size=6, replace=False)]
         frames[name] = Market(name, pd.DataFrame(rows, columns=["userId", "itemId", "rating"]))
+        if negatives is not None:
+            frames[name] = leave_one_out(frames[name].train.assign(date=0), name, negatives,
+                                         np.random.default_rng([seed, *name.encode()]))
     return Markets(None, frames)
 
 

@@ -53,3 +53,42 @@ def test_fit_help_shows_the_set_example_with_its_brackets():
 
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", invoke("xmarket", "fit", "--help", exit_code=0).output).split())
     assert "--set labelled_lists=[s1,s2]" in text  # not eaten as console markup
+
+
+def test_own_labels_fit_scores_the_valid_run_out_of_fold_and_refuses_it_afterwards(rating_dir, tmp_path):
+    import pandas as pd
+
+    root = tmp_path / "root"
+    invoke("xmarket", "split", rating_dir, "--out", root, "--negatives", "20", exit_code=0)
+    res = invoke("xmarket", "fit", root, "--target", "de", "--sources", "fr", "--own-labels", "--folds", "3",
+                 "--set", "trees=20", "--set", "factors=8", "--oof-out", tmp_path / "oof.tsv", "--model-dir",
+                 tmp_path / "m", exit_code=0, names=("out of fold (3 folds",))
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    assert result["folds"] == 3 and result["users"] == 40 and 0.1 < result["hr@10"] <= 1
+    oof = pd.read_csv(tmp_path / "oof.tsv", sep="\t", dtype={"userId": str, "itemId": str})
+    assert list(oof.columns) == ["userId", "itemId", "score"] and len(oof) == 40 * 21
+    # the file's figure is the printed one: xmarket score of the out-of-fold scores
+    scored = invoke("xmarket", "score", "--scores", tmp_path / "oof.tsv", "--qrel", root / "de" / "valid_qrel.tsv",
+                    exit_code=0)
+    assert json.loads(scored.stdout.strip().splitlines()[-1])["ndcg@10"] == result["ndcg@10"]
+    # the model learned the valid run's labels: scoring that run again would be in-sample
+    invoke("xmarket", "predict", "--model-dir", tmp_path / "m", "--run", root / "de" / "valid_run.tsv", "--out",
+           tmp_path / "v.tsv", exit_code=2, names=("in-sample",))
+    assert not (tmp_path / "v.tsv").exists()
+    invoke("xmarket", "predict", "--model-dir", tmp_path / "m", "--run", root / "de" / "test_run.tsv", "--out",
+           tmp_path / "t.tsv", exit_code=0)
+
+
+def test_own_labels_usage_errors(rating_dir, tmp_path):
+    root = tmp_path / "root"
+    invoke("xmarket", "split", rating_dir, "--out", root, "--negatives", "20", exit_code=0)
+    invoke("xmarket", "fit", root, "--target", "de", "--model", "ease", "--own-labels", "--model-dir", tmp_path / "m",
+           exit_code=2, names=("--model rerank",))
+    invoke("xmarket", "fit", root, "--target", "de", "--oof-out", tmp_path / "o.tsv", "--model-dir", tmp_path / "m",
+           exit_code=2, names=("--own-labels",))
+    invoke("xmarket", "fit", root, "--target", "de", "--own-labels", "--folds", "1", "--model-dir", tmp_path / "m",
+           exit_code=2, names=("at least 2",))
+    (root / "de" / "valid_run.tsv").unlink()
+    invoke("xmarket", "fit", root, "--target", "de", "--own-labels", "--model-dir", tmp_path / "m", exit_code=1,
+           names=("valid_run.tsv",))
+    assert not (tmp_path / "m").exists() and not (tmp_path / "o.tsv").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from culturecart.errors import InvalidInputError, UsageError
 from culturecart.ranking.crossmarket import (
     evaluate_run,
     fit_ranker,
@@ -195,7 +196,9 @@ def test_cross_fit_scores_each_fold_with_a_booster_that_never_learned_its_labels
     assert sum(len(s) for s in left_out) == len(users)  # each user is scored by exactly one fold's booster
     assert ranker.target_labels_ == len(qrel)
     assert len(scores) == run["candidates"].str.len().sum()
-    assert summarise(evaluate_run(ranker, markets["de"], "valid"))["hr@10"] > 0.3  # the final model scores
+    assert summarise(evaluate_run(ranker, markets["de"], "test"))["hr@10"] > 0.3  # the final model scores
+    with pytest.raises(UsageError, match="in-sample"):  # the run whose labels it learned
+        evaluate_run(ranker, markets["de"], "valid")
     monkeypatch.undo()
     again = ReRanker(trees=20, factors=8).cross_fit(markets, "de", ["fr"], run, qrel, folds=3)
     np.testing.assert_array_equal(scores["score"].to_numpy(), again["score"].to_numpy())  # same seed, same folds
@@ -204,6 +207,8 @@ def test_cross_fit_scores_each_fold_with_a_booster_that_never_learned_its_labels
     save_model(tmp_path / "m", ranker)
     back, _ = load_model(tmp_path / "m")
     assert back.target_labels_ == len(qrel)
+    with pytest.raises(UsageError, match="in-sample"):  # the saved model keeps the pairs it learned
+        evaluate_run(back, markets["de"], "valid")
     plain = ReRanker(trees=20, factors=8).fit(markets, "de", ["fr"])
     u, i = _pairs(markets, "de")
     np.testing.assert_allclose(back.score(u, i), ranker.score(u, i), rtol=1e-6)
@@ -226,3 +231,23 @@ def test_cross_fit_without_target_lists_learns_on_the_targets_labels_alone(marke
     assert ranked["hr@10"].mean() > 0.3  # out of fold, still well above chance (0.1)
     with pytest.raises(ValueError, match="at least 2 folds"):
         ReRanker(trees=2, factors=4).cross_fit(markets, "de", ["fr"], run, qrel, folds=1)
+
+
+def test_cross_fit_names_what_is_wrong_with_its_run_and_qrel(markets):
+    run, qrel = markets["de"].runs["valid"], markets["de"].qrels["valid"]
+    ranker = ReRanker(trees=2, factors=4)
+    with pytest.raises(InvalidInputError, match=r"the qrel lacks column\(s\) \['itemId'\]"):
+        ranker.cross_fit(markets, "de", ["fr"], run, qrel.rename(columns={"itemId": "item"}), folds=2)
+    with pytest.raises(InvalidInputError, match=r"the run lacks column\(s\) \['candidates'\]"):
+        ranker.cross_fit(markets, "de", ["fr"], run.rename(columns={"candidates": "items"}), qrel, folds=2)
+    with pytest.raises(InvalidInputError, match="must be a pandas DataFrame"):
+        ranker.cross_fit(markets, "de", ["fr"], run.to_dict("list"), qrel, folds=2)
+    with pytest.raises(InvalidInputError, match="do not belong together"):  # the test qrel against the valid run
+        ranker.cross_fit(markets, "de", ["fr"], run, markets["de"].qrels["test"], folds=2)
+
+
+def test_a_model_fitted_without_own_labels_scores_every_run(markets):
+    plain = ReRanker(trees=5, factors=4).fit(markets, "de", ["fr"])
+    users, items = _pairs(markets, "de")
+    assert not plain.labelled(users, items).any()
+    assert len(evaluate_run(plain, markets["de"], "valid")) == len(markets["de"].qrels["valid"])

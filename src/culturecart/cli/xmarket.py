@@ -40,7 +40,9 @@ def xmarket_split(
     "culturecart xmarket fit markets --target de --sources culture --model ease --model-dir rankers/de",
     "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --model-dir rankers/s3",
     "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target s3 --sources all --set 'labelled_lists=[s1,s2,t2]' "
-    "--model-dir rankers/s3-labelled"))
+    "--model-dir rankers/s3-labelled",
+    "culturecart xmarket fit $CULTURECART_DATA/xmrec_wsdm_dev --target t2 --sources all --own-labels "
+    "--oof-out t2_valid_oof.tsv --model-dir rankers/t2-submission"))
 def xmarket_fit(
     root: Annotated[Path, typer.Argument(help="markets layout root")],
     target: Annotated[str, typer.Option(help="target market")],
@@ -54,29 +56,70 @@ def xmarket_fit(
                                                                             "or --set labelled_lists=[s1,s2] "
                                                                             "(repeatable)"))
                        ] = None,
+    own_labels: Annotated[bool, typer.Option("--own-labels", help="rerank only: also learn from the target's own "
+                                                                   "labelled validation lists (valid_run.tsv with "
+                                                                   "valid_qrel.tsv), as the WSDM Cup teams did for "
+                                                                   "their test submissions; the valid run is scored "
+                                                                   "out of fold and the model refuses it afterwards")
+                          ] = False,
+    folds: Annotated[int, typer.Option(help="with --own-labels: folds of the valid run's users (2 or more)")] = 5,
+    oof_out: Annotated[Path | None, typer.Option("--oof-out", help="with --own-labels: write the valid run's "
+                                                                   "out-of-fold scores here (userId, itemId, score)")
+                       ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing non-empty folder")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
-    """Fit a ranker for the target market on the target plus the chosen sources."""
-    from culturecart.atomic import check_output_dir
+    """Fit a ranker for the target market on the target plus the chosen sources (with --own-labels, also on its
+    labelled validation lists; the valid run's out-of-fold nDCG@10 is printed, the last line is JSON)."""
+    from culturecart.atomic import atomic_path, check_output_dir, check_output_file
+    from culturecart.errors import UsageError
     from culturecart.progress import StepProgress
-    from culturecart.ranking.crossmarket import FIT_STEPS, fit_target
+    from culturecart.ranking.crossmarket import (
+        FIT_STEPS,
+        cross_fit_target,
+        fit_target,
+        rank_scores,
+        summarise,
+    )
     from culturecart.ranking.markets import read_markets
     from culturecart.ranking.registry import RANKERS, create_ranker
     from culturecart.study.config import overrides_tree
 
     RANKERS.resolve(model)
+    if (oof_out is not None or folds != 5) and not own_labels:
+        raise UsageError("--oof-out and --folds go with --own-labels")
+    if folds < 2:
+        raise UsageError(f"--folds {folds}: at least 2 (one scores, the others train)")
+    if own_labels and RANKERS.canonical(model) != "rerank":
+        raise UsageError(f"--own-labels trains the re-ranker (--model rerank), not {model}")
     settings = overrides_tree(options or [])
     create_ranker(model, **settings)  # a misspelt or invalid option is refused before any reading
     check_output_dir(model_dir, overwrite=overwrite, reads=[root])
+    if oof_out is not None:
+        check_output_file(oof_out, reads=[root, model_dir])
     with StepProgress(f"xmarket fit {target}", FIT_STEPS + 2, quiet) as step:
         markets = read_markets(root)
         step(f"read {len(markets.names)} markets")
-        ranker = fit_target(markets, target, sources, model, progress=step, **settings)
+        if own_labels:
+            ranker, scores = cross_fit_target(markets, target, sources, folds, progress=step, **settings)
+        else:
+            ranker = fit_target(markets, target, sources, model, progress=step, **settings)
         ranker.save(model_dir, overwrite=overwrite)
         step(f"written to {model_dir}")
     weights = ", ".join(f"{s} {w:.3g}" for s, w in ranker.sources_.items()) or "none (the target alone)"
     out.print(f"fitted {ranker.name} for {target}; source weights: {weights}; wrote {model_dir}")
+    if own_labels:
+        qrel = markets[target].qrels["valid"]
+        result = {**summarise(rank_scores(scores, qrel, known_users=set(markets[target].train["userId"]))),
+                  "folds": folds, "run": "valid"}
+        if oof_out is not None:
+            with atomic_path(oof_out) as tmp:
+                scores.to_csv(tmp, sep="\t", index=False)
+        out.print(f"{target}'s valid run out of fold ({folds} folds; each user scored by a model that learned the "
+                  f"other folds' labels): nDCG@10 {result['ndcg@10']:.4f}  HR@10 {result['hr@10']:.4f}  "
+                  f"MRR {result['mrr']:.4f}  users {result['users']:,}"
+                  + (f"; scores in {oof_out}" if oof_out is not None else ""))
+        out.print(json.dumps(result))
 
 
 @app.command("predict", epilog=examples(

@@ -161,6 +161,39 @@ def fit_target(markets: Markets, target: str, sources: str | Sequence[str] = "no
     return ranker
 
 
+def cross_fit_target(markets: Markets, target: str, sources: str | Sequence[str] = "none", folds: int = 5,
+                     progress: Callable[[str], None] | None = None, **options: object) -> tuple[Ranker, pd.DataFrame]:
+    """Fit the re-ranker for ``target`` on its training data and on its own labelled validation lists
+    (``valid_run.tsv`` with ``valid_qrel.tsv``), as the WSDM Cup 2022 teams did for their test submissions
+    (:meth:`~culturecart.ranking.rerank.ReRanker.cross_fit`, ``folds`` folds). Returns the ranker, for scoring
+    another run (it refuses the valid run: :func:`score_run`), and the valid run's out-of-fold scores (userId,
+    itemId, score), the only honest figure such a model has on the run whose labels it learned.
+    ``progress(detail)`` is called :data:`FIT_STEPS` times, as :func:`fit_target` calls it.
+
+    Example:
+        >>> from culturecart.testing import small_markets
+        >>> m = small_markets(negatives=9)
+        >>> ranker, scores = cross_fit_target(m, "aa", "all", folds=2, trees=5, factors=4, negatives=2)
+        >>> ranker.target_labels_ == len(m["aa"].qrels["valid"]), sorted(scores.columns)
+        (True, ['itemId', 'score', 'userId'])
+        >>> 0 <= summarise(rank_scores(scores, m["aa"].qrels["valid"]))["ndcg@10"] <= 1
+        True
+    """
+    step = progress or (lambda detail: None)
+    ranker = create_ranker("rerank", **options)  # an invalid option is refused before any work
+    market = markets[target]
+    if "valid" not in market.runs or "valid" not in market.qrels:
+        raise InvalidInputError(f"market {target} has no valid_run.tsv and valid_qrel.tsv: its own labels are those "
+                                "of its validation run")
+    weights = resolve_sources(markets, target, sources)
+    step("source weights: " + (", ".join(f"{s} {w:.3g}" for s, w in weights.items()) or "none (the target alone)"))
+    run, qrel = market.runs["valid"], market.qrels["valid"]
+    step(f"cross-fitting on the valid run's {qrel['userId'].nunique():,} labelled lists, {folds} folds")
+    scores = ranker.cross_fit(markets, target, weights, run, qrel, folds=folds)
+    step(f"fitted {ranker.name} on the training data and the valid run's labels")
+    return ranker, scores
+
+
 def fit_ranker(markets: Markets, target: str, sources: dict[str, float], model: str = "rerank",
                **params: float) -> Ranker:
     """Fit ``model`` (a ranker name of :data:`~culturecart.ranking.registry.RANKERS`) on the target plus weighted
@@ -197,8 +230,18 @@ def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
 
 
 def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
-    """Every (userId, itemId) candidate of a run with the ranker's score (the submission format)."""
+    """Every (userId, itemId) candidate of a run with the ranker's score (the submission format).
+
+    A run whose labels the ranker learned from (more than half of its users' held-out items, by
+    :meth:`Ranker.labelled`) is refused with a :class:`UsageError`: its scores would be in-sample.
+    """
     users, items = run_pairs(run)
+    learned = np.unique(users[ranker.labelled(users, items)])
+    if len(learned) > len(np.unique(users)) / 2:
+        raise UsageError(f"the model learned the labels of {len(learned):,} of this run's {len(np.unique(users)):,} "
+                         "users (their held-out item is among their candidates): its scores of this run would be "
+                         "in-sample. Score another run (the test run), or use the out-of-fold scores that fitting "
+                         "with the target's own labels gives")
     return pd.DataFrame({"userId": users, "itemId": items, "score": ranker.score(users, items)})
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from culturecart.errors import InvalidInputError
 from culturecart.ranking.markets import Market, Markets
 
 USER_STATS = ("history", "mean_rating", "explicit_share", "source_share_mean", "source_share_max")
@@ -69,8 +70,20 @@ def hold_out(market: Market, seed: int, per_user: int = 1) -> tuple[Market, pd.D
     return Market(market.name, kept.reset_index(drop=True)), held.reset_index(drop=True)
 
 
+def require_columns(table: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    """Refuse a table (or anything else) that lacks one of ``columns``, naming them and what it has."""
+    if not isinstance(table, pd.DataFrame):
+        raise InvalidInputError(f"{what} must be a pandas DataFrame with columns {list(columns)} (got "
+                                f"{type(table).__name__})")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InvalidInputError(f"{what} lacks column(s) {missing}; it has {[str(c) for c in table.columns]}")
+
+
 def run_pairs(run: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(users, items) of every candidate of a run (one row per user, a list of ``candidates``), in the run's order."""
+    """(users, items) of every candidate of a run (one row per user, a list of ``candidates``), in the run's order.
+    A table without those columns is an :class:`~culturecart.errors.InvalidInputError` naming what is missing."""
+    require_columns(run, ("userId", "candidates"), "the run")
     exploded = run.explode("candidates").dropna(subset=["candidates"])
     return exploded["userId"].to_numpy(str), exploded["candidates"].to_numpy(str)
 

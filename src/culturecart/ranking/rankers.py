@@ -163,6 +163,11 @@ class Ranker(Fitted, ABC):
         users_known = _index(users, self.users_) >= 0 if hasattr(self, "users_") else np.ones(len(users), bool)
         return users_known, _index(items, self.items_) >= 0
 
+    def labelled(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """Which (user, item) pairs are held-out positives of an evaluation run whose labels this ranker learned
+        from (none: only :meth:`~culturecart.ranking.rerank.ReRanker.cross_fit` learns from them)."""
+        return np.zeros(len(users), bool)
+
     def with_histories(self, markets: Markets) -> Ranker:
         """Score the users of ``markets[target]`` from their histories there, keeping what was learned.
 

@@ -43,11 +43,18 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from culturecart.data.hofstede import DIMENSIONS, shipped_hofstede
-from culturecart.errors import ConfigError
+from culturecart.errors import ConfigError, InvalidInputError
 from culturecart.parallel import thread_budget
 from culturecart.persist import Files
 from culturecart.ranking.lightgcn import LightGCN
-from culturecart.ranking.listwise import PairStats, hold_out, relative, run_pairs, training_lists
+from culturecart.ranking.listwise import (
+    PairStats,
+    hold_out,
+    relative,
+    require_columns,
+    run_pairs,
+    training_lists,
+)
 from culturecart.ranking.markets import Market, Markets
 from culturecart.ranking.rankers import (
     EASE,
@@ -175,8 +182,15 @@ class ReRanker(Ranker):
         self.booster_ = self._boost(parts)
         self.bases_ = self._bases(markets, target, weights)
         self.stats_ = PairStats(markets, target, sorted(weights))
+        self.labelled_ = (np.array([], str), np.array([], str))
         self.target_labels_ = 0
         return self
+
+    def labelled(self, users, items):
+        """Which (user, item) pairs are positives of the target's own labelled lists this model learned from
+        (:meth:`cross_fit`); none after :meth:`fit`."""
+        learned = pd.MultiIndex.from_arrays(list(self.labelled_))
+        return pd.MultiIndex.from_arrays([np.asarray(users, str), np.asarray(items, str)]).isin(learned)
 
     def cross_fit(self, markets: Markets, target: str, sources, run: pd.DataFrame, qrel: pd.DataFrame,
                   folds: int = 5) -> pd.DataFrame:
@@ -207,13 +221,17 @@ class ReRanker(Ranker):
         """
         if folds < 2:
             raise ConfigError(f"cross_fit needs at least 2 folds (got {folds}): one scores, the others train")
+        users, items = run_pairs(run)
+        require_columns(qrel, ("userId", "itemId"), "the qrel")
+        positives = pd.MultiIndex.from_arrays([qrel["userId"].astype(str), qrel["itemId"].astype(str)])
+        labels = pd.MultiIndex.from_arrays([users, items]).isin(positives).astype(np.int32)
+        if not labels.any():
+            raise InvalidInputError(f"none of the qrel's {len(qrel):,} positives is among its user's candidates in "
+                                    f"the run ({len(np.unique(users)):,} users): the two files do not belong together")
         parts, weights = self._prepare(markets, target, sources, own_labels=True)
         self.bases_ = self._bases(markets, target, weights)
         self.stats_ = PairStats(markets, target, sorted(weights))
-        users, items = run_pairs(run)
         x = self._features(self.bases_, users, items)
-        positives = pd.MultiIndex.from_arrays([qrel["userId"].astype(str), qrel["itemId"].astype(str)])
-        labels = pd.MultiIndex.from_arrays([users, items]).isin(positives).astype(np.int32)
         distinct, of_pair = np.unique(users, return_inverse=True)
         key = pd.util.hash_pandas_object(pd.Series(distinct), index=False).to_numpy()
         fold = ((key ^ np.uint64(self.config.seed * 0x9E3779B97F4A7C15 % 2**64)) % np.uint64(folds)).astype(int)[of_pair]
@@ -224,7 +242,8 @@ class ReRanker(Ranker):
                 booster = self._boost([*parts, (x[learn], labels[learn], users[learn], users[learn])])
                 scores[~learn] = booster.predict(x[~learn])
         self.booster_ = self._boost([*parts, (x, labels, users, users)])
-        self.target_labels_ = int(pd.Series(labels).groupby(users).max().sum())
+        self.labelled_ = (users[labels == 1], items[labels == 1])
+        self.target_labels_ = len(np.unique(self.labelled_[0]))
         return pd.DataFrame({"userId": users, "itemId": items, "score": scores})
 
     def _prepare(self, markets: Markets, target: str, sources, own_labels: bool = False):
@@ -294,6 +313,8 @@ class ReRanker(Ranker):
         (folder / "booster.txt").write_text(self.booster_.model_to_string(), encoding="utf-8")
         if self.features_ >= 2:
             save_npz(folder / "stats.npz", self.stats_.arrays())
+        if self.target_labels_:
+            save_npz(folder / "labelled.npz", dict(zip(("users", "items"), self.labelled_, strict=True)))
         return {"target": self.target_, "sources": self.sources_, "profile": [float(v) for v in self.profile_],
                 "bases": sorted(self.bases_), "features": self.features_, "selection": self.selection_,
                 "target_labels": self.target_labels_}
@@ -306,6 +327,10 @@ class ReRanker(Ranker):
         r.features_ = int(state.get("features", 1))  # folders written before feature set 2 hold set 1
         r.selection_ = list(state.get("selection") or [])
         r.target_labels_ = int(state.get("target_labels", 0))  # the target's own labelled lists (cross_fit)
+        # a cross-fitted folder of the day before the pairs were kept has none: its guard knows no pairs
+        kept = files.exists("labelled.npz") or "labelled.npz" in (files.digests or {})
+        pairs = files.npz("labelled.npz") if kept else {}
+        r.labelled_ = (pairs.get("users", np.array([], str)), pairs.get("items", np.array([], str)))
         r.bases_ = {k: files.fitted(f"bases/{k}", Ranker) for k in state["bases"]}
         r.booster_ = files.lightgbm("booster.txt")
         if r.features_ >= 2:
