@@ -139,7 +139,7 @@ def xmarket_predict(
     """Score every candidate of a run (the competition's submission format)."""
     from culturecart.atomic import atomic_path, check_output_file
     from culturecart.errors import UsageError
-    from culturecart.ranking.crossmarket import check_coverage, load_model, score_run
+    from culturecart.ranking.crossmarket import check_coverage, load_model, refuse_learned_run, score_run
     from culturecart.ranking.markets import read_run
 
     if competition:
@@ -151,6 +151,7 @@ def xmarket_predict(
     check_output_file(out_file, reads=[model_dir, run.parent])  # the run's market folder
     ranker, _ = load_model(model_dir)
     table = read_run(run)
+    refuse_learned_run(ranker, table)
     check_coverage(ranker, table)
     scores = score_run(ranker, table)
     with atomic_path(out_file) as tmp:

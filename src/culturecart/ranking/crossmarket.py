@@ -229,19 +229,23 @@ def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
-def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
-    """Every (userId, itemId) candidate of a run with the ranker's score (the submission format).
-
-    A run whose labels the ranker learned from (more than half of its users' held-out items, by
-    :meth:`Ranker.labelled`) is refused with a :class:`UsageError`: its scores would be in-sample.
-    """
+def refuse_learned_run(ranker: Ranker, run: pd.DataFrame) -> None:
+    """Refuse, with a :class:`UsageError`, a run whose labels the ranker learned (more than half of its users'
+    held-out items among their candidates, by :meth:`Ranker.labelled`): its scores would be in-sample."""
     users, items = run_pairs(run)
-    learned = np.unique(users[ranker.labelled(users, items)])
-    if len(learned) > len(np.unique(users)) / 2:
-        raise UsageError(f"the model learned the labels of {len(learned):,} of this run's {len(np.unique(users)):,} "
-                         "users (their held-out item is among their candidates): its scores of this run would be "
-                         "in-sample. Score another run (the test run), or use the out-of-fold scores that fitting "
-                         "with the target's own labels gives")
+    learned, every = np.unique(users[ranker.labelled(users, items)]), np.unique(users)
+    if len(learned) > len(every) / 2:
+        raise UsageError(f"the model learned the labels of {len(learned):,} of this run's {len(every):,} users (their "
+                         "held-out item is among their candidates): its scores of this run would be in-sample. Score "
+                         "another run (the test run), or use the out-of-fold scores that fitting with the target's "
+                         "own labels gives")
+
+
+def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
+    """Every (userId, itemId) candidate of a run with the ranker's score (the submission format); a run whose
+    labels the ranker learned is refused (:func:`refuse_learned_run`)."""
+    refuse_learned_run(ranker, run)
+    users, items = run_pairs(run)
     return pd.DataFrame({"userId": users, "itemId": items, "score": ranker.score(users, items)})
 
 
