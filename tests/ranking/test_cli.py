@@ -88,6 +88,11 @@ def test_own_labels_usage_errors(rating_dir, tmp_path):
            exit_code=2, names=("--own-labels",))
     invoke("xmarket", "fit", root, "--target", "de", "--own-labels", "--folds", "1", "--model-dir", tmp_path / "m",
            exit_code=2, names=("at least 2",))
+    qrel = root / "de" / "valid_qrel.tsv"
+    lines = qrel.read_text().splitlines()
+    qrel.write_text("\n".join([*lines, lines[1]]) + "\n")  # one user twice: found before any fitting
+    invoke("xmarket", "fit", root, "--target", "de", "--own-labels", "--model-dir", tmp_path / "m", exit_code=1,
+           names=("valid_qrel.tsv", "more than once"))
     (root / "de" / "valid_run.tsv").unlink()
     invoke("xmarket", "fit", root, "--target", "de", "--own-labels", "--model-dir", tmp_path / "m", exit_code=1,
            names=("valid_run.tsv",))

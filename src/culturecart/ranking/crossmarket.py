@@ -188,6 +188,12 @@ def cross_fit_target(markets: Markets, target: str, sources: str | Sequence[str]
     weights = resolve_sources(markets, target, sources)
     step("source weights: " + (", ".join(f"{s} {w:.3g}" for s, w in weights.items()) or "none (the target alone)"))
     run, qrel = market.runs["valid"], market.qrels["valid"]
+    users, items = run_pairs(run)
+    # the out-of-fold figure is ranked at the end: a run and qrel that cannot be ranked are refused before fitting
+    try:
+        rank_scores(pd.DataFrame({"userId": users, "itemId": items, "score": 0.0}), qrel)
+    except InvalidInputError as err:
+        raise InvalidInputError(f"market {target}'s valid_run.tsv and valid_qrel.tsv: {err}") from None
     step(f"cross-fitting on the valid run's {qrel['userId'].nunique():,} labelled lists, {folds} folds")
     scores = ranker.cross_fit(markets, target, weights, run, qrel, folds=folds)
     step(f"fitted {ranker.name} on the training data and the valid run's labels")
