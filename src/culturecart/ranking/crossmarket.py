@@ -238,7 +238,10 @@ def check_coverage(ranker: Ranker, run: pd.DataFrame) -> dict[str, int]:
 def refuse_learned_run(ranker: Ranker, run: pd.DataFrame) -> None:
     """Refuse, with a :class:`UsageError`, a run whose labels the ranker learned (more than half of its users'
     held-out items among their candidates, by :meth:`Ranker.labelled`): its scores would be in-sample."""
-    users, items = run_pairs(run)
+    _refuse_learned_pairs(ranker, *run_pairs(run))
+
+
+def _refuse_learned_pairs(ranker: Ranker, users: np.ndarray, items: np.ndarray) -> None:
     learned, every = np.unique(users[ranker.labelled(users, items)]), np.unique(users)
     if len(learned) > len(every) / 2:
         raise UsageError(f"the model learned the labels of {len(learned):,} of this run's {len(every):,} users (their "
@@ -250,8 +253,8 @@ def refuse_learned_run(ranker: Ranker, run: pd.DataFrame) -> None:
 def score_run(ranker: Ranker, run: pd.DataFrame) -> pd.DataFrame:
     """Every (userId, itemId) candidate of a run with the ranker's score (the submission format); a run whose
     labels the ranker learned is refused (:func:`refuse_learned_run`)."""
-    refuse_learned_run(ranker, run)
     users, items = run_pairs(run)
+    _refuse_learned_pairs(ranker, users, items)
     return pd.DataFrame({"userId": users, "itemId": items, "score": ranker.score(users, items)})
 
 

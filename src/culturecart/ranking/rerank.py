@@ -327,9 +327,8 @@ class ReRanker(Ranker):
         r.features_ = int(state.get("features", 1))  # folders written before feature set 2 hold set 1
         r.selection_ = list(state.get("selection") or [])
         r.target_labels_ = int(state.get("target_labels", 0))  # the target's own labelled lists (cross_fit)
-        # a cross-fitted folder of the day before the pairs were kept has none: its guard knows no pairs
-        kept = files.exists("labelled.npz") or "labelled.npz" in (files.digests or {})
-        pairs = files.npz("labelled.npz") if kept else {}
+        # listed in the header: read (and checked); folders written before the pairs were kept have none
+        pairs = files.npz("labelled.npz") if "labelled.npz" in (files.digests or {}) else {}
         r.labelled_ = (pairs.get("users", np.array([], str)), pairs.get("items", np.array([], str)))
         r.bases_ = {k: files.fitted(f"bases/{k}", Ranker) for k in state["bases"]}
         r.booster_ = files.lightgbm("booster.txt")
