@@ -242,7 +242,10 @@ def refuse_learned_run(ranker: Ranker, run: pd.DataFrame) -> None:
 
 
 def _refuse_learned_pairs(ranker: Ranker, users: np.ndarray, items: np.ndarray) -> None:
-    learned, every = np.unique(users[ranker.labelled(users, items)]), np.unique(users)
+    known = ranker.labelled(users, items)
+    if not known.any():  # every ranker but a cross-fitted re-ranker: no pass over the run's users
+        return
+    learned, every = np.unique(users[known]), np.unique(users)
     if len(learned) > len(every) / 2:
         raise UsageError(f"the model learned the labels of {len(learned):,} of this run's {len(every):,} users (their "
                          "held-out item is among their candidates): its scores of this run would be in-sample. Score "
